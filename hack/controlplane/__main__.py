@@ -1,0 +1,73 @@
+"""``python -m controlplane build|up|down``: what the Makefile's targets call.
+
+``up`` leaves the plane running after this process exits (a person's cluster), so its
+components are not tied to this process and their pids go to a state file that ``down``
+reads. The last line ``up`` prints is ``KUBECONFIG=<absolute path>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import build, launcher
+
+STATE = Path(__file__).resolve().parents[2] / ".cluster" / "state.json"
+
+
+def _running(state: dict[str, object]) -> bool:
+    pids = state.get("pids", [])
+    assert isinstance(pids, list)
+    for pid in pids:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+    return bool(pids)
+
+
+def up() -> None:
+    if STATE.exists():
+        state = json.loads(STATE.read_text())
+        if _running(state):
+            print(f"KUBECONFIG={state['kubeconfig']}")
+            return
+        launcher.stop_detached(state)
+    plane = launcher.ControlPlane(tie_to_parent=False)
+    plane.start()
+    STATE.parent.mkdir(exist_ok=True)
+    STATE.write_text(json.dumps(plane.state()))
+    print(f"control plane at {plane.server}; logs in {plane.root / 'logs'}")
+    print(f"KUBECONFIG={plane.kubeconfig}")
+
+
+def down() -> None:
+    if not STATE.exists():
+        print("no control plane running")
+        return
+    launcher.stop_detached(json.loads(STATE.read_text()))
+    STATE.unlink()
+    print("control plane stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="controlplane")
+    parser.add_argument("command", choices=("build", "up", "down"))
+    command = parser.parse_args().command
+    try:
+        if command == "build":
+            for name, path in build.build_all().items():
+                print(f"{name}={path}")
+        elif command == "up":
+            up()
+        else:
+            down()
+    except launcher.StartError as err:
+        sys.exit(f"control plane failed to start: {err}")
+
+
+if __name__ == "__main__":
+    main()

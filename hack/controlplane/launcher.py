@@ -1,0 +1,394 @@
+"""Start and stop a real control plane on loopback: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok with one fake Node.
+
+One class serves three callers: ``make cluster-up``/``cluster-down`` (detached, state kept
+in a file), the pytest session fixture (tied to the test process, torn down in a
+finaliser) and the benchmarks. Every run gets free ports and a fresh temporary directory;
+teardown kills every process group it started and removes the directory, so nothing is
+left behind even when a test fails. A component that does not come up in time fails the
+start with the tail of its own log, because "timed out" alone tells nobody anything.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import build, pki
+
+FAKE_NODE = "kwok-node-0"
+# Workloads meant for the fake node tolerate this taint; nothing else lands there.
+FAKE_NODE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 15.0
+LOG_TAIL_LINES = 40
+
+
+class StartError(RuntimeError):
+    """A component did not become ready; the message carries its log tail."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the parent dies, so a test run killed
+    hard (where no finaliser runs) still leaves no component behind."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until it is true or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f}s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def log_tail(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+@dataclass
+class ControlPlane:
+    """A running plane. Use as a context manager, or ``start()`` / ``stop()``."""
+
+    tie_to_parent: bool = True
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="obreg-plane-")))
+    components: list[Component] = field(default_factory=list)
+    binaries: dict[str, Path] = field(default_factory=dict)
+    apiserver_port: int = 0
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    def __enter__(self) -> "ControlPlane":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- start ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.binaries = build.build_all()
+        files = pki.generate(self.root / "pki")
+        self.pki = files
+        etcd_client, etcd_peer = free_port(), free_port()
+        self.apiserver_port = free_port()
+
+        etcd_url = f"http://127.0.0.1:{etcd_client}"
+        self._spawn(
+            "etcd",
+            [
+                "--name=obreg",
+                f"--data-dir={self.root / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-cluster=obreg=http://127.0.0.1:{etcd_peer}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+        self._await("etcd", lambda: self._http_ok(f"{etcd_url}/health"))
+
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",
+                f"--secure-port={self.apiserver_port}",
+                f"--tls-cert-file={files.serving_cert}",
+                f"--tls-private-key-file={files.serving_key}",
+                f"--client-ca-file={files.ca_cert}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={files.sa_pub}",
+                f"--service-account-signing-key-file={files.sa_key}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--authorization-mode=Node,RBAC",
+                "--allow-privileged=true",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+            ],
+        )
+        self._write_kubeconfig(files)
+        self._await("kube-apiserver", lambda: self._api_ok("/readyz"))
+
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--controllers=*",
+                f"--service-account-private-key-file={files.sa_key}",
+                f"--root-ca-file={files.ca_cert}",
+                "--use-service-account-credentials=true",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                # Garbage collection and rollouts must be prompt in tests.
+                "--concurrent-gc-syncs=5",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+            ],
+        )
+        stages = sorted(self.binaries["kwok-stages"].glob("*.yaml"))
+        self._spawn(
+            "kwok",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--server-address=127.0.0.1:{free_port()}",
+                "--node-ip=127.0.0.1",
+                *[f"--config={stage}" for stage in stages],
+            ],
+        )
+        self._create_fake_node()
+        self._await("kwok", self._fake_node_ready)
+        # Pods cannot be created in a namespace before its default ServiceAccount exists.
+        self._await(
+            "kube-controller-manager",
+            lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"),
+        )
+        self._await("kube-scheduler", self._scheduler_ready)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = self.root / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        component = Component(name, [str(self.binaries[name]), *args], log)
+        with log.open("wb") as sink:
+            component.process = subprocess.Popen(
+                component.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                env={**os.environ, "HOME": str(self.root)},
+                start_new_session=True,
+                preexec_fn=_die_with_parent if self.tie_to_parent else None,
+            )
+        self.components.append(component)
+
+    def _await(self, name: str, check: Callable[[], bool]) -> None:
+        component = next(c for c in self.components if c.name == name)
+
+        def alive_and_ready() -> bool:
+            assert component.process is not None
+            if component.process.poll() is not None:
+                raise StartError(
+                    f"{name} exited with code {component.process.returncode}; "
+                    f"log {component.log}:\n{component.log_tail()}"
+                )
+            return check()
+
+        try:
+            wait_until(alive_and_ready, START_TIMEOUT, name)
+        except TimeoutError as err:
+            raise StartError(f"{err}; log {component.log}:\n{component.log_tail()}") from None
+
+    # -- probes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _http_ok(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
+        return context
+
+    def api(self, path: str, method: str = "GET", body: dict[str, object] | None = None) -> object:
+        """A request as cluster admin; JSON in and out. Kept here so the launcher needs no
+        Kubernetes client library."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.server + path, data=data, method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, context=self._ssl_context(), timeout=5) as response:
+            return json.loads(response.read() or b"null")
+
+    def _api_ok(self, path: str) -> bool:
+        try:
+            self.api(path)
+            return True
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def _create_fake_node(self) -> None:
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": FAKE_NODE,
+                "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {"type": "kwok", "kubernetes.io/hostname": FAKE_NODE},
+            },
+            "spec": {"taints": [FAKE_NODE_TAINT]},
+        }
+        self.api("/api/v1/nodes", "POST", node)
+
+    def _fake_node_ready(self) -> bool:
+        try:
+            node = self.api(f"/api/v1/nodes/{FAKE_NODE}")
+        except (urllib.error.URLError, OSError):
+            return False
+        assert isinstance(node, dict)
+        conditions = node.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def _scheduler_ready(self) -> bool:
+        scheduler = next(c for c in self.components if c.name == "kube-scheduler")
+        port = next(a.split("=", 1)[1] for a in scheduler.argv if a.startswith("--secure-port="))
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the scheduler's own self-signed serving cert
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/healthz", context=context, timeout=2
+            ) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _write_kubeconfig(self, files: pki.PkiFiles) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": "obreg", "cluster": {"server": self.server, "certificate-authority": str(files.ca_cert)}}
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate": str(files.admin_cert),
+                        "client-key": str(files.admin_key),
+                    },
+                }
+            ],
+            "contexts": [{"name": "obreg", "context": {"cluster": "obreg", "user": "admin"}}],
+            "current-context": "obreg",
+        }
+        # JSON is YAML, and every kubeconfig reader accepts it.
+        self.kubeconfig.write_text(json.dumps(config, indent=2))
+        self.kubeconfig.chmod(0o600)
+
+    # -- stop -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every component (reverse order), then remove the run directory."""
+        for component in reversed(self.components):
+            if component.process is not None:
+                stop_process_group(component.process.pid)
+                component.process.wait()
+        self.components.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- detached use (make cluster-up / cluster-down) --------------------------------
+
+    def state(self) -> dict[str, object]:
+        return {
+            "root": str(self.root),
+            "kubeconfig": str(self.kubeconfig),
+            "pids": [c.process.pid for c in self.components if c.process is not None],
+        }
+
+
+def stop_process_group(pid: int) -> None:
+    """SIGTERM the group, then SIGKILL whatever is still there after the grace period."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        # A child of ours stays a zombie (and killpg keeps seeing it) until reaped.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_detached(state: dict[str, object]) -> None:
+    """Tear down a plane started by ``cluster-up`` in another process."""
+    pids = state.get("pids", [])
+    assert isinstance(pids, list)
+    for pid in reversed(pids):
+        stop_process_group(int(pid))
+    shutil.rmtree(str(state["root"]), ignore_errors=True)

@@ -1,0 +1,53 @@
+"""Test helpers for talking to the local control plane through kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from controlplane.launcher import ControlPlane
+
+
+class Kubectl:
+    """kubectl against the test plane; ``run`` fails the test with kubectl's stderr."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+
+    def __call__(self, *args: str, input: str | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
+            input=input, capture_output=True, text=True, timeout=180,
+            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+
+def token_kubeconfig(cluster: ControlPlane, token: str, path: Path) -> Path:
+    """A kubeconfig that authenticates with ``token`` alone (no admin client certificate,
+    which the API server would otherwise prefer), to act as another identity."""
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "as-token",
+        "clusters": [{"name": "c", "cluster": {
+            "server": cluster.server, "certificate-authority": str(cluster.pki.ca_cert)}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "as-token", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    return path
+
+
+def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for a condition with a deadline; fail the test naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
