@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from controlplane.launcher import ControlPlane
 
+from controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl
 
 
@@ -28,7 +28,7 @@ def cluster() -> Iterator[ControlPlane]:
 
 @pytest.fixture(scope="session")
 def kubectl(cluster: ControlPlane) -> Kubectl:
-    return Kubectl(cluster.kubeconfig)
+    return Kubectl(cluster.kubeconfig, cluster.binaries["kubectl"])
 
 
 @pytest.fixture

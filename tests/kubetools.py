@@ -10,20 +10,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from controlplane.launcher import ControlPlane
 
 
 class Kubectl:
     """kubectl against the test plane; ``run`` fails the test with kubectl's stderr."""
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, binary: Path) -> None:
         self.kubeconfig = kubeconfig
+        self.binary = binary
 
-    def __call__(self, *args: str, input: str | None = None,
-                 check: bool = True) -> subprocess.CompletedProcess[str]:
+    def as_token(self, cluster: ControlPlane, token: str, path: Path) -> Kubectl:
+        """The same kubectl acting as whoever ``token`` belongs to."""
+        return Kubectl(token_kubeconfig(cluster, token, path), self.binary)
+
+    def __call__(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
-            input=input, capture_output=True, text=True, timeout=180,
+            [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=180,
             env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
         )
         if check and result.returncode != 0:
@@ -34,13 +44,26 @@ class Kubectl:
 def token_kubeconfig(cluster: ControlPlane, token: str, path: Path) -> Path:
     """A kubeconfig that authenticates with ``token`` alone (no admin client certificate,
     which the API server would otherwise prefer), to act as another identity."""
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "as-token",
-        "clusters": [{"name": "c", "cluster": {
-            "server": cluster.server, "certificate-authority": str(cluster.pki.ca_cert)}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "as-token", "context": {"cluster": "c", "user": "u"}}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "as-token",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": cluster.server,
+                            "certificate-authority": str(cluster.pki.ca_cert),
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "as-token", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     return path
 
 

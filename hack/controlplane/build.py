@@ -104,8 +104,11 @@ FAMILIES = (
             "k8s.io/kubernetes/cmd/kube-apiserver",
             "k8s.io/kubernetes/cmd/kube-controller-manager",
             "k8s.io/kubernetes/cmd/kube-scheduler",
+            # A client of the server's own minor: the machine's kubectl may be older than
+            # the supported skew of one minor version.
+            "k8s.io/kubernetes/cmd/kubectl",
         ),
-        ("kube-apiserver", "kube-controller-manager", "kube-scheduler"),
+        ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
     ),
     Family("etcd", "go.etcd.io/etcd/server/v3", ("go.etcd.io/etcd/server/v3",), ("etcd",)),
     Family("kwok", "sigs.k8s.io/kwok", ("sigs.k8s.io/kwok/cmd/kwok",), ("kwok",)),
@@ -147,16 +150,13 @@ def build(family: Family) -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{family.name}-") as tmp:
         staging = Path(tmp) / "out"
         staging.mkdir()
-        args = ["build", "-o", str(staging) + "/"]
+        # One package: name its binary; several: a directory, so they share compiled code.
+        output = staging / family.binaries[0] if len(family.binaries) == 1 else staging
+        args = ["build", "-o", f"{output}/" if output == staging else str(output)]
         flags = family.ldflags(family.version())
         if flags:
             args += ["-ldflags", flags]
-        subprocess.run(
-            ["go", *args, *family.packages], cwd=family.dir, env=go_env(), check=True
-        )
-        if family.name == "etcd":
-            # The etcd server module's root package is its main; go names it "v3".
-            (staging / "v3").rename(staging / "etcd")
+        subprocess.run(["go", *args, *family.packages], cwd=family.dir, env=go_env(), check=True)
         if family.name == "kwok":
             _install_kwok_stages(family, staging)
         shutil.rmtree(target, ignore_errors=True)

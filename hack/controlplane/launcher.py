@@ -11,6 +11,7 @@ start with the tail of its own log, because "timed out" alone tells nobody anyth
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -23,9 +24,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import build, pki
 
@@ -101,7 +102,7 @@ class ControlPlane:
     def server(self) -> str:
         return f"https://127.0.0.1:{self.apiserver_port}"
 
-    def __enter__(self) -> "ControlPlane":
+    def __enter__(self) -> ControlPlane:
         self.start()
         return self
 
@@ -263,22 +264,32 @@ class ControlPlane:
         context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
         return context
 
-    def api(self, path: str, method: str = "GET", body: dict[str, object] | None = None) -> object:
-        """A request as cluster admin; JSON in and out. Kept here so the launcher needs no
-        Kubernetes client library."""
+    def request(
+        self, path: str, method: str = "GET", body: Mapping[str, object] | None = None
+    ) -> bytes:
+        """A request as cluster admin. Kept here so the launcher needs no Kubernetes client
+        library."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.server + path, data=data, method=method,
+            self.server + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
         with urllib.request.urlopen(request, context=self._ssl_context(), timeout=5) as response:
-            return json.loads(response.read() or b"null")
+            return bytes(response.read())
+
+    def api(
+        self, path: str, method: str = "GET", body: Mapping[str, object] | None = None
+    ) -> object:
+        """Like ``request``, for JSON answers."""
+        return json.loads(self.request(path, method, body) or b"null")
 
     def _api_ok(self, path: str) -> bool:
         try:
-            self.api(path)
+            self.request(path)
             return True
-        except (urllib.error.URLError, OSError, ValueError):
+        except (urllib.error.URLError, OSError):
             return False
 
     def _create_fake_node(self) -> None:
@@ -322,7 +333,10 @@ class ControlPlane:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "obreg", "cluster": {"server": self.server, "certificate-authority": str(files.ca_cert)}}
+                {
+                    "name": "obreg",
+                    "cluster": {"server": self.server, "certificate-authority": str(files.ca_cert)},
+                }
             ],
             "users": [
                 {
@@ -374,15 +388,11 @@ def stop_process_group(pid: int) -> None:
         except ProcessLookupError:
             return
         # A child of ours stays a zombie (and killpg keeps seeing it) until reaped.
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def stop_detached(state: dict[str, object]) -> None:

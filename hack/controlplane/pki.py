@@ -55,10 +55,10 @@ def _issue(
     key: ec.EllipticCurvePrivateKey,
     ca_name: x509.Name,
     ca_key: ec.EllipticCurvePrivateKey,
-    usage: ExtendedKeyUsageOID,
+    usage: x509.ObjectIdentifier,
     sans: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -87,7 +87,7 @@ def generate(directory: Path) -> PkiFiles:
         sa_key=directory / "sa.key",
         sa_pub=directory / "sa.pub",
     )
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("obreg-controlplane-ca")
     ca = (
@@ -101,9 +101,15 @@ def generate(directory: Path) -> PkiFiles:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -126,7 +132,10 @@ def generate(directory: Path) -> PkiFiles:
 
     admin_key = ec.generate_private_key(ec.SECP256R1())
     admin = _issue(
-        _name("obreg-admin", "system:masters"), admin_key, ca_name, ca_key,
+        _name("obreg-admin", "system:masters"),
+        admin_key,
+        ca_name,
+        ca_key,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     )
     files.admin_cert.write_bytes(admin.public_bytes(serialization.Encoding.PEM))

@@ -1,0 +1,188 @@
+"""CustomResourceDefinitions generated from the pydantic models: one source of truth.
+
+pydantic's JSON Schema is close to, but not, a Kubernetes structural schema, so it is
+rewritten: ``$ref`` inlined, ``Optional`` unwrapped, titles and ``additionalProperties``
+dropped, ``default_factory`` defaults evaluated (so the API server applies the same
+defaults pydantic does), and CEL rules kept as ``x-kubernetes-validations``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from . import identity_provider, service_provider, trust_anchor
+from .common import GROUP, VERSION
+
+CATEGORIES = ["ob", "obreg"]
+
+
+class _WithFactoryDefaults(GenerateJsonSchema):
+    """Evaluate ``default_factory`` so list and object defaults reach the CRD."""
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            evaluated = core_schema.with_default_schema(schema["schema"], default=factory())  # type: ignore[call-arg]
+            return super().default_schema(evaluated)
+        return super().default_schema(schema)
+
+
+def _without_none(value: Any) -> Any:
+    """Defaults as the API server should store them: unset optional fields are absent."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _structural(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_structural(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if "$ref" in node:
+        target = copy.deepcopy(defs[node.pop("$ref").rsplit("/", 1)[1]])
+        # The field's own description and default win over the model's.
+        node = {**target, **node}
+    if "anyOf" in node:
+        branches = [b for b in node.pop("anyOf") if b != {"type": "null"}]
+        if len(branches) != 1:
+            raise ValueError(f"cannot express a union in a structural schema: {branches}")
+        node = {**_structural(branches[0], defs), **node}
+        if node.get("default", ...) is None:
+            del node["default"]
+    if "default" in node:
+        node["default"] = _without_none(node["default"])
+    for key in ("title", "additionalProperties", "$defs"):
+        node.pop(key, None)
+    if "properties" in node:
+        node["type"] = "object"
+    return {key: _structural(value, defs) for key, value in node.items()}
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True, schema_generator=_WithFactoryDefaults)
+    schema: dict[str, Any] = _structural(raw, raw.get("$defs", {}))
+    return schema
+
+
+def _conditions_as_map(status: dict[str, Any]) -> None:
+    conditions = status["properties"]["conditions"]
+    conditions["x-kubernetes-list-type"] = "map"
+    conditions["x-kubernetes-list-map-keys"] = ["type"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    short_names: list[str]
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    targets_column: str
+
+
+KINDS = (
+    Kind(
+        trust_anchor.KIND,
+        trust_anchor.PLURAL,
+        ["obta"],
+        trust_anchor.OBTrustAnchorSpec,
+        trust_anchor.OBTrustAnchorStatus,
+        "CA certificates rendered into the client truststores of WSO2 workloads.",
+        ".spec.targets[*].name",
+    ),
+    Kind(
+        identity_provider.KIND,
+        identity_provider.PLURAL,
+        ["obidp"],
+        identity_provider.OBIdentityProviderSpec,
+        identity_provider.OBIdentityProviderStatus,
+        "The Open Banking directory as the Key Manager's federated OIDC identity provider.",
+        ".spec.target.name",
+    ),
+    Kind(
+        service_provider.KIND,
+        service_provider.PLURAL,
+        ["obsp"],
+        service_provider.OBServiceProviderSpec,
+        service_provider.OBServiceProviderStatus,
+        "The API Manager store's login through the Key Manager and the OB directory.",
+        ".spec.apiManager.name",
+    ),
+)
+
+
+def definition(kind: Kind) -> dict[str, Any]:
+    status = openapi_schema(kind.status)
+    _conditions_as_map(status)
+    spec = openapi_schema(kind.spec)
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.kind.lower(),
+                "shortNames": kind.short_names,
+                "categories": CATEGORIES,
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {
+                            "name": "Ready",
+                            "type": "string",
+                            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+                        },
+                        {
+                            "name": "Reason",
+                            "type": "string",
+                            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+                        },
+                        {"name": "Targets", "type": "string", "jsonPath": kind.targets_column},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": kind.description,
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string", "description": "API version."},
+                                "kind": {"type": "string", "description": "Kind."},
+                                "metadata": {"type": "object", "description": "Object metadata."},
+                                "spec": spec,
+                                "status": status,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render_all() -> str:
+    """The CRDs as one YAML stream, in a stable order (what ``obreg crds`` prints)."""
+    documents = [definition(kind) for kind in KINDS]
+    return yaml.safe_dump_all(documents, sort_keys=False, width=100)

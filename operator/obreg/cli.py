@@ -1,0 +1,169 @@
+"""``obreg render`` (offline, what the operator would write) and ``obreg crds``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .api import crd
+from .errors import InvalidInput, Problem
+from .manifests import Manifests, load
+from .render import bundle, credentials, objects
+from .render.inputs import Inputs
+
+
+@dataclass
+class Rendered:
+    bundles: list[bundle.Bundle] = field(default_factory=list)
+    # Secrets the CLI had to create (generated client credentials), as objects.
+    generated: list[dict[str, object]] = field(default_factory=list)
+
+
+def render_manifests(manifests: Manifests, now: datetime.datetime) -> Rendered:
+    """Render every workload any resource targets; refuse everything on any problem."""
+    rendered = Rendered()
+    secrets = dict(manifests.secrets)
+    for namespace in manifests.namespaces.values():
+        for sp in namespace.service_providers:
+            id_ref, _ = credentials.references(sp)
+            if (
+                sp.spec.client_credentials.client_id_ref is None
+                and (namespace.name, id_ref.name) not in secrets
+            ):
+                data = credentials.generate()
+                secrets[(namespace.name, id_ref.name)] = data
+                rendered.generated.append(
+                    objects.credentials_secret(namespace.name, id_ref.name, data)
+                )
+    inputs = Inputs(secrets=secrets, config_maps=manifests.config_maps)
+
+    problems: list[Problem] = []
+    for namespace in manifests.namespaces.values():
+        try:
+            creds = {sp.name: credentials.resolve(sp, inputs) for sp in namespace.service_providers}
+        except InvalidInput as err:
+            problems += err.problems
+            continue
+        names: dict[str, str] = {}
+        for workload in namespace.workloads():
+            if workload.name in names and names[workload.name] != workload.kind:
+                problems.append(
+                    Problem(
+                        f"namespace {namespace.name}",
+                        "targets",
+                        f"both a Deployment and a StatefulSet named {workload.name} are targeted",
+                        "obreg names its output after the workload; target one of them",
+                    )
+                )
+            names[workload.name] = workload.kind
+            try:
+                rendered.bundles.append(bundle.render(namespace, workload, inputs, creds, now))
+            except InvalidInput as err:
+                problems += err.problems
+    if problems:
+        raise InvalidInput(_unique(problems))
+    return rendered
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """One message per problem, though a shared resource is rendered for several workloads."""
+    return list(dict.fromkeys(problems))
+
+
+def write(rendered: Rendered, out: Path) -> list[Path]:
+    """Write bundles as ``<out>/<namespace>/<workload>/<product path>`` plus the objects."""
+    written: list[Path] = []
+    for item in rendered.bundles:
+        root = out / item.namespace / item.workload.name
+        for file in item.files:
+            target = root / file.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file.content)
+            if file.secret:
+                target.chmod(0o600)
+            written.append(target)
+        manifest = root / "obreg-objects.yaml"
+        manifest.write_text(
+            yaml.safe_dump_all([objects.config_map(item), objects.secret(item)], sort_keys=True)
+        )
+        manifest.chmod(0o600)
+        written.append(manifest)
+    for secret in rendered.generated:
+        metadata = secret["metadata"]
+        assert isinstance(metadata, dict)
+        target = out / str(metadata["namespace"]) / f"{metadata['name']}.secret.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(secret, sort_keys=True))
+        target.chmod(0o600)
+        written.append(target)
+    return written
+
+
+def _render(args: argparse.Namespace) -> int:
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        rendered = render_manifests(load(args.filename), now)
+    except InvalidInput as err:
+        print(f"obreg: refused, nothing written ({len(err.problems)} problem(s)):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    written = write(rendered, args.output)
+    for item in rendered.bundles:
+        print(
+            f"{item.namespace}/{item.workload.kind}/{item.workload.name}: "
+            f"{len(item.files)} files, digest {item.digest[:16]}"
+        )
+        for label, warnings in sorted(item.warnings.items()):
+            for warning in warnings:
+                print(f"  warning: {label}: {warning}")
+        for anchor, summaries in sorted(item.certificates.items()):
+            for summary in summaries:
+                for warning in summary.warnings:
+                    print(
+                        f"  warning: OBTrustAnchor {item.namespace}/{anchor} "
+                        f"{summary.alias}: {warning}"
+                    )
+    for secret in rendered.generated:
+        metadata = secret["metadata"]
+        assert isinstance(metadata, dict)
+        print(
+            f"generated client credentials into Secret {metadata['namespace']}/{metadata['name']}"
+            " (apply it with the rest, or the next render generates others)"
+        )
+    print(f"wrote {len(written)} files under {args.output}")
+    return 0
+
+
+def _crds(_: argparse.Namespace) -> int:
+    sys.stdout.write(crd.render_all())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="obreg", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="render manifests offline into files")
+    render.add_argument(
+        "-f",
+        "--filename",
+        type=Path,
+        action="append",
+        required=True,
+        help="a manifest file or a directory of them (repeatable)",
+    )
+    render.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    render.set_defaults(run=_render)
+    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
+    crds.set_defaults(run=_crds)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

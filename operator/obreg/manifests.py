@@ -1,0 +1,116 @@
+"""Reading YAML manifests for the offline CLI: obreg's resources and the Secrets and
+ConfigMaps they reference, as ``kubectl apply -f`` would take them. Other kinds (the
+workloads themselves, Namespaces) are accepted and ignored."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .api import parse
+from .api.resource import Resource
+from .errors import InvalidInput, Problem
+from .render.bundle import Namespace
+from .render.inputs import Inputs
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Manifests:
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
+    config_maps: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
+
+    def inputs(self) -> Inputs:
+        return Inputs(secrets=self.secrets, config_maps=self.config_maps)
+
+
+def _files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+        else:
+            yield path
+
+
+def _documents(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        documents = list(yaml.safe_load_all(path.read_text()))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(
+            [Problem(str(path), "-", f"cannot read: {err.__class__.__name__}")]
+        ) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "-"
+        raise InvalidInput([Problem(str(path), where, "not valid YAML")]) from None
+    for document in documents:
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            raise InvalidInput([Problem(str(path), "-", "a document is not a Kubernetes object")])
+        if document.get("kind") == "List":
+            yield from document.get("items") or []
+        else:
+            yield document
+
+
+def _data(obj: dict[str, Any], label: str) -> dict[str, bytes]:
+    """Secret data/stringData or ConfigMap data/binaryData, as bytes."""
+    result: dict[str, bytes] = {}
+    encoded = "data" if obj["kind"] == "Secret" else "binaryData"
+    plain = "stringData" if obj["kind"] == "Secret" else "data"
+    for key, value in (obj.get(encoded) or {}).items():
+        try:
+            result[key] = base64.b64decode(str(value), validate=True)
+        except binascii.Error:
+            raise InvalidInput([Problem(label, f"{encoded}.{key}", "not valid base64")]) from None
+    for key, value in (obj.get(plain) or {}).items():
+        result[key] = str(value).encode("utf-8")
+    return result
+
+
+def load(paths: Iterable[Path]) -> Manifests:
+    """Every manifest under ``paths``; all problems are collected before refusing."""
+    manifests = Manifests()
+    problems: list[Problem] = []
+    resources: dict[str, dict[str, list[Resource[Any]]]] = defaultdict(lambda: defaultdict(list))
+    for path in _files(paths):
+        try:
+            documents = list(_documents(path))
+        except InvalidInput as err:
+            problems += err.problems
+            continue
+        for obj in documents:
+            kind = obj.get("kind")
+            metadata = obj.get("metadata") or {}
+            namespace = str(metadata.get("namespace") or "default")
+            key = (namespace, str(metadata.get("name", "")))
+            label = f"{kind} {namespace}/{key[1]}"
+            try:
+                if kind in ("Secret", "ConfigMap"):
+                    target = manifests.secrets if kind == "Secret" else manifests.config_maps
+                    target[key] = _data(obj, label)
+                elif kind in parse.SPECS:
+                    resource = parse.parse(obj)
+                    resources[namespace][str(kind)].append(resource)
+            except InvalidInput as err:
+                problems += err.problems
+    if problems:
+        raise InvalidInput(problems)
+    for namespace, kinds in sorted(resources.items()):
+        manifests.namespaces[namespace] = Namespace(
+            name=namespace,
+            trust_anchors=sorted(kinds["OBTrustAnchor"], key=lambda r: r.name),
+            identity_providers=sorted(kinds["OBIdentityProvider"], key=lambda r: r.name),
+            service_providers=sorted(kinds["OBServiceProvider"], key=lambda r: r.name),
+        )
+    return manifests

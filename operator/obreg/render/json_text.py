@@ -1,0 +1,166 @@
+"""Setting top-level members of a JSON5 document while keeping the rest of its text.
+
+Stock site.json files carry ``//`` comments and trailing commas, and a reviewer wants a
+diff that shows only the runbook's edits. A JSON5 round trip would drop every comment, so
+instead the document is validated with json5, its top-level members are located by a
+small scanner, and only the values obreg owns are rewritten (or appended). Rewriting a
+value with the same rendering is a no-op, so patching is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import json5
+
+from ..errors import Where
+
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+@dataclass(frozen=True)
+class _Member:
+    key: str
+    key_start: int
+    value_start: int
+    value_end: int
+
+
+def load_object(text: str, where: Where) -> dict[str, object]:
+    try:
+        value = json5.loads(text)
+    except ValueError as err:
+        line = re.search(r":(\d+)", str(err))
+        at = f" near line {line.group(1)}" if line else ""
+        raise where.refuse(
+            f"not valid JSON5{at}", "comments and trailing commas are fine; check quotes and braces"
+        ) from None
+    if not isinstance(value, dict):
+        raise where.refuse("the document is not a JSON object")
+    return value
+
+
+def set_members(text: str, values: dict[str, object], where: Where) -> str:
+    """Return ``text`` with each top-level key of ``values`` set to that value."""
+    load_object(text, where)
+    opening, members, closing = _scan(text)
+    indent = _member_indent(text, members)
+    for key in values:
+        if sum(1 for m in members if m.key == key) > 1:
+            raise where.refuse(f"the key {key!r} appears more than once at the top level")
+    # Replace from the end so earlier offsets stay valid.
+    replacements: list[tuple[int, int, str]] = []
+    appended: list[str] = []
+    for key, value in values.items():
+        rendered = _render(value, indent)
+        member = next((m for m in members if m.key == key), None)
+        if member is None:
+            appended.append(f"{indent}{json.dumps(key)}: {rendered}")
+        else:
+            replacements.append((member.value_start, member.value_end, rendered))
+    if appended:
+        if members:
+            anchor = members[-1].value_end
+            replacements.append((anchor, anchor, "".join(",\n" + a for a in appended)))
+        else:
+            replacements.append((opening + 1, opening + 1, "\n" + ",\n".join(appended) + "\n"))
+    for start, end, new in sorted(replacements, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _render(value: object, indent: str) -> str:
+    """JSON for a value, its continuation lines indented to sit under its key."""
+    unit = indent or "    "
+    lines = json.dumps(value, indent=len(unit), ensure_ascii=False).split("\n")
+    return "\n".join([lines[0], *(indent + line for line in lines[1:])])
+
+
+def _member_indent(text: str, members: list[_Member]) -> str:
+    if members:
+        line_start = text.rfind("\n", 0, members[0].key_start) + 1
+        prefix = text[line_start : members[0].key_start]
+        if prefix.strip() == "":
+            return prefix
+    return "    "
+
+
+def _scan(text: str) -> tuple[int, list[_Member], int]:
+    """Offsets of the top-level object's braces and of each member's key and value."""
+    i = _skip(text, 0)
+    assert text[i] == "{"  # load_object checked the document is an object
+    opening = i
+    i = _skip(text, i + 1)
+    members = []
+    while text[i] != "}":
+        key_start = i
+        if text[i] in "\"'":
+            end = _string_end(text, i)
+            key = str(json5.loads(text[i:end]))
+        else:
+            match = _IDENTIFIER.match(text, i)
+            assert match is not None
+            key, end = match.group(0), match.end()
+        i = _skip(text, end)
+        assert text[i] == ":"
+        value_start = _skip(text, i + 1)
+        value_end = _value_end(text, value_start)
+        members.append(_Member(key, key_start, value_start, value_end))
+        i = _skip(text, value_end)
+        if text[i] == ",":
+            i = _skip(text, i + 1)
+    return opening, members, i
+
+
+def _skip(text: str, i: int) -> int:
+    """Past whitespace and comments."""
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+        elif text.startswith("//", i):
+            newline = text.find("\n", i)
+            i = len(text) if newline < 0 else newline + 1
+        elif text.startswith("/*", i):
+            i = text.index("*/", i + 2) + 2
+        else:
+            break
+    return i
+
+
+def _string_end(text: str, i: int) -> int:
+    quote = text[i]
+    i += 1
+    while text[i] != quote:
+        i += 2 if text[i] == "\\" else 1
+    return i + 1
+
+
+def _value_end(text: str, i: int) -> int:
+    if text[i] in "\"'":
+        return _string_end(text, i)
+    if text[i] in "{[":
+        depth = 0
+        while True:
+            i = _skip(text, i)
+            char = text[i]
+            if char in "\"'":
+                i = _string_end(text, i)
+                continue
+            if char in "{[":
+                depth += 1
+            elif char in "}]":
+                depth -= 1
+                if depth == 0:
+                    return i + 1
+            i += 1
+    while (
+        i < len(text)
+        and text[i] not in ",}]"
+        and not text[i].isspace()
+        and not text.startswith("//", i)
+        and not text.startswith("/*", i)
+    ):
+        i += 1
+    return i

@@ -1,0 +1,292 @@
+"""The client truststore of one workload: its base keystore plus every anchor's CAs.
+
+The runbook's two ``keytool -import`` calls per product, done as one pure function.
+Output is deterministic: entries sorted by alias and each JKS entry stamped with its
+certificate's notBefore instead of the wall clock, so the same input gives the same bytes.
+PKCS12 is salted, so the file's fingerprint is computed over the semantic inputs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+
+import jks
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from ..api.common import SecretKeyRef
+from ..api.resource import Resource
+from ..api.trust_anchor import (
+    DEFAULT_PASSWORD,
+    CertificateSummary,
+    OBTrustAnchorSpec,
+    TruststoreOutput,
+)
+from ..errors import Where
+from . import certificates
+from .certificates import Certificate
+from .inputs import Inputs
+
+
+@dataclass(frozen=True)
+class Truststore:
+    path: str
+    content: bytes
+    fingerprint: str
+    summaries: dict[str, list[CertificateSummary]]  # anchor name -> its certificates
+    warnings: dict[str, list[str]]  # anchor name -> resource-level warnings
+
+
+def render(
+    anchors: list[Resource[OBTrustAnchorSpec]], inputs: Inputs, now: datetime.datetime
+) -> Truststore:
+    """Merge every anchor that targets one workload into that workload's truststore."""
+    anchors = sorted(anchors, key=lambda a: a.name)
+    output = _agreed_output(anchors)
+    owner = anchors[0]
+    password = _password(owner, output.password_secret_ref, "spec.output.passwordSecretRef", inputs)
+
+    anchor_certs: list[tuple[Resource[OBTrustAnchorSpec], Certificate]] = []
+    seen: dict[str, tuple[str, str]] = {}  # sha256 -> (alias, where)
+    aliases: dict[str, tuple[str, str]] = {}  # alias -> (sha256, where)
+    for anchor in anchors:
+        for index in range(len(anchor.spec.certificates)):
+            where = Where(anchor.label, f"spec.certificates[{index}]")
+            for cert in _source_certificates(anchor, index, inputs, now):
+                if cert.sha256 in seen:
+                    continue  # the same CA twice: stored once
+                if cert.alias in aliases and aliases[cert.alias][0] != cert.sha256:
+                    raise where.refuse(
+                        f"alias {cert.alias!r} is also used for a different certificate at "
+                        f"{aliases[cert.alias][1]}",
+                        "give each certificate its own alias",
+                    )
+                seen[cert.sha256] = (cert.alias, f"{anchor.label} {where.path}")
+                aliases[cert.alias] = (cert.sha256, f"{anchor.label} {where.path}")
+                anchor_certs.append((anchor, cert))
+
+    entries = _base_entries(anchors, inputs)
+    anchor_shas = {c.sha256 for _, c in anchor_certs}
+    # A CA the base already trusts under another alias is kept once, under the anchor's.
+    entries = {alias: c for alias, c in entries.items() if c.sha256 not in anchor_shas}
+    for anchor, cert in anchor_certs:
+        existing = entries.get(cert.alias)
+        if existing is not None and not anchor.spec.replace_existing_aliases:
+            raise Where(anchor.label, "spec.certificates").refuse(
+                f"alias {cert.alias!r} already holds a different certificate in the base keystore",
+                "choose another alias, or set replaceExistingAliases: true to replace it",
+            )
+        entries[cert.alias] = cert
+
+    ordered = [entries[alias] for alias in sorted(entries)]
+    content = (
+        _write_jks(ordered, password)
+        if output.format == "JKS"
+        else _write_pkcs12(ordered, password)
+    )
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            {
+                "format": output.format,
+                "entries": [[c.alias, c.sha256] for c in ordered],
+                # Hashed with a domain prefix so the fingerprint tells whether the password
+                # changed without carrying it.
+                "password": hashlib.sha256(
+                    b"obreg-keystore-password\0" + password.encode()
+                ).hexdigest(),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+
+    everyone = list(entries.values())
+    summaries = {
+        anchor.name: [
+            _summary(cert, everyone, now, anchor.spec.expiry_warning_days)
+            for a, cert in anchor_certs
+            if a is anchor
+        ]
+        for anchor in anchors
+    }
+    resource_warnings = {
+        anchor.name: (
+            ["the truststore uses the default password wso2carbon"]
+            if output.password_secret_ref is None
+            else []
+        )
+        for anchor in anchors
+    }
+    return Truststore(output.resolved_path, content, fingerprint, summaries, resource_warnings)
+
+
+def _agreed_output(anchors: list[Resource[OBTrustAnchorSpec]]) -> TruststoreOutput:
+    """Anchors that share a workload share its one truststore, so they must agree on it."""
+    first = anchors[0]
+    for other in anchors[1:]:
+        if other.spec.output != first.spec.output:
+            raise Where(other.label, "spec.output").refuse(
+                f"differs from {first.label} spec.output, which targets the same workload",
+                "anchors of one workload write one truststore: give them the same output",
+            )
+    with_base = [a for a in anchors if a.spec.base_keystore is not None]
+    for other in with_base[1:]:
+        if other.spec.base_keystore != with_base[0].spec.base_keystore:
+            raise Where(other.label, "spec.baseKeystore").refuse(
+                f"differs from {with_base[0].label} spec.baseKeystore for the same workload",
+                "set the base keystore on one anchor only",
+            )
+    return first.spec.output
+
+
+def _password(
+    resource: Resource[OBTrustAnchorSpec], ref: SecretKeyRef | None, path: str, inputs: Inputs
+) -> str:
+    if ref is None:
+        return DEFAULT_PASSWORD
+    raw = inputs.secret(resource.namespace, ref, Where(resource.label, path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Where(resource.label, path).refuse("the password is not UTF-8 text") from None
+
+
+def _source_certificates(
+    anchor: Resource[OBTrustAnchorSpec], index: int, inputs: Inputs, now: datetime.datetime
+) -> list[Certificate]:
+    source = anchor.spec.certificates[index]
+    where = Where(anchor.label, f"spec.certificates[{index}]")
+    if source.inline is not None:
+        where = where.child("inline")
+        data = source.inline.encode()
+        if b"-----BEGIN" not in data:
+            raise where.refuse(
+                "inline must be PEM text", "use secretKeyRef or configMapKeyRef for DER"
+            )
+    elif source.secret_key_ref is not None:
+        where = where.child("secretKeyRef")
+        data = inputs.secret(anchor.namespace, source.secret_key_ref, where)
+    else:
+        assert source.config_map_key_ref is not None
+        where = where.child("configMapKeyRef")
+        data = inputs.config_map(anchor.namespace, source.config_map_key_ref, where)
+    parsed = certificates.parse(data, where)
+    if source.alias is not None and len(parsed) != 1:
+        raise Where(anchor.label, f"spec.certificates[{index}].alias").refuse(
+            "an explicit alias needs a source with exactly one certificate; "
+            f"it holds {len(parsed)}",
+            "split the bundle into one source per certificate, or drop the alias",
+        )
+    result = []
+    for number, cert in enumerate(parsed, start=1):
+        if cert.not_valid_after_utc < now:
+            raise where.refuse(
+                f"certificate {number} ({cert.subject.rfc4514_string()}) expired on "
+                f"{cert.not_valid_after_utc.date().isoformat()}",
+                "trusting an expired CA authenticates nobody; replace it with the current one",
+            )
+        alias = source.alias or certificates.derived_alias(cert)
+        result.append(Certificate(alias, cert.public_bytes(serialization.Encoding.DER), cert))
+    return result
+
+
+def _base_entries(
+    anchors: list[Resource[OBTrustAnchorSpec]], inputs: Inputs
+) -> dict[str, Certificate]:
+    owners = [a for a in anchors if a.spec.base_keystore is not None]
+    if not owners:
+        return {}
+    anchor = owners[0]
+    base = anchor.spec.base_keystore
+    assert base is not None
+    where = Where(anchor.label, "spec.baseKeystore")
+    data = inputs.file(anchor.namespace, base.source, where.child("source"))
+    password = _password(
+        anchor, base.password_secret_ref, "spec.baseKeystore.passwordSecretRef", inputs
+    )
+    if base.type == "JKS":
+        return _read_jks(data, password, where)
+    return _read_pkcs12(data, password, where)
+
+
+def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
+    try:
+        store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
+    except jks.util.KeystoreSignatureException:
+        raise where.refuse(
+            "the base keystore's password is wrong (integrity check failed)",
+            "fix passwordSecretRef (the stock password is wso2carbon)",
+        ) from None
+    except (
+        jks.util.BadKeystoreFormatException,
+        jks.util.UnexpectedJavaTypeException,
+        ValueError,
+        IndexError,
+        EOFError,
+    ):
+        raise where.refuse(
+            "not a JKS keystore", "is the file PKCS12? then set type: PKCS12"
+        ) from None
+    if store.private_keys or store.secret_keys:
+        raise where.refuse(
+            "the base keystore holds key entries",
+            "a client truststore holds trusted certificates only; give the stock truststore",
+        )
+    entries = {}
+    for alias, entry in store.certs.items():
+        cert = x509.load_der_x509_certificate(entry.cert)
+        entries[alias.lower()] = Certificate(alias.lower(), entry.cert, cert)
+    return entries
+
+
+def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
+    try:
+        store = pkcs12.load_pkcs12(data, password.encode())
+    except ValueError:
+        raise where.refuse(
+            "not a PKCS12 keystore, or its password is wrong",
+            "check type and passwordSecretRef",
+        ) from None
+    if store.key is not None:
+        raise where.refuse(
+            "the base keystore holds a private key",
+            "a client truststore holds trusted certificates only; give the stock truststore",
+        )
+    entries = {}
+    for number, item in enumerate(store.additional_certs, start=1):
+        der = item.certificate.public_bytes(serialization.Encoding.DER)
+        alias = (item.friendly_name or f"entry-{number}".encode()).decode().lower()
+        entries[alias] = Certificate(alias, der, item.certificate)
+    return entries
+
+
+def _write_jks(entries: list[Certificate], password: str) -> bytes:
+    trusted = []
+    for cert in entries:
+        entry = jks.TrustedCertEntry.new(cert.alias, cert.der)
+        entry.timestamp = int(cert.cert.not_valid_before_utc.timestamp() * 1000)
+        trusted.append(entry)
+    return bytes(jks.KeyStore.new("jks", trusted).saves(password))
+
+
+def _write_pkcs12(entries: list[Certificate], password: str) -> bytes:
+    return pkcs12.serialize_java_truststore(
+        [pkcs12.PKCS12Certificate(c.cert, c.alias.encode()) for c in entries],
+        serialization.BestAvailableEncryption(password.encode()),
+    )
+
+
+def _summary(
+    cert: Certificate, everyone: list[Certificate], now: datetime.datetime, warn_days: int
+) -> CertificateSummary:
+    return CertificateSummary(
+        alias=cert.alias,
+        subject=cert.cert.subject.rfc4514_string(),
+        issuer=cert.cert.issuer.rfc4514_string(),
+        not_after=cert.cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),
+        sha256=cert.sha256,
+        warnings=certificates.warnings(cert, everyone, now, warn_days),
+    )

@@ -1,0 +1,130 @@
+"""Safe XML parsing and minimal, idempotent patching of the products' XML files.
+
+Parsing never resolves entities, loads a DTD or reaches the network, and a document
+that declares a DTD at all is refused: WSO2's files have none, so one is either a mistake
+or an XXE/entity-bomb attempt. Patches change only the elements they own and indent new
+elements like their neighbours, so a diff of the output against the base shows exactly
+the runbook's edits. Looking elements up before adding them makes patching idempotent.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from ..errors import Where
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+        remove_pis=False,
+        strip_cdata=False,
+    )
+
+
+def parse(data: bytes, where: Where, root_name: str) -> etree._ElementTree:
+    """Parse a base file, refusing DTDs, entities and a root element other than expected."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise where.refuse(
+            "the XML declares a DTD or entities, which obreg refuses",
+            "remove the <!DOCTYPE>/<!ENTITY> declarations; WSO2's files have none",
+        )
+    try:
+        tree = etree.ElementTree(etree.fromstring(data, _parser()))
+    except etree.XMLSyntaxError as err:
+        # lxml's message names line and column, never document content beyond a token.
+        raise where.refuse(
+            f"not well-formed XML: line {err.lineno}, column {err.offset}", "fix the base file"
+        ) from None
+    root = tree.getroot()
+    if etree.QName(root).localname != root_name:
+        raise where.refuse(
+            f"root element is <{etree.QName(root).localname}>, expected <{root_name}>",
+            "is this the right file?",
+        )
+    return tree
+
+
+DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def serialize(tree: etree._ElementTree) -> bytes:
+    """The document with WSO2's own declaration style and each top-level comment on its
+    own line (lxml would glue a prolog comment to the root element)."""
+    root = tree.getroot()
+    nodes = [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]
+    parts = [DECLARATION]
+    parts += [bytes(etree.tostring(node, encoding="UTF-8", with_tail=False)) for node in nodes]
+    return b"\n".join(parts) + b"\n"
+
+
+def qname(like: etree._Element, local: str) -> str:
+    """A tag in the namespace of ``like`` (WSO2's files use a default namespace)."""
+    namespace = etree.QName(like).namespace
+    return f"{{{namespace}}}{local}" if namespace else local
+
+
+def child(parent: etree._Element, local: str) -> etree._Element | None:
+    found = parent.find(qname(parent, local))
+    return found
+
+
+def ensure_child(parent: etree._Element, local: str) -> etree._Element:
+    """The first child of that name, appended (indented) when absent."""
+    existing = child(parent, local)
+    if existing is not None:
+        return existing
+    created = etree.Element(qname(parent, local), nsmap=None)
+    append(parent, created)
+    return created
+
+
+def set_text(parent: etree._Element, local: str, text: str) -> etree._Element:
+    element = ensure_child(parent, local)
+    element.text = text
+    return element
+
+
+def _unit(tree_root: etree._Element) -> str:
+    """The document's indentation unit, read from the root's first child."""
+    text = tree_root.text or ""
+    if "\n" in text:
+        indent = text.rsplit("\n", 1)[1]
+        if indent and indent.strip() == "":
+            return indent
+    return "    "
+
+
+def append(parent: etree._Element, element: etree._Element) -> None:
+    """Append ``element`` as the last child of ``parent``, indented like its siblings."""
+    root = parent.getroottree().getroot()
+    unit = _unit(root)
+    depth = sum(1 for _ in parent.iterancestors()) + 1
+    inner = "\n" + unit * depth
+    outer = "\n" + unit * (depth - 1)
+    if len(element):
+        etree.indent(element, space=unit, level=depth)
+    if len(parent):
+        last = parent[-1]
+        element.tail = last.tail if last.tail is not None else outer
+        last.tail = inner
+    else:
+        parent.text = inner
+        element.tail = outer
+    parent.append(element)
+
+
+def element(tag: str, *content: etree._Element | str) -> etree._Element:
+    """A new element from children and text, for files built from scratch."""
+    created = etree.Element(tag)
+    for item in content:
+        if isinstance(item, str):
+            created.text = item
+        else:
+            created.append(item)
+    return created
