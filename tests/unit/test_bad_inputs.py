@@ -1,0 +1,456 @@
+"""Bad inputs, each through ``obreg render`` as a user would meet it: a non-zero exit, a
+message naming the resource, the field path and the problem, and nothing written."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jks
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+
+from obreg.cli import main
+from tests.pki import DAY, NOW, issue
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+Docs = list[dict[str, Any]]
+
+
+def sample_documents() -> Docs:
+    docs: Docs = []
+    for path in sorted(SAMPLES.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def find(docs: Docs, kind: str, name: str | None = None) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"]))
+
+
+def anchor(docs: Docs) -> dict[str, Any]:
+    return find(docs, "OBTrustAnchor")["spec"]
+
+
+def idp(docs: Docs) -> dict[str, Any]:
+    return find(docs, "OBIdentityProvider")["spec"]
+
+
+def sp(docs: Docs) -> dict[str, Any]:
+    return find(docs, "OBServiceProvider")["spec"]
+
+
+def base_file(docs: Docs, key: str, text: str) -> None:
+    find(docs, "ConfigMap", "wso2-base-files")["data"][key] = text
+
+
+def cas(docs: Docs, key: str, value: str) -> None:
+    find(docs, "ConfigMap", "ob-directory-cas")["data"][key] = value
+
+
+def binary_secret(docs: Docs, name: str, key: str, value: bytes) -> None:
+    docs.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": "obreg-demo"},
+            "data": {key: base64.b64encode(value).decode()},
+        }
+    )
+
+
+KEY = issue("Leaked Key Holder")
+ROOT_PEM = issue("Some Root").pem.decode()
+EXPIRED = issue("Expired CA", not_before=NOW - 900 * DAY, not_after=NOW - 30 * DAY).pem.decode()
+
+
+def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
+    """(case, mutation of the samples, expected field path, expected message)."""
+
+    def other_alias_jks(docs: Docs) -> None:
+        other = issue("Different").der
+        store = jks.KeyStore.new("jks", [jks.TrustedCertEntry.new("tpproot", other)]).saves(
+            "wso2carbon"
+        )
+        find(docs, "ConfigMap", "ob-directory-cas")["binaryData"]["client-truststore.jks"] = (
+            base64.b64encode(store).decode()
+        )
+
+    def second_sp(algorithm: str) -> Callable[[Docs], None]:
+        def mutate(docs: Docs) -> None:
+            extra = copy.deepcopy(find(docs, "OBServiceProvider"))
+            extra["metadata"]["name"] = "apim-store-2"
+            extra["spec"]["signatureAlgorithm"] = algorithm
+            extra["spec"]["applicationName"] = "second"
+            docs.append(extra)
+
+        return mutate
+
+    def second_anchor(docs: Docs) -> None:
+        extra = copy.deepcopy(find(docs, "OBTrustAnchor"))
+        extra["metadata"]["name"] = "more-cas"
+        extra["spec"]["output"] = {"format": "PKCS12"}
+        docs.append(extra)
+
+    pem_block = ROOT_PEM.split("\n")
+    return [
+        (
+            "malformed PEM",
+            lambda d: cas(d, "root-ca.pem", ROOT_PEM.replace("-----END CERTIFICATE-----", "")),
+            "spec.certificates[0].configMapKeyRef",
+            "malformed PEM",
+        ),
+        (
+            "PEM with a broken body",
+            lambda d: cas(d, "root-ca.pem", "\n".join(pem_block[:2] + ["AAAA"] + pem_block[-2:])),
+            "spec.certificates[0].configMapKeyRef",
+            "is not a valid X.509 certificate",
+        ),
+        (
+            "private key PEM",
+            lambda d: cas(d, "root-ca.pem", KEY.key_pem.decode()),
+            "spec.certificates[0].configMapKeyRef",
+            "PEM block 1 is a private key",
+        ),
+        (
+            "private key inside a bundle",
+            lambda d: cas(d, "root-ca.pem", ROOT_PEM + KEY.key_pem.decode()),
+            "spec.certificates[0].configMapKeyRef",
+            "PEM block 2 is a private key",
+        ),
+        (
+            "private key as DER",
+            lambda d: (
+                binary_secret(
+                    d,
+                    "der",
+                    "k",
+                    KEY.key.private_bytes(
+                        serialization.Encoding.DER,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    ),
+                ),
+                anchor(d)["certificates"].__setitem__(
+                    0, {"secretKeyRef": {"name": "der", "key": "k"}}
+                ),
+            ),
+            "spec.certificates[0].secretKeyRef",
+            "holds a private key",
+        ),
+        (
+            "inline that is not PEM",
+            lambda d: anchor(d)["certificates"].__setitem__(0, {"inline": "MIIBIjANBgkq"}),
+            "spec.certificates[0].inline",
+            "inline must be PEM",
+        ),
+        (
+            "binary that is not DER",
+            lambda d: (
+                binary_secret(d, "bin", "c", bytes(range(256))),
+                anchor(d)["certificates"].__setitem__(
+                    0, {"secretKeyRef": {"name": "bin", "key": "c"}}
+                ),
+            ),
+            "spec.certificates[0].secretKeyRef",
+            "not a DER certificate",
+        ),
+        (
+            "text with no PEM",
+            lambda d: cas(d, "root-ca.pem", "this is my certificate"),
+            "spec.certificates[0].configMapKeyRef",
+            "no PEM certificate found",
+        ),
+        (
+            "a CSR instead of a certificate",
+            lambda d: cas(d, "root-ca.pem", ROOT_PEM.replace("CERTIFICATE", "CERTIFICATE REQUEST")),
+            "spec.certificates[0].configMapKeyRef",
+            "is a CERTIFICATE REQUEST, not a CERTIFICATE",
+        ),
+        (
+            "wrong base keystore password",
+            lambda d: (
+                d.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "pw", "namespace": "obreg-demo"},
+                        "stringData": {"p": "not-the-password"},
+                    }
+                ),
+                anchor(d)["baseKeystore"].update(passwordSecretRef={"name": "pw", "key": "p"}),
+            ),
+            "spec.baseKeystore",
+            "password is wrong",
+        ),
+        (
+            "base keystore that is not JKS",
+            lambda d: anchor(d)["baseKeystore"].update(
+                source={"configMapKeyRef": {"name": "ob-directory-cas", "key": "root-ca.pem"}}
+            ),
+            "spec.baseKeystore",
+            "not a JKS keystore",
+        ),
+        (
+            "JKS declared as PKCS12",
+            lambda d: anchor(d)["baseKeystore"].update(type="PKCS12"),
+            "spec.baseKeystore",
+            "not a PKCS12 keystore",
+        ),
+        (
+            "missing Secret",
+            lambda d: d.remove(find(d, "Secret", "ob-directory-client")),
+            "spec.clientSecretRef",
+            "Secret obreg-demo/ob-directory-client not found",
+        ),
+        (
+            "missing Secret key",
+            lambda d: idp(d).update(clientSecretRef={"name": "ob-directory-client", "key": "nope"}),
+            "spec.clientSecretRef",
+            "has no key 'nope'",
+        ),
+        (
+            "missing ConfigMap",
+            lambda d: d.remove(find(d, "ConfigMap", "wso2-base-files")),
+            "spec.baseFiles.siteJson.configMapKeyRef",
+            "ConfigMap obreg-demo/wso2-base-files not found",
+        ),
+        (
+            "duplicate alias",
+            lambda d: anchor(d)["certificates"][1].update(alias="tpproot"),
+            "spec.certificates[1]",
+            "alias 'tpproot' is also used for a different certificate",
+        ),
+        (
+            "alias colliding with the base",
+            other_alias_jks,
+            "spec.certificates",
+            "already holds a different certificate in the base keystore",
+        ),
+        (
+            "alias on a bundle",
+            lambda d: cas(
+                d,
+                "root-ca.pem",
+                ROOT_PEM + find(d, "ConfigMap", "ob-directory-cas")["data"]["issuing-ca.pem"],
+            ),
+            "spec.certificates[0].alias",
+            "explicit alias needs a source with exactly one certificate",
+        ),
+        (
+            "expired CA",
+            lambda d: cas(d, "root-ca.pem", EXPIRED),
+            "spec.certificates[0].configMapKeyRef",
+            "expired on",
+        ),
+        (
+            "non-https endpoint",
+            lambda d: idp(d).update(tokenEndpoint="http://auth.directory.example/token"),
+            "spec.tokenEndpoint",
+            "String should match pattern",
+        ),
+        (
+            "invalid base XML",
+            lambda d: base_file(d, "identity.xml", "<Server><OAuth></Server>"),
+            "spec.baseFiles.identityXml",
+            "not well-formed XML",
+        ),
+        (
+            "XML with a DTD",
+            lambda d: base_file(
+                d,
+                "identity.xml",
+                '<?xml version="1.0"?><!DOCTYPE Server [<!ENTITY a "aaaa">]><Server>&a;</Server>',
+            ),
+            "spec.baseFiles.identityXml",
+            "declares a DTD or entities",
+        ),
+        (
+            "XML with an external entity",
+            lambda d: base_file(
+                d,
+                "api-manager.xml",
+                '<!DOCTYPE APIManager [<!ENTITY x SYSTEM "file:///etc/passwd">]><APIManager>&x;</APIManager>',
+            ),
+            "spec.baseFiles.apiManagerXml",
+            "declares a DTD or entities",
+        ),
+        (
+            "site.json that is not JSON5",
+            lambda d: base_file(d, "site.json", '{"a": [1, 2}'),
+            "spec.baseFiles.siteJson",
+            "not valid JSON5",
+        ),
+        (
+            "site.json that is not an object",
+            lambda d: base_file(d, "site.json", "[1, 2]"),
+            "spec.baseFiles.siteJson",
+            "not a JSON object",
+        ),
+        (
+            "conflicting algorithm",
+            second_sp("ES256"),
+            "spec.apiManager",
+            "conflicting signatureAlgorithm",
+        ),
+        (
+            "two store logins on one API Manager",
+            second_sp("PS256"),
+            "spec.apiManager",
+            "already configures this API Manager's store login",
+        ),
+        (
+            "unsupported algorithm",
+            lambda d: sp(d).update(signatureAlgorithm="RS256"),
+            "spec.signatureAlgorithm",
+            "Input should be 'PS256' or 'ES256'",
+        ),
+        (
+            "unknown field",
+            lambda d: anchor(d).update(certificate=[]),
+            "spec.certificate",
+            "unknown field",
+        ),
+        (
+            "missing required field",
+            lambda d: idp(d).pop("clientId"),
+            "spec.clientId",
+            "required field is not set",
+        ),
+        (
+            "two sources in one",
+            lambda d: anchor(d)["certificates"][0].update(inline=ROOT_PEM),
+            "spec.certificates[0]",
+            "set exactly one of inline, secretKeyRef and configMapKeyRef",
+        ),
+        (
+            "half the client credentials",
+            lambda d: sp(d).update(clientCredentials={"clientIdRef": {"name": "x", "key": "y"}}),
+            "spec.clientCredentials",
+            "set both clientIdRef and clientSecretRef",
+        ),
+        (
+            "fresh database without its files",
+            lambda d: sp(d)["baseFiles"].pop("claimConfigXml"),
+            "spec",
+            "freshDatabase needs baseFiles.claimConfigXml",
+        ),
+        (
+            "unknown identity provider",
+            lambda d: sp(d).update(identityProviderRef="nobody"),
+            "spec.identityProviderRef",
+            "OBIdentityProvider obreg-demo/nobody not found",
+        ),
+        (
+            "IdP on another Key Manager",
+            lambda d: idp(d).update(target={"name": "other-km"}),
+            "spec.identityProviderRef",
+            "the IdP and the SP must be on the same Key Manager",
+        ),
+        (
+            "claim-config without the OIDC dialect",
+            lambda d: base_file(d, "claim-config.xml", "<Claims/>"),
+            "spec.baseFiles.claimConfigXml",
+            "has no <Dialect",
+        ),
+        (
+            "openid scope in two Claim elements",
+            lambda d: base_file(
+                d,
+                "oidc-scope-config.xml",
+                '<Scopes><Scope id="openid"><Claim>a</Claim><Claim>b</Claim></Scope></Scopes>',
+            ),
+            "spec.baseFiles.oidcScopeConfigXml",
+            "several <Claim> elements",
+        ),
+        (
+            "anchors disagreeing on one truststore",
+            second_anchor,
+            "spec.output",
+            "differs from OBTrustAnchor obreg-demo/more-cas spec.output",
+        ),
+        (
+            "empty client secret",
+            lambda d: find(d, "Secret", "ob-directory-client")["stringData"].update(
+                {"client-secret": ""}
+            ),
+            "spec.clientSecretRef",
+            "the client secret is empty",
+        ),
+        (
+            "wrong apiVersion",
+            lambda d: find(d, "OBTrustAnchor").update(apiVersion="obreg.dev/v1"),
+            "apiVersion",
+            "must be obreg.dev/v1alpha1",
+        ),
+        (
+            "invalid workload name",
+            lambda d: anchor(d)["targets"][0].update(name="WSO2_KM"),
+            "spec.targets[0].name",
+            "String should match pattern",
+        ),
+        (
+            "absolute output path",
+            lambda d: anchor(d).update(output={"path": "/etc/passwd"}),
+            "spec.output.path",
+            "String should match pattern",
+        ),
+    ]
+
+
+CASES = _mutations()
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_refused_with_a_clear_message_and_no_output(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mutate: Callable[[Docs], None],
+    path: str,
+    message: str,
+) -> None:
+    docs = sample_documents()
+    mutate(docs)
+    manifest = tmp_path / "in.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    out = tmp_path / "out"
+    assert main(["render", "-f", str(manifest), "-o", str(out)]) == 1
+    stderr = capsys.readouterr().err
+    assert "refused, nothing written" in stderr
+    lines = [line for line in stderr.splitlines() if message in line]
+    assert lines, stderr
+    assert f": {path}: " in lines[0], lines[0]
+    assert "obreg-demo/" in lines[0]  # names the resource
+    assert not out.exists()
+
+
+def test_bad_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "in.yaml"
+    manifest.write_text("kind: [unclosed\n")
+    assert main(["render", "-f", str(manifest), "-o", str(tmp_path / "out")]) == 1
+    assert "not valid YAML" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_problem_is_reported_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = sample_documents()
+    idp(docs).pop("clientId")
+    sp(docs).update(signatureAlgorithm="RS256")
+    manifest = tmp_path / "in.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    assert main(["render", "-f", str(manifest), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err
+    assert "spec.clientId" in err and "spec.signatureAlgorithm" in err

@@ -1,0 +1,276 @@
+"""The client truststore renderer, checked with the JDK's own keytool."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jks
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from obreg.api.parse import parse
+from obreg.api.resource import Resource
+from obreg.api.trust_anchor import OBTrustAnchorSpec
+from obreg.errors import InvalidInput
+from obreg.render import truststore
+from obreg.render.inputs import Inputs
+from tests.pki import DAY, NOW, Issued, issue, keytool_fingerprint
+
+NS = "bank"
+
+
+@pytest.fixture(scope="module")
+def root() -> Issued:
+    return issue("OB Test Root CA")
+
+
+@pytest.fixture(scope="module")
+def issuing(root: Issued) -> Issued:
+    return issue("OB Test Issuing CA", issuer=root)
+
+
+def anchor(spec: dict[str, Any], name: str = "ob-cas") -> Resource[OBTrustAnchorSpec]:
+    spec = {"targets": [{"name": "km"}], **spec}
+    obj = {
+        "apiVersion": "obreg.dev/v1alpha1",
+        "kind": "OBTrustAnchor",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }
+    return parse(obj)
+
+
+def runbook_pair(root: Issued, issuing: Issued) -> list[dict[str, Any]]:
+    return [
+        {"alias": "tpproot", "inline": root.pem.decode()},
+        {"alias": "tppissuer", "inline": issuing.pem.decode()},
+    ]
+
+
+def keytool_list(path: Path, password: str, store_type: str) -> dict[str, str]:
+    """alias -> SHA-256 fingerprint, as keytool itself reads the file."""
+    out = subprocess.run(
+        [
+            "keytool",
+            "-list",
+            "-v",
+            "-keystore",
+            str(path),
+            "-storepass",
+            password,
+            "-storetype",
+            store_type,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    aliases = re.findall(r"^Alias name: (.+)$", out, re.M)
+    fingerprints = re.findall(r"^\s+SHA256: ([0-9A-F:]+)$", out, re.M)
+    assert "trustedCertEntry" in out
+    return dict(zip(aliases, fingerprints, strict=True))
+
+
+def write(tmp_path: Path, store: truststore.Truststore) -> Path:
+    path = tmp_path / Path(store.path).name
+    path.write_bytes(store.content)
+    return path
+
+
+@pytest.mark.parametrize("store_format", ["JKS", "PKCS12"])
+def test_keytool_reads_the_runbook_aliases(
+    tmp_path: Path, root: Issued, issuing: Issued, store_format: str
+) -> None:
+    store = truststore.render(
+        [anchor({"certificates": runbook_pair(root, issuing), "output": {"format": store_format}})],
+        Inputs(),
+        NOW,
+    )
+    assert keytool_list(write(tmp_path, store), "wso2carbon", store_format) == {
+        "tpproot": keytool_fingerprint(root.sha256),
+        "tppissuer": keytool_fingerprint(issuing.sha256),
+    }
+    suffix = ".jks" if store_format == "JKS" else ".p12"
+    assert store.path == f"repository/resources/security/client-truststore{suffix}"
+
+
+def test_jks_is_byte_for_byte_deterministic(root: Issued, issuing: Issued) -> None:
+    spec = {"certificates": runbook_pair(root, issuing)}
+    first = truststore.render([anchor(spec)], Inputs(), NOW)
+    again = truststore.render([anchor(spec)], Inputs(), NOW + DAY)
+    assert first.content == again.content
+    assert first.fingerprint == again.fingerprint
+
+
+def test_pkcs12_fingerprint_is_stable_though_bytes_are_salted(
+    root: Issued, issuing: Issued
+) -> None:
+    spec = {"certificates": runbook_pair(root, issuing), "output": {"format": "PKCS12"}}
+    first = truststore.render([anchor(spec)], Inputs(), NOW)
+    again = truststore.render([anchor(spec)], Inputs(), NOW)
+    assert first.content != again.content  # the reason fingerprints exist
+    assert first.fingerprint == again.fingerprint
+    changed = truststore.render(
+        [anchor({**spec, "certificates": spec["certificates"][:1]})], Inputs(), NOW
+    )
+    assert changed.fingerprint != first.fingerprint
+
+
+def test_output_password_from_secret(tmp_path: Path, root: Issued) -> None:
+    inputs = Inputs(secrets={(NS, "ts"): {"password": b"s3cret-pw"}})
+    spec = {
+        "certificates": [{"alias": "tpproot", "inline": root.pem.decode()}],
+        "output": {"passwordSecretRef": {"name": "ts", "key": "password"}},
+    }
+    store = truststore.render([anchor(spec)], inputs, NOW)
+    assert keytool_list(write(tmp_path, store), "s3cret-pw", "JKS") == {
+        "tpproot": keytool_fingerprint(root.sha256)
+    }
+    assert store.warnings["ob-cas"] == []
+    default = truststore.render([anchor({"certificates": spec["certificates"]})], Inputs(), NOW)
+    assert default.warnings["ob-cas"] == ["the truststore uses the default password wso2carbon"]
+    assert default.fingerprint != store.fingerprint  # a password change rolls the workload
+
+
+def test_bundle_der_and_derived_aliases(root: Issued, issuing: Issued) -> None:
+    inputs = Inputs(
+        secrets={(NS, "cas"): {"root.der": root.der}},
+        config_maps={(NS, "bundle"): {"cas.pem": issuing.pem + b"\n" + issue("Other CA").pem}},
+    )
+    store = truststore.render(
+        [
+            anchor(
+                {
+                    "certificates": [
+                        {"alias": "tpproot", "secretKeyRef": {"name": "cas", "key": "root.der"}},
+                        {"configMapKeyRef": {"name": "bundle", "key": "cas.pem"}},
+                    ]
+                }
+            )
+        ],
+        inputs,
+        NOW,
+    )
+    aliases = [s.alias for s in store.summaries["ob-cas"]]
+    assert aliases[0] == "tpproot"
+    assert aliases[1] == f"ob-test-issuing-ca-{issuing.sha256[:8]}"
+    assert aliases[2].startswith("other-ca-")
+
+
+def test_duplicates_are_stored_once(tmp_path: Path, root: Issued) -> None:
+    spec = {
+        "certificates": [
+            {"alias": "tpproot", "inline": root.pem.decode()},
+            {"inline": (root.pem + root.pem).decode()},
+        ]
+    }
+    store = truststore.render([anchor(spec)], Inputs(), NOW)
+    assert keytool_list(write(tmp_path, store), "wso2carbon", "JKS") == {
+        "tpproot": keytool_fingerprint(root.sha256)
+    }
+
+
+def _base_jks(entries: dict[str, Issued], password: str = "wso2carbon") -> bytes:
+    return bytes(
+        jks.KeyStore.new(
+            "jks", [jks.TrustedCertEntry.new(a, c.der) for a, c in entries.items()]
+        ).saves(password)
+    )
+
+
+def test_base_keystore_is_kept_underneath(tmp_path: Path, root: Issued, issuing: Issued) -> None:
+    stock_a, stock_b = issue("Stock CA A"), issue("Stock CA B")
+    inputs = Inputs(
+        config_maps={
+            (NS, "stock"): {
+                "jks": _base_jks({"stocka": stock_a, "stockb": stock_b, "oldroot": root})
+            }
+        }
+    )
+    spec = {
+        "certificates": runbook_pair(root, issuing),
+        "baseKeystore": {"source": {"configMapKeyRef": {"name": "stock", "key": "jks"}}},
+    }
+    store = truststore.render([anchor(spec)], inputs, NOW)
+    # The stock entries stay; the root, already there as "oldroot", is kept once as tpproot.
+    assert keytool_list(write(tmp_path, store), "wso2carbon", "JKS") == {
+        "stocka": keytool_fingerprint(stock_a.sha256),
+        "stockb": keytool_fingerprint(stock_b.sha256),
+        "tpproot": keytool_fingerprint(root.sha256),
+        "tppissuer": keytool_fingerprint(issuing.sha256),
+    }
+
+
+def test_base_pkcs12_keystore(tmp_path: Path, root: Issued) -> None:
+    stock = issue("Stock CA")
+    base = pkcs12.serialize_java_truststore(
+        [pkcs12.PKCS12Certificate(stock.cert, b"stock")],
+        serialization.BestAvailableEncryption(b"changeit"),
+    )
+    inputs = Inputs(secrets={(NS, "stock"): {"p12": base, "pw": b"changeit"}})
+    spec = {
+        "certificates": [{"alias": "tpproot", "inline": root.pem.decode()}],
+        "baseKeystore": {
+            "source": {"secretKeyRef": {"name": "stock", "key": "p12"}},
+            "type": "PKCS12",
+            "passwordSecretRef": {"name": "stock", "key": "pw"},
+        },
+    }
+    store = truststore.render([anchor(spec)], inputs, NOW)
+    assert set(keytool_list(write(tmp_path, store), "wso2carbon", "JKS")) == {"stock", "tpproot"}
+
+
+def test_alias_collision_with_base(root: Issued) -> None:
+    other = issue("Someone Else")
+    inputs = Inputs(config_maps={(NS, "stock"): {"jks": _base_jks({"tpproot": other})}})
+    spec: dict[str, Any] = {
+        "certificates": [{"alias": "tpproot", "inline": root.pem.decode()}],
+        "baseKeystore": {"source": {"configMapKeyRef": {"name": "stock", "key": "jks"}}},
+    }
+    with pytest.raises(InvalidInput, match="already holds a different certificate"):
+        truststore.render([anchor(spec)], inputs, NOW)
+    replaced = truststore.render([anchor({**spec, "replaceExistingAliases": True})], inputs, NOW)
+    assert [s.sha256 for s in replaced.summaries["ob-cas"]] == [root.sha256]
+
+
+def test_anchors_of_one_workload_merge(tmp_path: Path, root: Issued, issuing: Issued) -> None:
+    first = anchor({"certificates": runbook_pair(root, issuing)[:1]}, name="a-root")
+    second = anchor({"certificates": runbook_pair(root, issuing)[1:]}, name="b-issuing")
+    store = truststore.render([second, first], Inputs(), NOW)
+    assert set(keytool_list(write(tmp_path, store), "wso2carbon", "JKS")) == {
+        "tpproot",
+        "tppissuer",
+    }
+    assert (
+        "its issuer is not among the trust anchors" not in store.summaries["b-issuing"][0].warnings
+    )
+
+
+def test_warnings(root: Issued, issuing: Issued) -> None:
+    leaf = issue("tpp.example", issuer=issuing, ca=False)
+    soon = issue("Soon CA", not_after=NOW + 10 * DAY)
+    later = issue("Future CA", not_before=NOW + 5 * DAY)
+    spec = {
+        "expiryWarningDays": 30,
+        "certificates": [
+            {"alias": "tppissuer", "inline": issuing.pem.decode()},
+            {"alias": "leaf", "inline": leaf.pem.decode()},
+            {"alias": "soon", "inline": soon.pem.decode()},
+            {"alias": "later", "inline": later.pem.decode()},
+        ],
+    }
+    store = truststore.render([anchor(spec)], Inputs(), NOW)
+    warnings = {s.alias: s.warnings for s in store.summaries["ob-cas"]}
+    assert warnings["tppissuer"] == ["its issuer is not among the trust anchors"]
+    assert warnings["leaf"] == ["not a CA certificate (no basicConstraints CA:TRUE)"]
+    assert warnings["soon"][0].startswith("expires in 10 days")
+    assert warnings["later"][0].startswith("not valid before")
+    summary = store.summaries["ob-cas"][0]
+    assert summary.subject == "CN=OB Test Issuing CA"
+    assert summary.issuer == "CN=OB Test Root CA"
+    assert summary.sha256 == issuing.sha256
+    assert summary.not_after.endswith("Z")
