@@ -170,7 +170,8 @@ def definition(kind: Kind) -> dict[str, Any]:
                             "properties": {
                                 "apiVersion": {"type": "string", "description": "API version."},
                                 "kind": {"type": "string", "description": "Kind."},
-                                "metadata": {"type": "object", "description": "Object metadata."},
+                                # The API server owns metadata's schema; it refuses more.
+                                "metadata": {"type": "object"},
                                 "spec": spec,
                                 "status": status,
                             },
