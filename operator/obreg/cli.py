@@ -1,9 +1,11 @@
-"""``obreg render`` (offline, what the operator would write) and ``obreg crds``."""
+"""``obreg run`` (the operator), ``obreg render`` (offline, what the operator would
+write) and ``obreg crds``."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +142,30 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The operator: kopf with obreg's handlers and settings."""
+    for variable, value in (
+        ("OBREG_SETTLE_SECONDS", args.settle_seconds),
+        ("OBREG_RESYNC_SECONDS", args.resync_seconds),
+        ("OBREG_PRIORITY", args.priority),
+    ):
+        if value is not None:
+            os.environ[variable] = str(value)
+    import kopf
+
+    from . import handlers  # noqa: F401  (registers the handlers with kopf)
+
+    kopf.configure(verbose=args.verbose)
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace or (),
+        liveness_endpoint=args.liveness,
+        priority=args.priority or 0,
+        standalone=args.standalone,
+    )
+    return 0
+
+
 def _crds(_: argparse.Namespace) -> int:
     sys.stdout.write(crd.render_all())
     return 0
@@ -159,6 +185,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     render.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     render.set_defaults(run=_render)
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        help="watch only this namespace (repeatable); default: all",
+    )
+    run.add_argument(
+        "--settle-seconds",
+        type=float,
+        help="wait this long for related changes before reconciling (default 1)",
+    )
+    run.add_argument(
+        "--resync-seconds", type=float, help="re-check every resource this often (default 300)"
+    )
+    run.add_argument("--priority", type=int, help="kopf peering priority (default 0)")
+    run.add_argument(
+        "--standalone",
+        action="store_true",
+        help="no peering: do not coordinate with other obreg instances",
+    )
+    run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    run.set_defaults(run=_run)
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.set_defaults(run=_crds)
     args = parser.parse_args(argv)

@@ -111,6 +111,22 @@ class Condition(Model):
     last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
 
 
+class TargetResult(Model):
+    """What happened on one target workload."""
+
+    kind: WorkloadKind = Field(description="Kind of the workload.")
+    name: str = Field(description="Name of the workload.")
+    state: Literal["Applied", "WaitingForWorkload", "Blocked", "Failed"] = Field(
+        description=(
+            "Applied: its files are current. WaitingForWorkload: it does not exist yet. "
+            "Blocked: another resource of it is invalid, so it keeps its last good files. "
+            "Failed: rendering or applying failed."
+        )
+    )
+    message: str = Field(default="", description="Detail.")
+    digest: str = Field(default="", description="Digest of the files it was given.")
+
+
 class Status(Model):
     """Fields every obreg status has, in kstatus form."""
 
@@ -119,4 +135,10 @@ class Status(Model):
     )
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready, Reconciling and Stalled conditions."
+    )
+    targets: list[TargetResult] = Field(
+        default_factory=list, description="Per target workload, what was done."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="Things to fix that do not stop reconciling."
     )

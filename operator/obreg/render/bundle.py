@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..api.common import FileSource, WorkloadRef
 from ..api.identity_provider import OBIdentityProviderSpec
@@ -77,6 +78,9 @@ class Namespace:
     trust_anchors: list[Resource[OBTrustAnchorSpec]] = field(default_factory=list)
     identity_providers: list[Resource[OBIdentityProviderSpec]] = field(default_factory=list)
     service_providers: list[Resource[OBServiceProviderSpec]] = field(default_factory=list)
+
+    def resources(self) -> list[Resource[Any]]:
+        return [*self.trust_anchors, *self.identity_providers, *self.service_providers]
 
     def workloads(self) -> list[WorkloadRef]:
         targets: set[WorkloadRef] = set()

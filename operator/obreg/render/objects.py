@@ -8,6 +8,7 @@ the cluster will get. Files embedding a secret go to the Secret and only there.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from .bundle import Bundle
 
@@ -21,7 +22,7 @@ def object_name(bundle: Bundle) -> str:
     return f"obreg-{bundle.workload.name}"
 
 
-def _metadata(bundle: Bundle) -> dict[str, object]:
+def _metadata(bundle: Bundle) -> dict[str, Any]:
     return {
         "name": object_name(bundle),
         "namespace": bundle.namespace,
@@ -34,7 +35,7 @@ def _metadata(bundle: Bundle) -> dict[str, object]:
     }
 
 
-def config_map(bundle: Bundle) -> dict[str, object]:
+def config_map(bundle: Bundle) -> dict[str, Any]:
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
     for item in bundle.files:
@@ -44,7 +45,7 @@ def config_map(bundle: Bundle) -> dict[str, object]:
             data[item.key] = item.content.decode("utf-8")
         except UnicodeDecodeError:
             binary[item.key] = base64.b64encode(item.content).decode()
-    obj: dict[str, object] = {
+    obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _metadata(bundle),
@@ -56,7 +57,7 @@ def config_map(bundle: Bundle) -> dict[str, object]:
     return obj
 
 
-def secret(bundle: Bundle) -> dict[str, object]:
+def secret(bundle: Bundle) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -70,7 +71,7 @@ def secret(bundle: Bundle) -> dict[str, object]:
     }
 
 
-def credentials_secret(namespace: str, name: str, data: dict[str, bytes]) -> dict[str, object]:
+def credentials_secret(namespace: str, name: str, data: dict[str, bytes]) -> dict[str, Any]:
     """The Secret holding generated client credentials of an OBServiceProvider."""
     return {
         "apiVersion": "v1",

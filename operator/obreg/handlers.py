@@ -1,0 +1,197 @@
+"""kopf wiring only: indexes, event handlers and a resync timer.
+
+No create/update handlers anywhere: they would make kopf store its own state on the
+objects (and copy a Secret's data into an annotation). Instead indexes hold everything a
+reconcile reads, and event handlers only map an event to the workloads it affects.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import kopf
+
+from .api import identity_provider, service_provider, trust_anchor
+from .api.common import GROUP, VERSION, WorkloadRef
+from .kube import state
+from .kube.api import Api, client
+from .kube.controller import Controller, Indexes
+from .kube.workload import summarize
+from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+# Read at import: kopf's decorators take the interval when the module loads.
+RESYNC = Settings.from_environment().resync_seconds
+
+
+def _ns(namespace: str | None) -> str:
+    """Every kind obreg watches is namespaced, so kopf always passes a namespace."""
+    assert namespace is not None
+    return namespace
+
+
+def _controller(memo: Any) -> Controller:
+    controller: Controller = memo.controller
+    return controller
+
+
+def _indexes(kwargs: dict[str, Any]) -> Indexes:
+    return Indexes(
+        custom=(
+            kwargs["ob_trust_anchors"],
+            kwargs["ob_identity_providers"],
+            kwargs["ob_service_providers"],
+        ),
+        secrets=kwargs["secret_index"],
+        config_maps=kwargs["config_map_index"],
+        workloads={
+            "Deployment": kwargs["deployment_index"],
+            "StatefulSet": kwargs["statefulset_index"],
+        },
+    )
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    config = Settings.from_environment()
+    # obreg posts its own events; kopf would otherwise also post its log lines as events
+    # (on every Secret and ConfigMap it sees). Only kopf.event() calls remain.
+    settings.posting.level = logging.CRITICAL
+    settings.peering.name = "obreg"
+    settings.peering.mandatory = config.peering_mandatory
+    settings.peering.priority = config.priority
+    memo.controller = Controller(Api(client()), config.settle_seconds)
+    memo.config = config
+
+
+# -- indexes --------------------------------------------------------------------------
+
+
+def _custom(body: kopf.Body, kind: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": dict(body.metadata),
+        "spec": dict(body.spec),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+@kopf.index(GROUP, VERSION, "obtrustanchors")
+def ob_trust_anchors(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
+    return {_ns(namespace): _custom(body, trust_anchor.KIND)}
+
+
+@kopf.index(GROUP, VERSION, "obidentityproviders")
+def ob_identity_providers(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
+    return {_ns(namespace): _custom(body, identity_provider.KIND)}
+
+
+@kopf.index(GROUP, VERSION, "observiceproviders")
+def ob_service_providers(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
+    return {_ns(namespace): _custom(body, service_provider.KIND)}
+
+
+def _data_summary(body: kopf.Body, encoded: str, plain: str) -> dict[str, Any]:
+    data = {k: base64.b64decode(v) for k, v in (body.get(encoded) or {}).items()}
+    data.update({k: str(v).encode() for k, v in (body.get(plain) or {}).items()})
+    return {
+        "data": data,
+        "labels": dict(body.metadata.labels),
+        "annotations": dict(body.metadata.annotations),
+        "owners": [o.get("uid") for o in body.metadata.get("ownerReferences") or []],
+    }
+
+
+@kopf.index("v1", "secrets")
+def secret_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(_ns(namespace), name): _data_summary(body, "data", "stringData")}
+
+
+@kopf.index("v1", "configmaps")
+def config_map_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(_ns(namespace), name): _data_summary(body, "binaryData", "data")}
+
+
+@kopf.index("apps", "v1", "deployments")
+def deployment_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(_ns(namespace), "Deployment", name): summarize({**body, "kind": "Deployment"})}
+
+
+@kopf.index("apps", "v1", "statefulsets")
+def statefulset_index(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[Any, Any]:
+    return {(_ns(namespace), "StatefulSet", name): summarize({**body, "kind": "StatefulSet"})}
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+@kopf.on.event(GROUP, VERSION, "obtrustanchors")
+@kopf.on.event(GROUP, VERSION, "obidentityproviders")
+@kopf.on.event(GROUP, VERSION, "observiceproviders")
+async def custom_changed(
+    event: kopf.RawEvent,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: Any,
+    **kwargs: Any,
+) -> None:
+    ns, controller, indexes = _ns(namespace), _controller(memo), _indexes(kwargs)
+    kind = str(kwargs["resource"].kind)
+    refs = None if event.get("type") == "DELETED" else state.raw_targets(kind, body.spec)
+    affected = controller.track((ns, kind, name), refs)
+    snap = state.snapshot(ns, indexes.custom_objects(ns))
+    if any(i.name == name and i.kind == kind for i in snap.invalid):
+        await controller.write_statuses(snap)
+    await controller.request(ns, affected, indexes)
+
+
+@kopf.on.event("v1", "secrets")
+@kopf.on.event("v1", "configmaps")
+async def data_changed(
+    body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
+) -> None:
+    ns, controller, indexes = _ns(namespace), _controller(memo), _indexes(kwargs)
+    labels = body.metadata.labels
+    if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and WORKLOAD_LABEL in labels:
+        # obreg's own output: an edit by hand is drift to revert.
+        refs = {
+            WorkloadRef.model_validate(
+                {
+                    "kind": labels.get(WORKLOAD_KIND_LABEL, "Deployment"),
+                    "name": labels[WORKLOAD_LABEL],
+                }
+            )
+        }
+    elif controller.targeted(ns):
+        snap = state.snapshot(ns, indexes.custom_objects(ns))
+        refs = state.workloads_reading(snap.namespace, str(kwargs["resource"].kind), name)
+    else:
+        return
+    await controller.request(ns, refs, indexes)
+
+
+@kopf.on.event("apps", "v1", "deployments")
+@kopf.on.event("apps", "v1", "statefulsets")
+async def workload_changed(
+    body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
+) -> None:
+    ns, controller = _ns(namespace), _controller(memo)
+    ref = WorkloadRef.model_validate({"kind": kwargs["resource"].kind, "name": name})
+    if ref in controller.targeted(ns):
+        await controller.request(ns, [ref], _indexes(kwargs))
+
+
+@kopf.timer(GROUP, VERSION, "obtrustanchors", interval=RESYNC, idle=RESYNC)
+@kopf.timer(GROUP, VERSION, "obidentityproviders", interval=RESYNC, idle=RESYNC)
+@kopf.timer(GROUP, VERSION, "observiceproviders", interval=RESYNC, idle=RESYNC)
+async def resync(body: kopf.Body, namespace: str | None, memo: Any, **kwargs: Any) -> None:
+    """A slow safety net: anything missed is corrected; an unchanged state writes nothing."""
+    refs = state.raw_targets(str(kwargs["resource"].kind), body.spec)
+    await _controller(memo).request(_ns(namespace), refs, _indexes(kwargs))

@@ -1,0 +1,135 @@
+"""The few API calls obreg makes, over the official client, run off the event loop.
+
+Kept thin on purpose: server-side apply of whole objects under one field manager, a
+create for generated credentials, and status patches. Everything else (what to write,
+whether anything changed) is decided before a call is made. Errors keep the API's
+reason and the object's name, never the body (which may hold secrets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+from kubernetes.client import ApiClient
+
+FIELD_MANAGER = "obreg"
+
+_PLURALS = {
+    ("v1", "ConfigMap"): "configmaps",
+    ("v1", "Secret"): "secrets",
+    ("apps/v1", "Deployment"): "deployments",
+    ("apps/v1", "StatefulSet"): "statefulsets",
+    ("obreg.dev/v1alpha1", "OBTrustAnchor"): "obtrustanchors",
+    ("obreg.dev/v1alpha1", "OBIdentityProvider"): "obidentityproviders",
+    ("obreg.dev/v1alpha1", "OBServiceProvider"): "observiceproviders",
+}
+
+
+class ApiError(RuntimeError):
+    """A failed call: the verb, the object and the API's status and reason only."""
+
+    def __init__(self, verb: str, what: str, status: int, reason: str) -> None:
+        super().__init__(f"{verb} {what}: HTTP {status} {reason}")
+        self.status = status
+
+
+def client() -> ApiClient:
+    """In a pod, the ServiceAccount; elsewhere, the kubeconfig (KUBECONFIG or default)."""
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+    return ApiClient()
+
+
+def path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    collection = f"{prefix}/namespaces/{namespace}/{_PLURALS[(api_version, kind)]}"
+    return f"{collection}/{name}" if name else collection
+
+
+class Api:
+    def __init__(self, api_client: ApiClient) -> None:
+        self._client = api_client
+
+    async def _call(
+        self,
+        verb: str,
+        what: str,
+        method: str,
+        url: str,
+        body: object,
+        content_type: str,
+        query: list[tuple[str, str]],
+    ) -> dict[str, Any]:
+        def send() -> dict[str, Any]:
+            method_, url_, headers, _, _ = self._client.param_serialize(
+                method=method,
+                resource_path=url,
+                query_params=query,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            # The client JSON-encodes the body for +json and +yaml types (JSON is YAML).
+            response = self._client.call_api(method_, url_, header_params=headers, body=body)
+            response.read()  # type: ignore[no-untyped-call]
+            if not 200 <= response.status < 300:
+                raise ApiError(verb, what, response.status, str(response.reason))
+            data: dict[str, Any] = json.loads(response.data or b"{}")
+            return data
+
+        return await asyncio.to_thread(send)
+
+    async def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply of ``obj`` as obreg, taking over conflicting fields (obreg
+        is the only writer of what it applies; drift is reverted)."""
+        meta = obj["metadata"]
+        what = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+        url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+        return await self._call(
+            "apply",
+            what,
+            "PATCH",
+            url,
+            dict(obj),
+            "application/apply-patch+yaml",
+            [("fieldManager", FIELD_MANAGER), ("force", "true")],
+        )
+
+    async def create(self, obj: Mapping[str, Any]) -> bool:
+        """Create ``obj``; False when it already exists (someone, maybe we, was first)."""
+        meta = obj["metadata"]
+        what = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+        try:
+            await self._call(
+                "create",
+                what,
+                "POST",
+                path(obj["apiVersion"], obj["kind"], meta["namespace"]),
+                dict(obj),
+                "application/json",
+                [("fieldManager", FIELD_MANAGER)],
+            )
+        except ApiError as err:
+            if err.status == 409:
+                return False
+            raise
+        return True
+
+    async def patch_status(
+        self, api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> None:
+        what = f"{kind} {namespace}/{name} status"
+        await self._call(
+            "patch",
+            what,
+            "PATCH",
+            path(api_version, kind, namespace, name) + "/status",
+            {"status": dict(status)},
+            "application/merge-patch+json",
+            [],
+        )

@@ -1,0 +1,233 @@
+"""The operator's runtime state: coalesced reconcile requests per workload, the last
+result per resource and target, and status and event writes that happen only on change.
+
+Coalescing: every request for a workload takes a ticket and waits the settle time; only
+the newest ticket reconciles. One ``kubectl apply`` touching three resources of one
+workload therefore makes one reconcile and at most one rollout. Requests run inside kopf
+handlers, so kopf's peering freezes them too when another obreg instance leads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import kopf
+
+from ..api.common import API_VERSION, TargetResult, WorkloadRef
+from ..render.inputs import Inputs
+from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
+from . import reconcile, state, status
+from .api import Api
+
+log = logging.getLogger(__name__)
+
+ResourceId = tuple[str, str, str]  # (namespace, kind, name)
+WorkloadId = tuple[str, WorkloadRef]
+
+
+class StoreView(Mapping[Any, Any]):
+    """A kopf index whose keys each hold one object, seen as a plain mapping of one field
+    of it; no copy is made, so a reconcile reads the index as it is now."""
+
+    def __init__(
+        self, index: Mapping[Any, Any], field_name: str, extra: Mapping[Any, Any] | None = None
+    ) -> None:
+        self._index, self._field, self._extra = index, field_name, extra or {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        for value in self._index[key]:
+            return value[self._field]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._extra
+        yield from (key for key in self._index if key not in self._extra)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def first(index: Mapping[Any, Any], key: Any) -> Any:
+    """The one object indexed under ``key``, or None."""
+    if key not in index:
+        return None
+    return next(iter(index[key]), None)
+
+
+@dataclass
+class Indexes:
+    """The kopf indexes a reconcile reads (see handlers.py), read in place."""
+
+    custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
+    secrets: Mapping[tuple[str, str], Any]
+    config_maps: Mapping[tuple[str, str], Any]
+    workloads: Mapping[str, Mapping[tuple[str, str, str], Any]]  # kind -> index
+
+    def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
+        return [obj for index in self.custom if namespace in index for obj in index[namespace]]
+
+    def workload(self, namespace: str, ref: WorkloadRef) -> Any:
+        return first(self.workloads[ref.kind], (namespace, ref.kind, ref.name))
+
+
+@dataclass
+class Controller:
+    api: Api
+    settle_seconds: float
+    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+    tickets: dict[WorkloadId, int] = field(default_factory=dict)
+    locks: collections.defaultdict[WorkloadId, asyncio.Lock] = field(
+        default_factory=lambda: collections.defaultdict(asyncio.Lock)
+    )
+    results: dict[ResourceId, dict[WorkloadRef, TargetResult]] = field(default_factory=dict)
+    # Targets each resource had when last seen, so a removed target is reconciled too.
+    known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
+    last_events: dict[ResourceId, str] = field(default_factory=dict)
+
+    def targeted(self, namespace: str) -> set[WorkloadRef]:
+        found: set[WorkloadRef] = set()
+        for (ns, _, _), refs in self.known_targets.items():
+            if ns == namespace:
+                found |= refs
+        return found
+
+    def track(self, rid: ResourceId, refs: Iterable[WorkloadRef] | None) -> set[WorkloadRef]:
+        """Record a resource's current targets (None: deleted); return old and new."""
+        before = self.known_targets.get(rid, frozenset())
+        if refs is None:
+            self.known_targets.pop(rid, None)
+            self.results.pop(rid, None)
+            return set(before)
+        self.known_targets[rid] = frozenset(refs)
+        return set(before) | set(refs)
+
+    async def request(self, namespace: str, refs: Iterable[WorkloadRef], indexes: Indexes) -> None:
+        await asyncio.gather(*(self._request(namespace, ref, indexes) for ref in refs))
+
+    async def _request(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
+        key = (namespace, ref)
+        ticket = self.tickets[key] = self.tickets.get(key, 0) + 1
+        await asyncio.sleep(self.settle_seconds)
+        if self.tickets.get(key) != ticket:
+            return  # a newer request for this workload will do the work
+        async with self.locks[key]:
+            await self._reconcile(namespace, ref, indexes)
+
+    async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
+        snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+        secrets: dict[tuple[str, str], Any] = {}
+        inputs = Inputs(
+            secrets=StoreView(indexes.secrets, "data", extra=secrets),
+            config_maps=StoreView(indexes.config_maps, "data"),
+        )
+        target = indexes.workload(namespace, ref)
+        name = f"obreg-{ref.name}"
+        current = {
+            "ConfigMap": _ours(first(indexes.config_maps, (namespace, name)), ref),
+            "Secret": _ours(first(indexes.secrets, (namespace, name)), ref),
+        }
+        await reconcile.ensure_credentials(snap, inputs, self.api, secrets)
+        outcome = await reconcile.reconcile(
+            ref, snap, inputs, target, current, self.api, self.clock()
+        )
+        for (kind, rname), result in outcome.results.items():
+            self.results.setdefault((namespace, kind, rname), {})[ref] = result
+        if outcome.rolled:
+            bodies = [snap.raw[key] for key in outcome.results]
+            kopf.event(
+                [kopf.Body(cast(kopf.RawBody, b)) for b in bodies],
+                type="Normal",
+                reason="RolledOut",
+                message=f"{ref.kind}/{ref.name} restarted to read new files "
+                f"(digest {outcome.rolled[:16]})",
+            )
+        await self.write_statuses(snap, outcome)
+
+    async def write_statuses(
+        self, snap: state.Snapshot, outcome: reconcile.Outcome | None = None
+    ) -> None:
+        """Status of every resource of the namespace whose targets all have a result."""
+        namespace = snap.namespace.name
+        now = self.clock()
+        for resource in snap.namespace.resources():
+            rid = (namespace, resource.kind, resource.name)
+            known = self.results.get(rid, {})
+            refs = sorted(state.targets(resource), key=lambda r: (r.kind, r.name))
+            if not all(r in known for r in refs):
+                continue  # not every target reconciled yet (e.g. just after start)
+            raw = snap.raw[(resource.kind, resource.name)]
+            warnings = (
+                outcome.warnings.get((resource.kind, resource.name), [])
+                if outcome
+                else (raw.get("status") or {}).get("warnings", [])
+            )
+            certificates = (
+                outcome.certificates.get(resource.name, [])
+                if outcome and resource.kind == "OBTrustAnchor"
+                else []
+            )
+            desired = status.build(
+                resource.generation,
+                [known[r] for r in refs],
+                [],
+                raw.get("status"),
+                now,
+                certificates,
+                sorted(set(warnings)),
+            )
+            if resource.kind == "OBTrustAnchor" and not certificates:
+                desired.pop("certificates", None)
+            await self._write_status(rid, raw, desired)
+        for invalid in snap.invalid:
+            rid = (namespace, invalid.kind, invalid.name)
+            raw = snap.raw[(invalid.kind, invalid.name)]
+            generation = int(raw["metadata"].get("generation") or 0)
+            desired = status.build(
+                generation,
+                [],
+                [f"{p.path}: {p.message}" for p in invalid.problems],
+                raw.get("status"),
+                now,
+            )
+            await self._write_status(rid, raw, desired)
+
+    async def _write_status(
+        self, rid: ResourceId, raw: Mapping[str, Any], desired: Mapping[str, Any]
+    ) -> None:
+        if status.same(raw.get("status"), desired):
+            return
+        namespace, kind, name = rid
+        await self.api.patch_status(API_VERSION, kind, namespace, name, desired)
+        ready = desired["conditions"][0]
+        message = ready["message"]
+        if ready["status"] != "True" and self.last_events.get(rid) != message:
+            kopf.event(
+                kopf.Body(cast(kopf.RawBody, dict(raw))),
+                type="Warning",
+                reason=ready["reason"],
+                message=message[:1024],
+            )
+        self.last_events[rid] = message
+
+
+def _ours(summary: Mapping[str, Any] | None, ref: WorkloadRef) -> Mapping[str, Any] | None:
+    """obreg's object for this workload, or None when absent or someone else's."""
+    if summary is None:
+        return None
+    labels = summary["labels"]
+    mine = all(labels.get(k) == v for k, v in MANAGED_BY.items())
+    if (
+        mine
+        and labels.get(WORKLOAD_LABEL) == ref.name
+        and labels.get(WORKLOAD_KIND_LABEL) == ref.kind
+    ):
+        return summary
+    return None

@@ -1,0 +1,143 @@
+"""What the operator knows of a namespace, from its kopf indexes, in rendering's terms.
+
+Indexes hold plain dicts; this module turns them into validated resources and Inputs and
+answers "which workloads does this object affect?", so every event maps to the workloads
+to reconcile without an API call. Pure: testable without kopf or a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api import parse
+from ..api.common import WorkloadRef
+from ..api.resource import Resource
+from ..errors import InvalidInput, Problem
+from ..render import credentials
+from ..render.bundle import Namespace
+
+CUSTOM_KINDS = tuple(parse.SPECS)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A resource whose spec does not validate, with the workloads it names (read
+    leniently from the raw spec, so it can still block them)."""
+
+    kind: str
+    namespace: str
+    name: str
+    problems: list[Problem]
+    targets: frozenset[WorkloadRef]
+
+
+@dataclass
+class Snapshot:
+    namespace: Namespace
+    invalid: list[Invalid] = field(default_factory=list)
+    raw: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (kind, name)
+
+
+def raw_targets(kind: str, spec: Mapping[str, Any]) -> frozenset[WorkloadRef]:
+    """Best-effort targets of a spec that did not validate."""
+    found: list[Any] = []
+    if kind == "OBTrustAnchor":
+        found = list(spec.get("targets") or [])
+    elif kind == "OBIdentityProvider":
+        found = [spec.get("target")]
+    else:
+        found = [spec.get("keyManager"), spec.get("apiManager")]
+    refs = set()
+    for item in found:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            try:
+                refs.add(WorkloadRef(kind=item.get("kind", "Deployment"), name=item["name"]))
+            except ValueError:
+                continue
+    return frozenset(refs)
+
+
+def snapshot(namespace: str, objects: Iterable[Mapping[str, Any]]) -> Snapshot:
+    """Validate every custom resource of a namespace; invalid ones are kept apart."""
+    anchors: list[Resource[Any]] = []
+    idps: list[Resource[Any]] = []
+    sps: list[Resource[Any]] = []
+    result = Snapshot(Namespace(namespace))
+    for obj in sorted(objects, key=lambda o: (o["kind"], o["metadata"]["name"])):
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        result.raw[(kind, name)] = dict(obj)
+        try:
+            resource = parse.parse(obj)
+        except InvalidInput as err:
+            result.invalid.append(
+                Invalid(
+                    kind, namespace, name, err.problems, raw_targets(kind, obj.get("spec") or {})
+                )
+            )
+            continue
+        {"OBTrustAnchor": anchors, "OBIdentityProvider": idps, "OBServiceProvider": sps}[
+            kind
+        ].append(resource)
+    result.namespace = Namespace(namespace, anchors, idps, sps)
+    return result
+
+
+def targets(resource: Resource[Any]) -> set[WorkloadRef]:
+    spec = resource.spec
+    if resource.kind == "OBTrustAnchor":
+        return set(spec.targets)
+    if resource.kind == "OBIdentityProvider":
+        return {spec.target}
+    return {spec.key_manager, spec.api_manager}
+
+
+def _file_refs(resource: Resource[Any]) -> set[tuple[str, str]]:
+    """(Secret|ConfigMap, name) of every object a resource reads."""
+    refs: set[tuple[str, str]] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key in (
+                    "secretKeyRef",
+                    "passwordSecretRef",
+                    "clientSecretRef",
+                    "clientIdRef",
+                ) and isinstance(item, Mapping):
+                    refs.add(("Secret", str(item.get("name"))))
+                elif key == "configMapKeyRef" and isinstance(item, Mapping):
+                    refs.add(("ConfigMap", str(item.get("name"))))
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(resource.spec.model_dump(by_alias=True, exclude_none=True))
+    if resource.kind == "OBServiceProvider":
+        id_ref, _ = credentials.references(resource)
+        refs.add(("Secret", id_ref.name))
+    return refs
+
+
+def workloads_reading(namespace: Namespace, kind: str, name: str) -> set[WorkloadRef]:
+    """The workloads whose bundle reads Secret/ConfigMap ``name``."""
+    affected: set[WorkloadRef] = set()
+    for resource in namespace.resources():
+        if (kind, name) in _file_refs(resource):
+            affected |= targets(resource)
+    return affected
+
+
+def contributors(snap: Snapshot, workload: WorkloadRef) -> list[Resource[Any]]:
+    ns = snap.namespace
+    return [r for r in ns.resources() if workload in targets(r)]
+
+
+def workloads_of(snap: Snapshot) -> set[WorkloadRef]:
+    found = set(snap.namespace.workloads())
+    for invalid in snap.invalid:
+        found |= invalid.targets
+    return found

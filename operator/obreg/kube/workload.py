@@ -1,0 +1,155 @@
+"""What obreg writes on a workload: the digest annotation that rolls its pods, and, for a
+workload that opts in, the projected volume and mounts that carry its files.
+
+Pure: from the workload as indexed and the bundle to a server-side apply body. Applying
+the same body again changes nothing, so the rollout happens exactly when the digest
+changes. A workload that opts out of injection mounts ``obreg-<name>`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..render.bundle import Bundle
+from ..render.objects import DIGEST_ANNOTATION, object_name
+
+INJECT_LABEL = "obreg.dev/inject"
+MOUNT_ROOT_ANNOTATION = "obreg.dev/mount-root"
+DEFAULT_MOUNT_ROOT = "/home/wso2carbon/wso2-config-volume"
+VOLUME = "obreg-files"
+
+
+def injects(workload: Mapping[str, Any]) -> bool:
+    return (workload.get("labels") or {}).get(INJECT_LABEL) == "true"
+
+
+def mount_root(workload: Mapping[str, Any]) -> str:
+    root = (workload.get("annotations") or {}).get(MOUNT_ROOT_ANNOTATION, DEFAULT_MOUNT_ROOT)
+    return str(root).rstrip("/")
+
+
+def _projected_volume(bundle: Bundle) -> dict[str, Any]:
+    name = object_name(bundle)
+    sources: list[dict[str, Any]] = []
+    plain = [{"key": f.key, "path": f.path} for f in bundle.files if not f.secret]
+    secret = [{"key": f.key, "path": f.path, "mode": 0o440} for f in bundle.files if f.secret]
+    if plain:
+        sources.append({"configMap": {"name": name, "items": plain}})
+    if secret:
+        sources.append({"secret": {"name": name, "items": secret}})
+    return {"name": VOLUME, "projected": {"sources": sources, "defaultMode": 0o440}}
+
+
+def apply_body(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
+    """The server-side apply body obreg owns on the workload."""
+    template: dict[str, Any] = {"metadata": {"annotations": {DIGEST_ANNOTATION: bundle.digest}}}
+    if injects(workload) and bundle.files:
+        root = mount_root(workload)
+        template["spec"] = {
+            "volumes": [_projected_volume(bundle)],
+            "containers": [
+                {
+                    "name": name,
+                    "volumeMounts": [{"name": VOLUME, "mountPath": root, "readOnly": True}],
+                }
+                for name in workload.get("containers", [])
+            ],
+        }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": workload["kind"],
+        "metadata": {"name": workload["name"], "namespace": workload["namespace"]},
+        "spec": {"template": template},
+    }
+
+
+def needs_apply(workload: Mapping[str, Any], bundle: Bundle) -> bool:
+    """Whether the workload differs from what obreg would apply: the digest, or (when
+    injecting) the volume and mounts, which someone may have edited by hand."""
+    if workload.get("digest") != bundle.digest:
+        return True
+    if not (injects(workload) and bundle.files):
+        return False
+    body = apply_body(workload, bundle)["spec"]["template"]["spec"]
+    if workload.get("volumes", {}).get(VOLUME) != body["volumes"][0]:
+        return True
+    root = mount_root(workload)
+    mounts = workload.get("mounts") or {}
+    return any((mounts.get(c) or {}).get(root) != VOLUME for c in workload.get("containers", []))
+
+
+def hidden_files(workload: Mapping[str, Any], bundle: Bundle) -> list[str]:
+    """Mounts of other volumes that sit under obreg's root and so hide some of its files
+    (the container sees the deeper mount's content there, not obreg's)."""
+    root = _obreg_root(workload, bundle)
+    if root is None:
+        return []
+    found = []
+    for container, mounts in sorted((workload.get("mounts") or {}).items()):
+        for mount_path, volume in sorted(mounts.items()):
+            if volume == VOLUME or _is_ours(workload, volume, bundle):
+                continue
+            hidden = [
+                f.path
+                for f in bundle.files
+                if f"{root}/{f.path}".startswith(mount_path.rstrip("/") + "/")
+            ]
+            if mount_path.rstrip("/") == root or hidden:
+                found.append(
+                    f"container {container}: volume {volume} mounted at {mount_path} hides "
+                    + (", ".join(hidden) if hidden else "obreg's whole mount")
+                )
+    return found
+
+
+def _is_ours(workload: Mapping[str, Any], volume: str, bundle: Bundle) -> bool:
+    return object_name(bundle) in (workload.get("volume_objects") or {}).get(volume, [])
+
+
+def _obreg_root(workload: Mapping[str, Any], bundle: Bundle) -> str | None:
+    """Where obreg's files are mounted: the injected volume, or the user's own mount of
+    a volume that reads obreg-<name>."""
+    if injects(workload):
+        return mount_root(workload)
+    for mounts in (workload.get("mounts") or {}).values():
+        for mount_path, volume in mounts.items():
+            if _is_ours(workload, volume, bundle):
+                return str(mount_path).rstrip("/")
+    return None
+
+
+def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A workload as the index keeps it: what obreg compares and checks, nothing more."""
+    meta = body.get("metadata", {})
+    template = body.get("spec", {}).get("template", {})
+    pod = template.get("spec", {})
+    volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+    volume_objects: dict[str, list[str]] = {}
+    for name, volume in volumes.items():
+        names = [
+            (volume.get("configMap") or {}).get("name"),
+            (volume.get("secret") or {}).get("secretName"),
+        ]
+        for projected in (volume.get("projected") or {}).get("sources") or []:
+            names += [
+                (projected.get(source) or {}).get("name") for source in ("configMap", "secret")
+            ]
+        volume_objects[name] = [n for n in names if n]
+    containers = pod.get("containers") or []
+    return {
+        "kind": body.get("kind"),
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+        "labels": dict(meta.get("labels") or {}),
+        "annotations": dict(meta.get("annotations") or {}),
+        "digest": (template.get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION),
+        "containers": [c.get("name") for c in containers],
+        "mounts": {
+            c.get("name"): {m.get("mountPath"): m.get("name") for m in c.get("volumeMounts") or []}
+            for c in containers
+        },
+        "volumes": {VOLUME: volumes[VOLUME]} if VOLUME in volumes else {},
+        "volume_objects": volume_objects,
+    }
