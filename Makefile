@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down test
+.PHONY: venv controlplane cluster-up cluster-down test crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,8 @@ cluster-down: venv
 
 test: controlplane
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Regenerate the CRDs (top level and the chart's copy) from the models.
+crds: venv
+	$(VENV)/bin/obreg crds > crds/obreg.dev.yaml
+	cp crds/obreg.dev.yaml charts/obreg/crds/obreg.dev.yaml

@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
@@ -17,6 +18,7 @@ from .errors import InvalidInput, Problem
 from .manifests import Manifests, load
 from .render import bundle, credentials, objects
 from .render.inputs import Inputs
+from .settings import Settings
 
 
 @dataclass
@@ -143,24 +145,29 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """The operator: kopf with obreg's handlers and settings."""
-    for variable, value in (
-        ("OBREG_SETTLE_SECONDS", args.settle_seconds),
-        ("OBREG_RESYNC_SECONDS", args.resync_seconds),
-        ("OBREG_PRIORITY", args.priority),
-    ):
-        if value is not None:
-            os.environ[variable] = str(value)
+    """The operator: kopf with obreg's handlers and settings. Settings travel in the
+    environment so that the handlers module reads the same ones; identity and priority
+    are fixed here, once per process."""
+    given = {
+        "OBREG_SETTLE_SECONDS": args.settle_seconds,
+        "OBREG_RESYNC_SECONDS": args.resync_seconds,
+        "OBREG_PRIORITY": args.priority,
+        "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
+    }
+    os.environ.update({k: str(v) for k, v in given.items() if v is not None})
+    config = Settings.from_environment()
+    os.environ.update(OBREG_PRIORITY=str(config.priority), OBREG_IDENTITY=config.identity)
     import kopf
 
     from . import handlers  # noqa: F401  (registers the handlers with kopf)
 
     kopf.configure(verbose=args.verbose)
     kopf.run(
-        clusterwide=not args.namespace,
-        namespaces=args.namespace or (),
+        clusterwide=not config.namespaces,
+        namespaces=config.namespaces,
         liveness_endpoint=args.liveness,
-        priority=args.priority or 0,
+        priority=config.priority,
+        identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
         standalone=args.standalone,
     )
     return 0
@@ -200,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--resync-seconds", type=float, help="re-check every resource this often (default 300)"
     )
-    run.add_argument("--priority", type=int, help="kopf peering priority (default 0)")
+    run.add_argument(
+        "--priority",
+        type=int,
+        help="kopf peering priority; the highest live instance acts (default random)",
+    )
     run.add_argument(
         "--standalone",
         action="store_true",

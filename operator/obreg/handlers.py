@@ -7,7 +7,9 @@ reconcile reads, and event handlers only map an event to the workloads it affect
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import datetime
 import logging
 from typing import Any
 
@@ -15,16 +17,14 @@ import kopf
 
 from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
-from .kube import state
-from .kube.api import Api, client
+from .kube import peering, state
+from .kube.api import Api, ApiError, client
 from .kube.controller import Controller, Indexes
 from .kube.workload import summarize
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-# Read at import: kopf's decorators take the interval when the module loads.
-RESYNC = Settings.from_environment().resync_seconds
 
 
 def _ns(namespace: str | None) -> str:
@@ -33,12 +33,15 @@ def _ns(namespace: str | None) -> str:
     return namespace
 
 
-def _controller(memo: Any) -> Controller:
+def _controller(memo: Any, kwargs: dict[str, Any]) -> Controller:
     controller: Controller = memo.controller
+    # kopf's indexes are live objects: the resync task reads the same ones later.
+    controller.indexes = _indexes(kwargs)
     return controller
 
 
 def _indexes(kwargs: dict[str, Any]) -> Indexes:
+    """The live kopf indexes, as every handler receives them."""
     return Indexes(
         custom=(
             kwargs["ob_trust_anchors"],
@@ -61,10 +64,43 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     # (on every Secret and ConfigMap it sees). Only kopf.event() calls remain.
     settings.posting.level = logging.CRITICAL
     settings.peering.name = "obreg"
+    # The resources obreg serves are fixed; watching CRDs for new ones would need more RBAC.
+    settings.scanning.disabled = True
     settings.peering.mandatory = config.peering_mandatory
     settings.peering.priority = config.priority
-    memo.controller = Controller(Api(client()), config.settle_seconds)
-    memo.config = config
+    api = Api(client())
+    memo.controller = Controller(api, config.settle_seconds)
+    # Not a kopf timer: those put a finalizer on every resource.
+    memo.resync = asyncio.create_task(resync(memo.controller, api, config))
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: Any, **_: Any) -> None:
+    memo.resync.cancel()
+
+
+async def resync(controller: Controller, api: Api, config: Settings) -> None:
+    """A slow safety net: every targeted workload is reconciled again, which writes
+    nothing when nothing changed. Only the leading peer does it."""
+    while True:
+        await asyncio.sleep(config.resync_seconds)
+        now = datetime.datetime.now(datetime.UTC)
+        scopes = config.namespaces or (None,)
+        try:
+            peerings = [await api.get_peering(peering.PEERING_NAME, ns) for ns in scopes]
+        except ApiError as err:
+            log.warning("resync skipped: %s", err)
+            continue
+        if not all(
+            p is None or peering.leads(p.get("status"), config.identity, config.priority, now)
+            for p in peerings
+        ):
+            continue
+        indexes = controller.indexes
+        if indexes is None:
+            continue
+        for namespace in sorted({ns for ns, _, _ in controller.known_targets}):
+            await controller.request(namespace, controller.targeted(namespace), indexes)
 
 
 # -- indexes --------------------------------------------------------------------------
@@ -142,7 +178,7 @@ async def custom_changed(
     memo: Any,
     **kwargs: Any,
 ) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo), _indexes(kwargs)
+    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(kwargs)
     kind = str(kwargs["resource"].kind)
     refs = None if event.get("type") == "DELETED" else state.raw_targets(kind, body.spec)
     affected = controller.track((ns, kind, name), refs)
@@ -157,7 +193,7 @@ async def custom_changed(
 async def data_changed(
     body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
 ) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo), _indexes(kwargs)
+    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(kwargs)
     labels = body.metadata.labels
     if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and WORKLOAD_LABEL in labels:
         # obreg's own output: an edit by hand is drift to revert.
@@ -182,16 +218,7 @@ async def data_changed(
 async def workload_changed(
     body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
 ) -> None:
-    ns, controller = _ns(namespace), _controller(memo)
+    ns, controller = _ns(namespace), _controller(memo, kwargs)
     ref = WorkloadRef.model_validate({"kind": kwargs["resource"].kind, "name": name})
     if ref in controller.targeted(ns):
         await controller.request(ns, [ref], _indexes(kwargs))
-
-
-@kopf.timer(GROUP, VERSION, "obtrustanchors", interval=RESYNC, idle=RESYNC)
-@kopf.timer(GROUP, VERSION, "obidentityproviders", interval=RESYNC, idle=RESYNC)
-@kopf.timer(GROUP, VERSION, "observiceproviders", interval=RESYNC, idle=RESYNC)
-async def resync(body: kopf.Body, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    """A slow safety net: anything missed is corrected; an unchanged state writes nothing."""
-    refs = state.raw_targets(str(kwargs["resource"].kind), body.spec)
-    await _controller(memo).request(_ns(namespace), refs, _indexes(kwargs))

@@ -4,21 +4,35 @@ same values reach kopf's import-time decorators and the runtime."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+
+def _identity() -> str:
+    return f"obreg@{socket.gethostname()}/{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
 class Settings:
     settle_seconds: float = 1.0
     resync_seconds: float = 300.0
-    priority: int = 0
+    # Peers of equal priority all pause (kopf's rule), so replicas started with no
+    # priority pick one at random: one of them leads.
+    priority: int = field(default_factory=lambda: secrets.randbelow(1_000_000) + 1)
     peering_mandatory: bool = False
+    identity: str = field(default_factory=_identity)
+    namespaces: tuple[str, ...] = ()  # empty: cluster-wide
 
     @classmethod
     def from_environment(cls) -> Settings:
+        default = cls()
+        env = os.environ.get
         return cls(
-            settle_seconds=float(os.environ.get("OBREG_SETTLE_SECONDS", cls.settle_seconds)),
-            resync_seconds=float(os.environ.get("OBREG_RESYNC_SECONDS", cls.resync_seconds)),
-            priority=int(os.environ.get("OBREG_PRIORITY", cls.priority)),
-            peering_mandatory=os.environ.get("OBREG_PEERING_MANDATORY", "") == "true",
+            settle_seconds=float(env("OBREG_SETTLE_SECONDS", default.settle_seconds)),
+            resync_seconds=float(env("OBREG_RESYNC_SECONDS", default.resync_seconds)),
+            priority=int(env("OBREG_PRIORITY", default.priority)),
+            peering_mandatory=env("OBREG_PEERING_MANDATORY", "") == "true",
+            identity=env("OBREG_IDENTITY", default.identity),
+            namespaces=tuple(n for n in env("OBREG_NAMESPACES", "").split(",") if n),
         )

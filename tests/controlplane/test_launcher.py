@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from controlplane import build, launcher
 
 pytestmark = pytest.mark.cluster

@@ -120,6 +120,23 @@ class Api:
             raise
         return True
 
+    async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
+        """kopf's peering object (cluster-wide, or of a namespace), or None where peering
+        is not installed."""
+        url = (
+            f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/{name}"
+            if namespace
+            else f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
+        )
+        try:
+            return await self._call(
+                "get", f"kopf peering {name}", "GET", url, None, "application/json", []
+            )
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise
+
     async def patch_status(
         self, api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]
     ) -> None:

@@ -91,6 +91,7 @@ class Controller:
     # Targets each resource had when last seen, so a removed target is reconciled too.
     known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
     last_events: dict[ResourceId, str] = field(default_factory=dict)
+    indexes: Indexes | None = None
 
     def targeted(self, namespace: str) -> set[WorkloadRef]:
         found: set[WorkloadRef] = set()

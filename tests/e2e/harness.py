@@ -1,0 +1,126 @@
+"""Helpers of the e2e suite: the operator as a process, the sample scenario in a
+namespace, and bounded observation of an absence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.kubetools import Kubectl
+from tests.unit.test_bad_inputs import sample_documents
+
+SETTLE = 0.5
+
+
+@dataclass
+class Operator:
+    """``obreg run`` as a process."""
+
+    kubeconfig: Path
+    log: Path
+    extra: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Operator:
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "obreg.cli",
+                    "run",
+                    "--settle-seconds",
+                    str(SETTLE),
+                    *self.extra,
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "KUBECONFIG": str(self.kubeconfig), **(self.env or {})},
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Scenario:
+    """The samples (the runbook scenario) in a namespace of their own."""
+
+    def __init__(self, kubectl: Kubectl, namespace: str) -> None:
+        self.kubectl, self.namespace = kubectl, namespace
+        self.docs = [d for d in sample_documents() if d["kind"] != "Namespace"]
+        for doc in self.docs:
+            doc["metadata"]["namespace"] = namespace
+
+    def find(self, kind: str, name: str | None = None) -> dict[str, Any]:
+        return next(
+            d for d in self.docs if d["kind"] == kind and name in (None, d["metadata"]["name"])
+        )
+
+    def apply(self, docs: list[dict[str, Any]] | None = None) -> None:
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs or self.docs))
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(
+            self.kubectl("get", kind, name, "-n", self.namespace, "-o", "json").stdout
+        )
+        return result
+
+    def replica_sets(self, app: str) -> int:
+        out = self.kubectl("get", "rs", "-n", self.namespace, "-l", f"app={app}", "-o", "name")
+        return len(out.stdout.split())
+
+    def rollouts(self) -> dict[str, int]:
+        """ReplicaSets per workload: each pod-template change makes one more."""
+        return {app: self.replica_sets(app) for app in ("wso2-km", "wso2-apim")}
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        self.kubectl(
+            "wait",
+            "--for=condition=Ready",
+            "obta,obidp,obsp",
+            "--all",
+            "-n",
+            self.namespace,
+            f"--timeout={timeout:.0f}s",
+        )
+
+    def condition(self, kind: str, name: str, type_: str = "Ready") -> dict[str, Any]:
+        conditions = self.get(kind, name).get("status", {}).get("conditions", [])
+        return next((c for c in conditions if c["type"] == type_), {})
+
+    def data(self, kind: str, name: str) -> dict[str, str]:
+        obj = self.get(kind, name)
+        return {**obj.get("data", {}), **obj.get("binaryData", {})}
+
+
+def consistently(check: Callable[[], bool], duration: float, what: str) -> None:
+    """Assert ``check`` holds throughout a bounded window: how an absence (no rollout,
+    no write) is observed. The window is a multiple of the settle time."""
+    deadline = time.monotonic() + duration
+    while time.monotonic() < deadline:
+        assert check(), what
+        time.sleep(0.2)

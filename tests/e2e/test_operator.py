@@ -1,0 +1,308 @@
+"""The operator end to end on the real control plane, as the chart's ServiceAccount."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obreg.cli import main as obreg_main
+from tests.e2e.harness import SETTLE, Operator, Scenario, consistently
+from tests.kubetools import poll
+from tests.pki import issue
+
+pytestmark = pytest.mark.cluster
+
+WINDOW = SETTLE * 6 + 2  # long enough for any reconcile a change would cause
+
+
+def converge(scenario: Scenario) -> dict[str, int]:
+    scenario.apply()
+    scenario.wait_ready()
+    poll(lambda: all(n == 2 for n in scenario.rollouts().values()), 60, "the first rollouts")
+    return scenario.rollouts()
+
+
+def stays(scenario: Scenario, expected: dict[str, int]) -> None:
+    consistently(lambda: scenario.rollouts() == expected, WINDOW, f"rollouts stay {expected}")
+
+
+def rolls_to(scenario: Scenario, expected: dict[str, int]) -> None:
+    poll(lambda: scenario.rollouts() == expected, 30, f"rollouts {expected}")
+    stays(scenario, expected)
+
+
+def test_runbook_scenario_matches_obreg_render(scenario: Scenario, tmp_path: Path) -> None:
+    # One ReplicaSet per workload before obreg acts, one more after: one rollout each.
+    before = converge(scenario)
+    assert before == {"wso2-km": 2, "wso2-apim": 2}
+    # The same manifests (plus the credentials obreg generated) rendered offline.
+    generated = scenario.get("secret", "obreg-apim-store-client")
+    generated.pop("status", None)
+    manifests = tmp_path / "in.yaml"
+    manifests.write_text(yaml.safe_dump_all([*scenario.docs, generated]))
+    assert obreg_main(["render", "-f", str(manifests), "-o", str(tmp_path / "out")]) == 0
+    for workload in ("wso2-km", "wso2-apim"):
+        offline = list(
+            yaml.safe_load_all(
+                (
+                    tmp_path / "out" / scenario.namespace / workload / "obreg-objects.yaml"
+                ).read_text()
+            )
+        )
+        for kind, expected in (("ConfigMap", offline[0]), ("Secret", offline[1])):
+            live = scenario.get(kind.lower(), f"obreg-{workload}")
+            assert {**live.get("data", {}), **live.get("binaryData", {})} == {
+                **expected.get("data", {}),
+                **expected.get("binaryData", {}),
+            }
+            assert (
+                live["metadata"]["annotations"]["obreg.dev/digest"]
+                == expected["metadata"]["annotations"]["obreg.dev/digest"]
+            )
+            owner = live["metadata"]["ownerReferences"][0]
+            assert (owner["kind"], owner["name"]) == ("Deployment", workload)
+        deployment = scenario.get("deployment", workload)
+        template = deployment["spec"]["template"]
+        assert (
+            template["metadata"]["annotations"]["obreg.dev/digest"]
+            == offline[0]["metadata"]["annotations"]["obreg.dev/digest"]
+        )
+        mounts = template["spec"]["containers"][0]["volumeMounts"]
+        assert {
+            "name": "obreg-files",
+            "mountPath": "/home/wso2carbon/wso2-config-volume",
+            "readOnly": True,
+        } in mounts
+    anchor = scenario.get("obta", "ob-directory-cas")["status"]
+    assert [c["alias"] for c in anchor["certificates"]] == ["tpproot", "tppissuer"]
+    assert anchor["observedGeneration"] == 1
+    assert {t["name"]: t["state"] for t in anchor["targets"]} == {
+        "wso2-km": "Applied",
+        "wso2-apim": "Applied",
+    }
+    assert anchor["warnings"] == ["the truststore uses the default password wso2carbon"]
+    assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "False"
+
+
+def test_rollouts_happen_exactly_when_files_change(scenario: Scenario, operator: Operator) -> None:
+    counts = converge(scenario)
+
+    scenario.apply()  # identical re-apply
+    stays(scenario, counts)
+
+    operator.stop()  # an operator restart re-reads everything and writes nothing
+    operator.start()
+    poll(
+        lambda: operator.text().count("Handler 'custom_changed' succeeded") >= 3,
+        60,
+        "the restarted operator to see the resources",
+    )
+    stays(scenario, counts)
+
+    # A CA that only the API Manager trusts: one rollout there, none on the Key Manager.
+    extra = {
+        "apiVersion": "obreg.dev/v1alpha1",
+        "kind": "OBTrustAnchor",
+        "metadata": {"name": "apim-only", "namespace": scenario.namespace},
+        "spec": {
+            "targets": [{"name": "wso2-apim"}],
+            "certificates": [{"alias": "partnerca", "inline": issue("Partner CA").pem.decode()}],
+        },
+    }
+    scenario.apply([*scenario.docs, extra])
+    counts["wso2-apim"] += 1
+    rolls_to(scenario, counts)
+    extra["spec"]["certificates"][0]["inline"] = issue("Partner CA 2").pem.decode()
+    scenario.apply([*scenario.docs, extra])
+    counts["wso2-apim"] += 1
+    rolls_to(scenario, counts)
+
+    # One apply changing three resources: one rollout per workload, not three.
+    docs = copy.deepcopy(scenario.docs)
+    for doc in docs:
+        if doc["kind"] == "OBIdentityProvider":
+            doc["spec"]["displayName"] = "OB Directory (changed)"
+        if doc["kind"] == "OBServiceProvider":
+            doc["spec"]["scope"] = "openid email api_store"
+        if doc["kind"] == "OBTrustAnchor":
+            doc["spec"]["certificates"].append(
+                {"alias": "more", "inline": issue("More CA").pem.decode()}
+            )
+    scenario.apply([*docs, extra])
+    counts = {k: v + 1 for k, v in counts.items()}
+    rolls_to(scenario, counts)
+
+    # A rotated referenced Secret: the IdP file changes, on the Key Manager only.
+    scenario.kubectl(
+        "patch",
+        "secret",
+        "ob-directory-client",
+        "-n",
+        scenario.namespace,
+        "--type=merge",
+        "-p",
+        '{"stringData":{"client-secret":"rotated"}}',
+    )
+    counts["wso2-km"] += 1
+    rolls_to(scenario, counts)
+    idp_file = "repository__conf__identity__identity-providers__OBDirectory.xml"
+    assert b"<Value>rotated</Value>" in base64.b64decode(
+        scenario.data("secret", "obreg-wso2-km")[idp_file]
+    )
+
+
+def test_hand_edits_are_reverted(scenario: Scenario) -> None:
+    converge(scenario)
+    key = "repository__conf__identity__identity.xml"
+    good = scenario.data("configmap", "obreg-wso2-km")[key]
+    scenario.kubectl(
+        "patch",
+        "configmap",
+        "obreg-wso2-km",
+        "-n",
+        scenario.namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {key: "edited by hand"}}),
+    )
+    poll(
+        lambda: scenario.data("configmap", "obreg-wso2-km")[key] == good,
+        10,
+        "the ConfigMap edit to be reverted",
+    )
+    secret_key = "repository__deployment__server__jaggeryapps__store__site__conf__site.json"
+    good_secret = scenario.data("secret", "obreg-wso2-apim")[secret_key]
+    scenario.kubectl(
+        "patch",
+        "secret",
+        "obreg-wso2-apim",
+        "-n",
+        scenario.namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {secret_key: "e30="}}),
+    )
+    poll(
+        lambda: scenario.data("secret", "obreg-wso2-apim")[secret_key] == good_secret,
+        10,
+        "the Secret edit to be reverted",
+    )
+    scenario.kubectl(
+        "patch",
+        "deployment",
+        "wso2-km",
+        "-n",
+        scenario.namespace,
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/spec/template/spec/containers/0/volumeMounts"}]',
+    )
+    poll(
+        lambda: bool(
+            scenario.get("deployment", "wso2-km")["spec"]["template"]["spec"]["containers"][0].get(
+                "volumeMounts"
+            )
+        ),
+        10,
+        "the mount to be restored",
+    )
+
+
+def test_a_workload_created_later_gets_its_files(scenario: Scenario) -> None:
+    resources = [d for d in scenario.docs if d["kind"] != "Deployment"]
+    scenario.apply(resources)
+    poll(
+        lambda: scenario.condition("obidp", "ob-directory").get("reason") == "WaitingForWorkload",
+        30,
+        "the IdP to wait for its workload",
+    )
+    assert scenario.condition("obidp", "ob-directory", "Reconciling")["status"] == "True"
+    scenario.apply()
+    scenario.wait_ready()
+    assert scenario.data("configmap", "obreg-wso2-km")
+
+
+def test_deleting_resources_rolls_once_and_pods_still_start(scenario: Scenario) -> None:
+    counts = converge(scenario)
+    scenario.kubectl("delete", "obsp", "apim-store", "-n", scenario.namespace)
+    counts = {k: v + 1 for k, v in counts.items()}
+    rolls_to(scenario, counts)
+    site = "repository__deployment__server__jaggeryapps__store__site__conf__site.json"
+    assert site not in scenario.data("secret", "obreg-wso2-apim")
+    for kind in ("obta", "obidp"):
+        scenario.kubectl("delete", kind, "--all", "-n", scenario.namespace)
+    counts = {k: v + 1 for k, v in counts.items()}
+    rolls_to(scenario, counts)
+    # Empty objects, never missing ones: pods that mount them still start.
+    assert scenario.data("configmap", "obreg-wso2-km") == {}
+    for app in ("wso2-km", "wso2-apim"):
+        scenario.kubectl(
+            "rollout", "status", f"deployment/{app}", "-n", scenario.namespace, "--timeout=60s"
+        )
+
+
+def _bad_ca(docs: list[dict[str, object]]) -> None:
+    for doc in docs:
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "ob-directory-cas":  # type: ignore[index]
+            doc["data"]["root-ca.pem"] = "-----BEGIN CERTIFICATE-----\nAAAA\n"  # type: ignore[index]
+
+
+def test_bad_input_stalls_and_keeps_the_last_good_files(scenario: Scenario) -> None:
+    counts = converge(scenario)
+    good = {w: scenario.data("configmap", f"obreg-{w}") for w in ("wso2-km", "wso2-apim")}
+    docs = copy.deepcopy(scenario.docs)
+    _bad_ca(docs)
+    scenario.apply(docs)
+    poll(
+        lambda: scenario.condition("obta", "ob-directory-cas", "Stalled").get("status") == "True",
+        30,
+        "the anchor to stall",
+    )
+    stalled = scenario.condition("obta", "ob-directory-cas", "Stalled")
+    assert "spec.certificates[0].configMapKeyRef" in stalled["message"]
+    assert "malformed PEM" in stalled["message"]
+    poll(
+        lambda: scenario.condition("obidp", "ob-directory").get("reason") == "Blocked",
+        30,
+        "the IdP, which shares the Key Manager, to be blocked",
+    )
+    stays(scenario, counts)
+    assert {w: scenario.data("configmap", f"obreg-{w}") for w in good} == good
+    events = scenario.kubectl(
+        "get",
+        "events",
+        "-n",
+        scenario.namespace,
+        "--field-selector",
+        "involvedObject.name=ob-directory-cas,type=Warning",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ).stdout
+    assert "malformed PEM" in events
+    scenario.apply()  # fixed: Ready again, with no rollout (the files are the good ones)
+    scenario.wait_ready()
+    stays(scenario, counts)
+
+
+def test_a_missing_reference_fails_with_its_field_path(scenario: Scenario) -> None:
+    converge(scenario)
+    # A spec the API server accepts but obreg cannot render names its field path.
+    bad = copy.deepcopy(scenario.find("OBTrustAnchor"))
+    bad["metadata"]["name"] = "missing-key"
+    bad["spec"]["certificates"][0]["configMapKeyRef"]["key"] = "missing.pem"
+    scenario.apply([bad])
+    poll(
+        lambda: scenario.condition("obta", "missing-key").get("reason") == "Failed",
+        30,
+        "the anchor to fail",
+    )
+    assert "has no key 'missing.pem'" in scenario.condition("obta", "missing-key")["message"]
+    assert (
+        "spec.certificates[0].configMapKeyRef"
+        in scenario.condition("obta", "missing-key")["message"]
+    )
