@@ -42,6 +42,8 @@ def installed(
             "templates/serviceaccount.yaml",
             "--show-only",
             "templates/rbac.yaml",
+            "--show-only",
+            "templates/peering.yaml",
         ],
         capture_output=True,
         text=True,

@@ -1,0 +1,52 @@
+"""Two obreg instances at once: kopf peering lets only the higher priority act, with no
+double rollouts; when it goes, the other takes over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.e2e.harness import Operator, Scenario, consistently
+from tests.e2e.test_operator import WINDOW
+from tests.kubetools import poll
+from tests.pki import issue
+
+pytestmark = pytest.mark.cluster
+
+
+def test_only_the_leader_acts(
+    scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
+) -> None:
+    operator.stop()
+    follower = start_operator("--priority", "10")
+    leader = start_operator("--priority", "20")
+    try:
+        poll(
+            lambda: "Pausing operations in favour of" in follower.text(),
+            60,
+            "the lower priority instance to pause",
+        )
+        scenario.apply()
+        scenario.wait_ready()
+        expected = {"wso2-km": 2, "wso2-apim": 2}
+        poll(lambda: scenario.rollouts() == expected, 60, "one rollout per workload")
+        consistently(lambda: scenario.rollouts() == expected, WINDOW, "no double rollout")
+        assert "rolled Deployment" in leader.text()
+        assert "rolled Deployment" not in follower.text()
+
+        leader.stop()  # the follower resumes once the leader's peering entry is gone
+        poll(lambda: "Resuming operations" in follower.text(), 120, "the follower to resume")
+        anchor = scenario.find("OBTrustAnchor")
+        anchor["spec"]["certificates"].append(
+            {"alias": "newca", "inline": issue("New CA").pem.decode()}
+        )
+        scenario.apply()
+        expected = {"wso2-km": 3, "wso2-apim": 3}
+        poll(lambda: scenario.rollouts() == expected, 60, "the follower to roll")
+        consistently(lambda: scenario.rollouts() == expected, WINDOW, "no double rollout")
+        assert "rolled Deployment" in follower.text()
+    finally:
+        follower.stop()
+        leader.stop()
+        operator.start()
