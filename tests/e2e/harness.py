@@ -89,13 +89,20 @@ class Scenario:
         )
         return result
 
-    def replica_sets(self, app: str) -> int:
-        out = self.kubectl("get", "rs", "-n", self.namespace, "-l", f"app={app}", "-o", "name")
-        return len(out.stdout.split())
-
     def rollouts(self) -> dict[str, int]:
-        """ReplicaSets per workload: each pod-template change makes one more."""
-        return {app: self.replica_sets(app) for app in ("wso2-km", "wso2-apim")}
+        """Per workload, the ReplicaSets whose pod template carries obreg's digest: each is
+        one rollout obreg caused (the workload's own first ReplicaSet, made before obreg
+        acted, if the controller got there first, does not count)."""
+        replica_sets = json.loads(
+            self.kubectl("get", "rs", "-n", self.namespace, "-o", "json").stdout
+        )["items"]
+        counts = {"wso2-km": 0, "wso2-apim": 0}
+        for rs in replica_sets:
+            annotations = rs["spec"]["template"]["metadata"].get("annotations") or {}
+            app = rs["metadata"]["labels"].get("app")
+            if app in counts and "obreg.dev/digest" in annotations:
+                counts[app] += 1
+        return counts
 
     def wait_ready(self, timeout: float = 60) -> None:
         self.kubectl(

@@ -20,6 +20,7 @@ from typing import Any, cast
 import kopf
 
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
+from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from . import reconcile, state, status
@@ -78,6 +79,15 @@ class Indexes:
         return first(self.workloads[ref.kind], (namespace, ref.kind, ref.name))
 
 
+@dataclass(frozen=True)
+class TargetOutcome:
+    """A resource's last outcome on one of its target workloads."""
+
+    result: TargetResult
+    warnings: tuple[str, ...] = ()
+    certificates: tuple[CertificateSummary, ...] = ()
+
+
 @dataclass
 class Controller:
     api: Api
@@ -87,7 +97,7 @@ class Controller:
     locks: collections.defaultdict[WorkloadId, asyncio.Lock] = field(
         default_factory=lambda: collections.defaultdict(asyncio.Lock)
     )
-    results: dict[ResourceId, dict[WorkloadRef, TargetResult]] = field(default_factory=dict)
+    results: dict[ResourceId, dict[WorkloadRef, TargetOutcome]] = field(default_factory=dict)
     # Targets each resource had when last seen, so a removed target is reconciled too.
     known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
     last_events: dict[ResourceId, str] = field(default_factory=dict)
@@ -139,8 +149,7 @@ class Controller:
         outcome = await reconcile.reconcile(
             ref, snap, inputs, target, current, self.api, self.clock()
         )
-        for (kind, rname), result in outcome.results.items():
-            self.results.setdefault((namespace, kind, rname), {})[ref] = result
+        self.remember(namespace, ref, outcome)
         if outcome.rolled:
             bodies = [snap.raw[key] for key in outcome.results]
             kopf.event(
@@ -150,54 +159,53 @@ class Controller:
                 message=f"{ref.kind}/{ref.name} restarted to read new files "
                 f"(digest {outcome.rolled[:16]})",
             )
-        await self.write_statuses(snap, outcome)
+        await self.write_statuses(snap, outcome.results)
+
+    def remember(self, namespace: str, ref: WorkloadRef, outcome: reconcile.Outcome) -> None:
+        """Keep what this workload's reconcile found for each of its resources."""
+        for (kind, name), result in outcome.results.items():
+            self.results.setdefault((namespace, kind, name), {})[ref] = TargetOutcome(
+                result,
+                tuple(outcome.warnings.get((kind, name), ())),
+                tuple(outcome.certificates.get(name, ())) if kind == "OBTrustAnchor" else (),
+            )
 
     async def write_statuses(
-        self, snap: state.Snapshot, outcome: reconcile.Outcome | None = None
+        self, snap: state.Snapshot, only: Iterable[tuple[str, str]] | None = None
     ) -> None:
-        """Status of every resource of the namespace whose targets all have a result."""
+        """Status of the resources ``only`` names (default: all of the namespace), once
+        every one of their targets has an outcome; and of every invalid resource."""
         namespace = snap.namespace.name
         now = self.clock()
+        wanted = set(only) if only is not None else None
         for resource in snap.namespace.resources():
+            if wanted is not None and (resource.kind, resource.name) not in wanted:
+                continue
             rid = (namespace, resource.kind, resource.name)
             known = self.results.get(rid, {})
             refs = sorted(state.targets(resource), key=lambda r: (r.kind, r.name))
             if not all(r in known for r in refs):
                 continue  # not every target reconciled yet (e.g. just after start)
+            outcomes = [known[r] for r in refs]
+            warnings = sorted({w for o in outcomes for w in o.warnings})
+            certificates = next((o.certificates for o in outcomes if o.certificates), ())
             raw = snap.raw[(resource.kind, resource.name)]
-            warnings = (
-                outcome.warnings.get((resource.kind, resource.name), [])
-                if outcome
-                else (raw.get("status") or {}).get("warnings", [])
-            )
-            certificates = (
-                outcome.certificates.get(resource.name, [])
-                if outcome and resource.kind == "OBTrustAnchor"
-                else []
-            )
             desired = status.build(
                 resource.generation,
-                [known[r] for r in refs],
+                [o.result for o in outcomes],
                 [],
                 raw.get("status"),
                 now,
                 certificates,
-                sorted(set(warnings)),
+                warnings,
             )
-            if resource.kind == "OBTrustAnchor" and not certificates:
-                desired.pop("certificates", None)
             await self._write_status(rid, raw, desired)
         for invalid in snap.invalid:
             rid = (namespace, invalid.kind, invalid.name)
             raw = snap.raw[(invalid.kind, invalid.name)]
             generation = int(raw["metadata"].get("generation") or 0)
-            desired = status.build(
-                generation,
-                [],
-                [f"{p.path}: {p.message}" for p in invalid.problems],
-                raw.get("status"),
-                now,
-            )
+            problems = [f"{p.path}: {p.message}" for p in invalid.problems]
+            desired = status.build(generation, [], problems, raw.get("status"), now)
             await self._write_status(rid, raw, desired)
 
     async def _write_status(
