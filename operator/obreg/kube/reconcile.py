@@ -128,6 +128,24 @@ async def ensure_credentials(
     return created
 
 
+def _render(
+    snap: state.Snapshot,
+    ref: WorkloadRef,
+    contributors: list[Any],
+    inputs: Inputs,
+    now: datetime.datetime,
+) -> bundles.Bundle:
+    """The workload's bundle (empty when nothing targets it any more)."""
+    if not contributors:
+        return bundles.Bundle(snap.namespace.name, ref, (), ())
+    creds = {
+        sp.name: credentials.resolve(sp, inputs)
+        for sp in snap.namespace.service_providers
+        if ref in (sp.spec.key_manager, sp.spec.api_manager)
+    }
+    return bundles.render(snap.namespace, ref, inputs, creds, now)
+
+
 async def reconcile(
     ref: WorkloadRef,
     snap: state.Snapshot,
@@ -157,15 +175,18 @@ async def reconcile(
     if not contributors and current.get("ConfigMap") is None and current.get("Secret") is None:
         return outcome  # never ours
 
-    creds = {}
     try:
-        for sp in snap.namespace.service_providers:
-            if ref in (sp.spec.key_manager, sp.spec.api_manager):
-                creds[sp.name] = credentials.resolve(sp, inputs)
-        if contributors:
-            rendered = bundles.render(snap.namespace, ref, inputs, creds, now)
-        else:
-            rendered = bundles.Bundle(snap.namespace.name, ref, (), ())
+        rendered = _render(snap, ref, contributors, inputs, now)
+        # A resource's change lands on all its workloads or on none: one that fails on
+        # another of its targets blocks this workload too.
+        others = {w for r in contributors for w in state.targets(r)} - {ref}
+        for other in sorted(others, key=lambda w: (w.kind, w.name)):
+            try:
+                _render(snap, other, state.contributors(snap, other), inputs, now)
+            except InvalidInput as err:
+                ours = [p for p in err.problems if _key(p.resource) in keys]
+                if ours:
+                    raise InvalidInput(ours) from None
     except InvalidInput as err:
         failed = {_key(p.resource): str(p) for p in err.problems}
         for key in keys:
