@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down test crds
+.PHONY: venv controlplane cluster-up cluster-down demo test crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ cluster-up: controlplane
 
 cluster-down: venv
 	@$(CONTROLPLANE) down
+
+# The runbook scenario on the local plane: CRDs, RBAC, operator, samples, Ready.
+demo: controlplane
+	@PYTHONPATH=hack $(PY) hack/demo.py
 
 test: controlplane
 	$(PY) -m pytest $(PYTEST_ARGS)

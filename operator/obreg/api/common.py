@@ -139,6 +139,9 @@ class Status(Model):
     targets: list[TargetResult] = Field(
         default_factory=list, description="Per target workload, what was done."
     )
+    workloads: str = Field(
+        default="", description="The target workloads, comma-separated (for kubectl get)."
+    )
     warnings: list[str] = Field(
         default_factory=list, description="Things to fix that do not stop reconciling."
     )

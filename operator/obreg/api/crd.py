@@ -89,7 +89,6 @@ class Kind:
     spec: type[BaseModel]
     status: type[BaseModel]
     description: str
-    targets_column: str
 
 
 KINDS = (
@@ -100,7 +99,6 @@ KINDS = (
         trust_anchor.OBTrustAnchorSpec,
         trust_anchor.OBTrustAnchorStatus,
         "CA certificates rendered into the client truststores of WSO2 workloads.",
-        ".spec.targets[*].name",
     ),
     Kind(
         identity_provider.KIND,
@@ -109,7 +107,6 @@ KINDS = (
         identity_provider.OBIdentityProviderSpec,
         identity_provider.OBIdentityProviderStatus,
         "The Open Banking directory as the Key Manager's federated OIDC identity provider.",
-        ".spec.target.name",
     ),
     Kind(
         service_provider.KIND,
@@ -118,7 +115,6 @@ KINDS = (
         service_provider.OBServiceProviderSpec,
         service_provider.OBServiceProviderStatus,
         "The API Manager store's login through the Key Manager and the OB directory.",
-        ".spec.apiManager.name",
     ),
 )
 
@@ -159,7 +155,7 @@ def definition(kind: Kind) -> dict[str, Any]:
                             "type": "string",
                             "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
                         },
-                        {"name": "Targets", "type": "string", "jsonPath": kind.targets_column},
+                        {"name": "Workloads", "type": "string", "jsonPath": ".status.workloads"},
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                     ],
                     "schema": {

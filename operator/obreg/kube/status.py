@@ -100,6 +100,7 @@ def build(
             ),
         ],
         "targets": [r.model_dump(by_alias=True) for r in results],
+        "workloads": ", ".join(f"{r.kind}/{r.name}" for r in results),
         "warnings": list(warnings),
     }
     if certificates:

@@ -1,0 +1,163 @@
+"""``make demo``: the runbook's scenario on the local control plane, end to end.
+
+Brings the plane up (or reuses it), installs the CRDs and the chart's ServiceAccount, RBAC
+and peering object, starts ``obreg run`` in the background as that ServiceAccount,
+applies samples/, waits for Ready and shows what obreg wrote and which rollouts it
+caused. Everything keeps running for a look around; ``make cluster-down`` stops it all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from controlplane import __main__ as plane
+from controlplane import build
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMESPACE = "obreg-demo"
+
+
+def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
+    binary = build.build_all()["kubectl"]
+    result = subprocess.run(
+        [str(binary), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        sys.exit(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def operator_kubeconfig(kubeconfig: str, token: str) -> Path:
+    admin = json.loads(Path(kubeconfig).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "obreg",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "obreg", "user": {"token": token}}],
+        "contexts": [{"name": "obreg", "context": {"cluster": "c", "user": "obreg"}}],
+    }
+    path = plane.STATE.parent / "operator.kubeconfig"
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+def main() -> None:
+    plane.up()
+    state = json.loads(plane.STATE.read_text())
+    kubeconfig = state["kubeconfig"]
+    for crds in sorted((ROOT / "charts" / "obreg" / "crds").glob("*.yaml")):
+        kubectl(kubeconfig, "apply", "--server-side", "-f", str(crds))
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    kubectl(
+        kubeconfig,
+        "apply",
+        "-f",
+        "-",
+        stdin=kubectl(
+            kubeconfig, "create", "namespace", "obreg-system", "--dry-run=client", "-o", "yaml"
+        ),
+    )
+    chart = subprocess.run(
+        [
+            str(build.build_all()["helm"]),
+            "template",
+            "obreg",
+            str(ROOT / "charts" / "obreg"),
+            "--namespace",
+            "obreg-system",
+            "--kube-version",
+            "1.34.4",
+            "--show-only",
+            "templates/serviceaccount.yaml",
+            "--show-only",
+            "templates/rbac.yaml",
+            "--show-only",
+            "templates/peering.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=chart)
+    token = kubectl(
+        kubeconfig, "create", "token", "obreg", "-n", "obreg-system", "--duration=24h"
+    ).strip()
+
+    if not state.get("operator_pid"):
+        log = plane.STATE.parent / "operator.log"
+        with log.open("ab") as sink:
+            operator = subprocess.Popen(
+                [sys.executable, "-m", "obreg.cli", "run"],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "KUBECONFIG": str(operator_kubeconfig(kubeconfig, token))},
+            )
+        state["operator_pid"] = operator.pid
+        state["pids"].append(operator.pid)
+        plane.STATE.write_text(json.dumps(state))
+        print(f"obreg run started as ServiceAccount obreg-system/obreg; log {log}")
+
+    kubectl(kubeconfig, "apply", "-f", str(ROOT / "samples" / "00-namespace.yaml"))
+    kubectl(kubeconfig, "apply", "-R", "-f", str(ROOT / "samples"))
+    started = time.monotonic()
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Ready",
+        "obta,obidp,obsp",
+        "--all",
+        "-n",
+        NAMESPACE,
+        "--timeout=120s",
+    )
+    print(f"\nAll three resources Ready after {time.monotonic() - started:.1f}s:\n")
+    print(kubectl(kubeconfig, "get", "ob", "-n", NAMESPACE))
+    for kind in ("configmap", "secret"):
+        for workload in ("wso2-km", "wso2-apim"):
+            obj = json.loads(
+                kubectl(kubeconfig, "get", kind, f"obreg-{workload}", "-n", NAMESPACE, "-o", "json")
+            )
+            keys = sorted({**obj.get("data", {}), **obj.get("binaryData", {})})
+            print(f"{kind} obreg-{workload} (mounted into {workload}):")
+            for key in keys:
+                print(f"  {key.replace('__', '/')}")
+    print("\nRollouts (ReplicaSets; obreg's carry its digest):")
+    for rs in json.loads(kubectl(kubeconfig, "get", "rs", "-n", NAMESPACE, "-o", "json"))["items"]:
+        digest = (rs["spec"]["template"]["metadata"].get("annotations") or {}).get(
+            "obreg.dev/digest", "-"
+        )
+        print(f"  {rs['metadata']['name']:28} digest {digest[:16]}")
+    print("\nEvents obreg posted:")
+    print(
+        kubectl(
+            kubeconfig,
+            "get",
+            "events",
+            "-n",
+            NAMESPACE,
+            "--field-selector",
+            "reason=RolledOut",
+            "-o",
+            "custom-columns=OBJECT:.involvedObject.name,MESSAGE:.message",
+        )
+    )
+    print(f"Explore with: kubectl --kubeconfig {kubeconfig} get ob -n {NAMESPACE}")
+    print("Stop everything with: make cluster-down")
+    print(f"KUBECONFIG={kubeconfig}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The operator's pure rules: kstatus conditions, the peering rule, what obreg writes on
+a workload and which mounts hide its files."""
+
+from __future__ import annotations
+
+import datetime
+
+from obreg.api.common import TargetResult, WorkloadRef
+from obreg.kube import peering, status, workload
+from obreg.render.bundle import Bundle, File
+
+NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
+KM = WorkloadRef(name="km")
+
+
+def result(state: str, message: str = "") -> TargetResult:
+    return TargetResult(kind="Deployment", name="km", state=state, message=message)  # type: ignore[arg-type]
+
+
+def conditions(built: dict[str, object]) -> dict[str, tuple[str, str]]:
+    items = built["conditions"]
+    assert isinstance(items, list)
+    return {c["type"]: (c["status"], c["reason"]) for c in items}
+
+
+def test_conditions_follow_kstatus() -> None:
+    applied = status.build(3, [result("Applied")], [], None, NOW)
+    assert conditions(applied) == {
+        "Ready": ("True", "Applied"),
+        "Reconciling": ("False", "Idle"),
+        "Stalled": ("False", "Idle"),
+    }
+    assert applied["observedGeneration"] == 3
+    waiting = status.build(1, [result("WaitingForWorkload")], [], None, NOW)
+    assert conditions(waiting)["Reconciling"] == ("True", "WaitingForWorkload")
+    assert conditions(waiting)["Ready"][0] == "False"
+    invalid = status.build(1, [], ["spec.x: bad"], None, NOW)
+    assert conditions(invalid)["Stalled"] == ("True", "Invalid")
+    blocked = status.build(1, [result("Blocked", "other is invalid")], [], None, NOW)
+    assert conditions(blocked)["Stalled"] == ("True", "Blocked")
+
+
+def test_an_unchanged_status_is_identical_so_nothing_is_written() -> None:
+    first = status.build(1, [result("Applied")], [], None, NOW)
+    later = status.build(1, [result("Applied")], [], first, NOW + datetime.timedelta(hours=1))
+    assert later == first and status.same(first, later)
+    changed = status.build(1, [result("Failed", "x")], [], first, NOW + datetime.timedelta(hours=1))
+    assert not status.same(first, changed)
+    ready = next(c for c in changed["conditions"] if c["type"] == "Ready")
+    assert ready["lastTransitionTime"] == "2026-11-26T13:00:00Z"
+
+
+def test_peering_rule_matches_kopf() -> None:
+    seen = (NOW - datetime.timedelta(seconds=10)).isoformat()
+    old = (NOW - datetime.timedelta(seconds=120)).isoformat()
+    peers = {
+        "me": {"priority": 5, "lastseen": seen, "lifetime": 60},
+        "low": {"priority": 1, "lastseen": seen, "lifetime": 60},
+        "dead-high": {"priority": 9, "lastseen": old, "lifetime": 60},
+    }
+    assert peering.leads(peers, "me", 5, NOW)
+    assert not peering.leads({**peers, "high": {"priority": 9, "lastseen": seen}}, "me", 5, NOW)
+    assert not peering.leads({**peers, "twin": {"priority": 5, "lastseen": seen}}, "me", 5, NOW)
+    assert peering.leads(None, "me", 5, NOW)
+
+
+def bundle(*paths: tuple[str, bool]) -> Bundle:
+    files = tuple(File(p, b"x", secret, "f" + p, "r") for p, secret in paths)
+    return Bundle("ns", KM, files, ("r",))
+
+
+def deployment(**spec: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "kind": "Deployment",
+        "metadata": {"name": "km", "namespace": "ns", "labels": {}, "annotations": {}},
+        "spec": {"template": {"metadata": {}, "spec": {"containers": [{"name": "km"}], **spec}}},
+    }
+    return workload.summarize(body)
+
+
+def test_workload_gets_the_digest_and_opted_in_mounts() -> None:
+    files = bundle(
+        ("repository/conf/identity/identity.xml", False),
+        ("repository/deployment/server/site.json", True),
+    )
+    plain = deployment()
+    assert workload.needs_apply(plain, files)
+    body = workload.apply_body(plain, files)
+    assert body["spec"]["template"] == {
+        "metadata": {"annotations": {"obreg.dev/digest": files.digest}}
+    }
+    opted = {**plain, "labels": {"obreg.dev/inject": "true"}}
+    volume = workload.apply_body(opted, files)["spec"]["template"]["spec"]["volumes"][0]
+    sources = volume["projected"]["sources"]
+    assert sources[0]["configMap"]["items"] == [
+        {
+            "key": "repository__conf__identity__identity.xml",
+            "path": "repository/conf/identity/identity.xml",
+        }
+    ]
+    assert sources[1]["secret"]["name"] == "obreg-km"
+    # Once applied as is, nothing more to do.
+    applied = deployment(
+        volumes=[volume],
+        containers=[
+            {
+                "name": "km",
+                "volumeMounts": [
+                    {"name": "obreg-files", "mountPath": "/home/wso2carbon/wso2-config-volume"}
+                ],
+            }
+        ],
+    )
+    applied = {**applied, "labels": {"obreg.dev/inject": "true"}, "digest": files.digest}
+    assert not workload.needs_apply(applied, files)
+    unmounted = {**applied, "mounts": {"km": {}}}
+    assert workload.needs_apply(unmounted, files)  # a mount removed by hand comes back
+
+
+def test_mounts_that_hide_obreg_files_are_reported() -> None:
+    files = bundle(
+        ("repository/conf/identity/identity.xml", False), ("repository/conf/api-manager.xml", False)
+    )
+    root = "/home/wso2carbon/wso2-config-volume"
+    summary = deployment(
+        volumes=[
+            {"name": "mine", "configMap": {"name": "obreg-km"}},
+            {"name": "chart", "configMap": {"name": "identity-conf"}},
+        ],
+        containers=[
+            {
+                "name": "km",
+                "volumeMounts": [
+                    {"name": "mine", "mountPath": root},
+                    {"name": "chart", "mountPath": f"{root}/repository/conf/identity"},
+                ],
+            }
+        ],
+    )
+    assert workload.hidden_files(summary, files) == [
+        f"container km: volume chart mounted at {root}/repository/conf/identity hides "
+        "repository/conf/identity/identity.xml"
+    ]
