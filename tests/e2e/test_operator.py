@@ -304,3 +304,27 @@ def test_a_missing_reference_fails_with_its_field_path(scenario: Scenario) -> No
         "spec.certificates[0].configMapKeyRef"
         in scenario.condition("obta", "missing-key")["message"]
     )
+
+
+def test_someone_elses_object_under_obregs_name_is_left_alone(scenario: Scenario) -> None:
+    scenario.kubectl(
+        "create",
+        "configmap",
+        "obreg-wso2-km",
+        "-n",
+        scenario.namespace,
+        "--from-literal=owner=someone-else",
+    )
+    scenario.apply()
+    poll(
+        lambda: (
+            "is not managed by obreg"
+            in scenario.condition("obidp", "ob-directory", "Stalled").get("message", "")
+        ),
+        30,
+        "the IdP to report the foreign ConfigMap",
+    )
+    assert scenario.data("configmap", "obreg-wso2-km") == {"owner": "someone-else"}
+    scenario.kubectl("delete", "configmap", "obreg-wso2-km", "-n", scenario.namespace)
+    scenario.wait_ready()
+    assert "repository__conf__identity__identity.xml" in scenario.data("configmap", "obreg-wso2-km")

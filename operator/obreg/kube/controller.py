@@ -141,13 +141,19 @@ class Controller:
         )
         target = indexes.workload(namespace, ref)
         name = f"obreg-{ref.name}"
-        current = {
-            "ConfigMap": _ours(first(indexes.config_maps, (namespace, name)), ref),
-            "Secret": _ours(first(indexes.secrets, (namespace, name)), ref),
+        existing = {
+            "ConfigMap": first(indexes.config_maps, (namespace, name)),
+            "Secret": first(indexes.secrets, (namespace, name)),
         }
+        current = {kind: _ours(obj, ref) for kind, obj in existing.items()}
+        foreign = [
+            f"{kind} {namespace}/{name}"
+            for kind, obj in existing.items()
+            if obj is not None and current[kind] is None
+        ]
         await reconcile.ensure_credentials(snap, inputs, self.api, secrets)
         outcome = await reconcile.reconcile(
-            ref, snap, inputs, target, current, self.api, self.clock()
+            ref, snap, inputs, target, current, self.api, self.clock(), foreign
         )
         self.remember(namespace, ref, outcome)
         if outcome.rolled:

@@ -154,6 +154,7 @@ async def reconcile(
     current: Mapping[str, Mapping[str, Any] | None],
     api: Api,
     now: datetime.datetime,
+    foreign: list[str] | None = None,
 ) -> Outcome:
     """``current`` maps "ConfigMap" and "Secret" to obreg's objects for ``ref`` as indexed."""
     outcome = Outcome()
@@ -170,6 +171,15 @@ async def reconcile(
         for key in keys:
             outcome.results[key] = _result(
                 ref, "Blocked", f"{names} is invalid; the workload keeps its last good files"
+            )
+        return outcome
+    if foreign:
+        # Someone else's object under obreg's name: never take it over.
+        for key in keys:
+            outcome.results[key] = _result(
+                ref,
+                "Failed",
+                f"{' and '.join(foreign)} exists and is not managed by obreg; rename or remove it",
             )
         return outcome
     if not contributors and current.get("ConfigMap") is None and current.get("Secret") is None:
