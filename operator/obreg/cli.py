@@ -153,6 +153,8 @@ def _run(args: argparse.Namespace) -> int:
         "OBREG_RESYNC_SECONDS": args.resync_seconds,
         "OBREG_PRIORITY": args.priority,
         "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
+        "OBREG_METRICS_PORT": args.metrics_port,
+        "OBREG_PEERING_NAME": args.peering_name,
     }
     os.environ.update({k: str(v) for k, v in given.items() if v is not None})
     config = Settings.from_environment()
@@ -218,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         help="no peering: do not coordinate with other obreg instances",
     )
     run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on this port (default: off)"
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="more logging")
     run.set_defaults(run=_run)
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")

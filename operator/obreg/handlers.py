@@ -15,6 +15,7 @@ from typing import Any
 
 import kopf
 
+from . import metrics
 from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
 from .kube import peering, state
@@ -63,11 +64,13 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     # obreg posts its own events; kopf would otherwise also post its log lines as events
     # (on every Secret and ConfigMap it sees). Only kopf.event() calls remain.
     settings.posting.level = logging.CRITICAL
-    settings.peering.name = "obreg"
+    settings.peering.name = config.peering_name
     # The resources obreg serves are fixed; watching CRDs for new ones would need more RBAC.
     settings.scanning.disabled = True
     settings.peering.mandatory = config.peering_mandatory
     settings.peering.priority = config.priority
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)
     api = Api(client())
     memo.controller = Controller(api, config.settle_seconds)
     # Not a kopf timer: those put a finalizer on every resource.
@@ -87,7 +90,7 @@ async def resync(controller: Controller, api: Api, config: Settings) -> None:
         now = datetime.datetime.now(datetime.UTC)
         scopes = config.namespaces or (None,)
         try:
-            peerings = [await api.get_peering(peering.PEERING_NAME, ns) for ns in scopes]
+            peerings = [await api.get_peering(config.peering_name, ns) for ns in scopes]
         except ApiError as err:
             log.warning("resync skipped: %s", err)
             continue

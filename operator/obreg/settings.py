@@ -23,6 +23,8 @@ class Settings:
     peering_mandatory: bool = False
     identity: str = field(default_factory=_identity)
     namespaces: tuple[str, ...] = ()  # empty: cluster-wide
+    metrics_port: int = 0  # 0: no metrics endpoint
+    peering_name: str = "obreg"
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -35,4 +37,6 @@ class Settings:
             peering_mandatory=env("OBREG_PEERING_MANDATORY", "") == "true",
             identity=env("OBREG_IDENTITY", default.identity),
             namespaces=tuple(n for n in env("OBREG_NAMESPACES", "").split(",") if n),
+            metrics_port=int(env("OBREG_METRICS_PORT", default.metrics_port)),
+            peering_name=env("OBREG_PEERING_NAME", default.peering_name),
         )

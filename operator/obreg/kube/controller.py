@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import kopf
 
+from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
@@ -114,6 +115,8 @@ class Controller:
         """Record a resource's current targets (None: deleted); return old and new."""
         before = self.known_targets.get(rid, frozenset())
         if refs is None:
+            if rid[1] == "OBTrustAnchor":
+                metrics.certificates(rid[0], rid[2], ())
             self.known_targets.pop(rid, None)
             self.results.pop(rid, None)
             return set(before)
@@ -130,7 +133,12 @@ class Controller:
         if self.tickets.get(key) != ticket:
             return  # a newer request for this workload will do the work
         async with self.locks[key]:
-            await self._reconcile(namespace, ref, indexes)
+            with metrics.DURATION.time():
+                try:
+                    await self._reconcile(namespace, ref, indexes)
+                except Exception:
+                    metrics.ERRORS.inc()
+                    raise
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
         snap = state.snapshot(namespace, indexes.custom_objects(namespace))
@@ -156,7 +164,16 @@ class Controller:
             ref, snap, inputs, target, current, self.api, self.clock(), foreign
         )
         self.remember(namespace, ref, outcome)
+        states: set[str] = {r.state for r in outcome.results.values()}
+        worst = next(
+            (s for s in ("Failed", "Blocked", "WaitingForWorkload") if s in states),
+            "Applied" if states else "Idle",
+        )
+        metrics.RECONCILES.labels(worst).inc()
+        for anchor, summaries in outcome.certificates.items():
+            metrics.certificates(namespace, anchor, summaries)
         if outcome.rolled:
+            metrics.ROLLOUTS.labels(namespace, ref.kind, ref.name).inc()
             bodies = [snap.raw[key] for key in outcome.results]
             kopf.event(
                 [kopf.Body(cast(kopf.RawBody, b)) for b in bodies],

@@ -12,8 +12,6 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-PEERING_NAME = "obreg"
-
 
 def leads(
     status: Mapping[str, Any] | None, identity: str, priority: int, now: datetime.datetime

@@ -1,0 +1,178 @@
+"""The Helm chart on the local control plane: lint, server-side validation, install and
+uninstall, and the ServiceAccount's privileges (nothing beyond what obreg uses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from controlplane.launcher import ControlPlane
+from tests.kubetools import Kubectl, poll
+
+pytestmark = pytest.mark.cluster
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "obreg"
+KWOK = [
+    "--set",
+    "tolerations[0].key=kwok.x-k8s.io/node",
+    "--set",
+    "tolerations[0].operator=Exists",
+    "--set",
+    "tolerations[0].effect=NoSchedule",
+]
+
+
+def helm(cluster: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(cluster.binaries["helm"]), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def test_lint(cluster: ControlPlane) -> None:
+    helm(cluster, "lint", "--strict", str(CHART))
+    helm(
+        cluster,
+        "lint",
+        "--strict",
+        str(CHART),
+        "--set",
+        "clusterWide=false",
+        "--set",
+        "watchNamespaces={bank-a,bank-b}",
+    )
+    refused = helm(
+        cluster, "lint", "--strict", str(CHART), "--set", "clusterWide=false", check=False
+    )
+    assert refused.returncode != 0  # the values schema wants namespaces then
+    assert "watchNamespaces" in refused.stdout + refused.stderr
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        [],
+        [
+            "--set",
+            "clusterWide=false",
+            "--set",
+            "watchNamespaces={default,kube-public}",
+            "--set",
+            "serviceMonitor.enabled=false",
+        ],
+    ],
+    ids=["cluster-wide", "namespaced"],
+)
+def test_rendered_chart_is_valid_for_the_api_server(
+    cluster: ControlPlane, kubectl: Kubectl, installed: Path, mode: list[str]
+) -> None:
+    rendered = helm(
+        cluster,
+        "template",
+        "dry",
+        str(CHART),
+        "--namespace",
+        "default",
+        "--kube-version",
+        "1.34.4",
+        *mode,
+    ).stdout
+    kubectl("apply", "--dry-run=server", "--validate=strict", "-f", "-", input=rendered)
+
+
+def test_install_and_uninstall(cluster: ControlPlane, kubectl: Kubectl, installed: Path) -> None:
+    helm(
+        cluster,
+        "install",
+        "charttest",
+        str(CHART),
+        "--namespace",
+        "chart-test",
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "120s",
+        *KWOK,
+    )
+    deployment = json.loads(
+        kubectl("get", "deployment", "charttest-obreg", "-n", "chart-test", "-o", "json").stdout
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]["securityContext"]
+    assert container == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert kubectl("get", "clusterkopfpeering", "charttest", "-o", "name").stdout.strip()
+    helm(cluster, "uninstall", "charttest", "--namespace", "chart-test", "--wait")
+    selector = "app.kubernetes.io/instance=charttest"
+    poll(
+        lambda: (
+            not kubectl(
+                "get", "deploy,svc,sa", "-n", "chart-test", "-l", selector, "-o", "name"
+            ).stdout.strip()
+        ),
+        60,
+        "namespaced objects to go",
+    )
+    assert not kubectl(
+        "get", "clusterrole,clusterrolebinding,clusterkopfpeering", "-l", selector, "-o", "name"
+    ).stdout.strip()
+    kubectl("delete", "namespace", "chart-test", "--wait=false")
+
+
+# What obreg does, exactly: a (resource, verbs) row of `kubectl auth can-i --list`.
+OBREG_USES = {
+    "obtrustanchors.obreg.dev": "get list watch",
+    "obidentityproviders.obreg.dev": "get list watch",
+    "observiceproviders.obreg.dev": "get list watch",
+    "obtrustanchors.obreg.dev/status": "patch",
+    "obidentityproviders.obreg.dev/status": "patch",
+    "observiceproviders.obreg.dev/status": "patch",
+    "secrets": "get list watch create patch",
+    "configmaps": "get list watch create patch",
+    "deployments.apps": "get list watch patch",
+    "statefulsets.apps": "get list watch patch",
+    "events": "create",
+    "clusterkopfpeerings.kopf.dev": "get list watch patch",
+    "kopfpeerings.kopf.dev": "get list watch patch",
+}
+# Granted to every authenticated identity by Kubernetes itself.
+KUBERNETES_DEFAULTS = {
+    "selfsubjectreviews.authentication.k8s.io",
+    "selfsubjectaccessreviews.authorization.k8s.io",
+    "selfsubjectrulesreviews.authorization.k8s.io",
+}
+
+
+def test_service_account_can_do_nothing_beyond_what_obreg_uses(
+    kubectl: Kubectl, installed: Path
+) -> None:
+    out = kubectl(
+        "auth",
+        "can-i",
+        "--list",
+        "-n",
+        "some-bank",
+        "--as=system:serviceaccount:obreg-system:obreg",
+    ).stdout
+    rows = {}
+    for line in out.splitlines()[1:]:
+        parts = line.split()
+        if not parts or parts[0].startswith("[") or "[" not in line:
+            continue  # non-resource URLs (discovery, health), granted to everyone
+        resource = parts[0]
+        verbs = line[line.rindex("[") + 1 : line.rindex("]")].split()
+        rows[resource] = " ".join(verbs)
+    assert {r: v for r, v in rows.items() if r not in KUBERNETES_DEFAULTS} == OBREG_USES
