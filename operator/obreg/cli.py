@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument(
+        "--peering-name",
+        help="kopf peering object shared by instances (default obreg; the chart uses the "
+        "release name)",
+    )
+    run.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics on this port (default: off)"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="more logging")

@@ -84,6 +84,8 @@ def operator(start_operator: Callable[..., Operator]) -> Operator:
 @pytest.fixture
 def scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     namespace = f"e2e-{uuid.uuid4().hex[:8]}"
+    operator.assert_alive()
     kubectl("create", "namespace", namespace)
     yield Scenario(kubectl, namespace)
+    operator.assert_alive()
     kubectl("delete", "namespace", namespace, "--wait=false")

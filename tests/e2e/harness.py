@@ -65,6 +65,12 @@ class Operator:
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def assert_alive(self) -> None:
+        """Fail with the operator's own log when it has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            tail = "\n".join(self.text().splitlines()[-30:])
+            raise AssertionError(f"obreg run exited with {self.process.returncode}:\n{tail}")
+
 
 class Scenario:
     """The samples (the runbook scenario) in a namespace of their own."""

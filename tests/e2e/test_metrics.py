@@ -1,0 +1,67 @@
+"""The operator's Prometheus endpoint: rollouts, reconciles and every trusted
+certificate's expiry (what an expiring-CA alert is built on)."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from cryptography import x509
+
+from controlplane.launcher import free_port
+from tests.e2e.harness import Operator, Scenario
+from tests.kubetools import poll
+
+pytestmark = pytest.mark.cluster
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    for match in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M):
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match[1]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(match[2])
+    return None
+
+
+def test_metrics(
+    scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
+) -> None:
+    port = free_port()
+    operator.stop()
+    measured = start_operator("--metrics-port", str(port), "--priority", "100")
+    try:
+        scenario.apply()
+        scenario.wait_ready()
+        ns = scenario.namespace
+        poll(
+            lambda: (
+                sample(scrape(port), "obreg_rollouts_total", namespace=ns, workload="wso2-km")
+                == 1.0
+            ),
+            30,
+            "the KM rollout to be counted",
+        )
+        text = scrape(port)
+        assert sample(text, "obreg_rollouts_total", namespace=ns, workload="wso2-apim") == 1.0
+        assert (sample(text, "obreg_reconciles_total", result="Applied") or 0) >= 2
+        assert "obreg_reconcile_duration_seconds_bucket" in text
+        root_pem = scenario.find("ConfigMap", "ob-directory-cas")["data"]["root-ca.pem"]
+        root = x509.load_pem_x509_certificate(root_pem.encode())
+        expiry = sample(
+            text,
+            "obreg_certificate_not_after_timestamp_seconds",
+            namespace=ns,
+            anchor="ob-directory-cas",
+            alias="tpproot",
+        )
+        assert expiry == root.not_valid_after_utc.timestamp()
+    finally:
+        measured.stop()
+        operator.start()
