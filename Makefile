@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test crds
+.PHONY: venv controlplane cluster-up cluster-down demo test crds e2e-kind
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,18 @@ test: controlplane
 crds: venv
 	$(VENV)/bin/obreg crds > crds/obreg.dev.yaml
 	cp crds/obreg.dev.yaml charts/obreg/crds/obreg.dev.yaml
+
+# For people with Docker: the image and the chart on a kind cluster, then the runbook
+# scenario (samples/) to Ready. Cannot run on machines without a Docker engine; the full
+# e2e suite runs on the local control plane (make test).
+e2e-kind:
+	docker build -t obreg:e2e .
+	kind create cluster --config kind-config.yaml
+	kind load docker-image obreg:e2e --name obreg-e2e
+	helm install obreg charts/obreg --namespace obreg-system --create-namespace \
+		--set image.repository=obreg --set image.tag=e2e --set image.pullPolicy=Never --wait
+	kubectl apply -f samples/00-namespace.yaml
+	kubectl apply -R -f samples/
+	kubectl wait --for=condition=Ready obta,obidp,obsp --all -n obreg-demo --timeout=120s
+	kubectl get ob -n obreg-demo
+	kind delete cluster --name obreg-e2e
