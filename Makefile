@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test crds e2e-kind
+.PHONY: venv controlplane cluster-up cluster-down demo test crds e2e-kind bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,12 @@ e2e-kind:
 	kubectl wait --for=condition=Ready obta,obidp,obsp --all -n obreg-demo --timeout=120s
 	kubectl get ob -n obreg-demo
 	kind delete cluster --name obreg-e2e
+
+# Benchmarks (bench/): figures printed and written as JSON to bench/results/.
+bench-quick: controlplane
+	PYTHONPATH=hack:. $(PY) -m bench.render --quick
+	PYTHONPATH=hack:. $(PY) -m bench.operator --quick
+
+bench: controlplane
+	PYTHONPATH=hack:. $(PY) -m bench.render
+	PYTHONPATH=hack:. $(PY) -m bench.operator

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import install_obreg
 from controlplane import __main__ as plane
 from controlplane import build
 
@@ -35,64 +36,18 @@ def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def operator_kubeconfig(kubeconfig: str, token: str) -> Path:
-    admin = json.loads(Path(kubeconfig).read_text())
-    cluster = admin["clusters"][0]["cluster"]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "obreg",
-        "clusters": [{"name": "c", "cluster": cluster}],
-        "users": [{"name": "obreg", "user": {"token": token}}],
-        "contexts": [{"name": "obreg", "context": {"cluster": "c", "user": "obreg"}}],
-    }
-    path = plane.STATE.parent / "operator.kubeconfig"
-    path.write_text(json.dumps(config))
-    path.chmod(0o600)
-    return path
-
-
 def main() -> None:
     plane.up()
     state = json.loads(plane.STATE.read_text())
     kubeconfig = state["kubeconfig"]
-    for crds in sorted((ROOT / "charts" / "obreg" / "crds").glob("*.yaml")):
-        kubectl(kubeconfig, "apply", "--server-side", "-f", str(crds))
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    kubectl(
-        kubeconfig,
-        "apply",
-        "-f",
-        "-",
-        stdin=kubectl(
-            kubeconfig, "create", "namespace", "obreg-system", "--dry-run=client", "-o", "yaml"
-        ),
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        return kubectl(kubeconfig, *args, stdin=stdin)
+
+    install_obreg.install(run, build.build_all()["helm"])
+    operator_kubeconfig = install_obreg.service_account_kubeconfig(
+        run, Path(kubeconfig), plane.STATE.parent / "operator.kubeconfig"
     )
-    chart = subprocess.run(
-        [
-            str(build.build_all()["helm"]),
-            "template",
-            "obreg",
-            str(ROOT / "charts" / "obreg"),
-            "--namespace",
-            "obreg-system",
-            "--kube-version",
-            "1.34.4",
-            "--show-only",
-            "templates/serviceaccount.yaml",
-            "--show-only",
-            "templates/rbac.yaml",
-            "--show-only",
-            "templates/peering.yaml",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    kubectl(kubeconfig, "apply", "-f", "-", stdin=chart)
-    token = kubectl(
-        kubeconfig, "create", "token", "obreg", "-n", "obreg-system", "--duration=24h"
-    ).strip()
 
     if not state.get("operator_pid"):
         log = plane.STATE.parent / "operator.log"
@@ -103,7 +58,7 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "KUBECONFIG": str(operator_kubeconfig(kubeconfig, token))},
+                env={**os.environ, "KUBECONFIG": str(operator_kubeconfig)},
             )
         state["operator_pid"] = operator.pid
         state["pids"].append(operator.pid)

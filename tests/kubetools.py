@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import ControlPlane
+from controlplane.launcher import ControlPlane, token_kubeconfig
 
 
 class Kubectl:
@@ -23,7 +22,7 @@ class Kubectl:
 
     def as_token(self, cluster: ControlPlane, token: str, path: Path) -> Kubectl:
         """The same kubectl acting as whoever ``token`` belongs to."""
-        return Kubectl(token_kubeconfig(cluster, token, path), self.binary)
+        return Kubectl(token_kubeconfig(cluster.kubeconfig, token, path), self.binary)
 
     def __call__(
         self, *args: str, input: str | None = None, check: bool = True
@@ -39,32 +38,6 @@ class Kubectl:
         if check and result.returncode != 0:
             pytest.fail(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
-
-
-def token_kubeconfig(cluster: ControlPlane, token: str, path: Path) -> Path:
-    """A kubeconfig that authenticates with ``token`` alone (no admin client certificate,
-    which the API server would otherwise prefer), to act as another identity."""
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "as-token",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            "server": cluster.server,
-                            "certificate-authority": str(cluster.pki.ca_cert),
-                        },
-                    }
-                ],
-                "users": [{"name": "u", "user": {"token": token}}],
-                "contexts": [{"name": "as-token", "context": {"cluster": "c", "user": "u"}}],
-            }
-        )
-    )
-    return path
 
 
 def poll(check: Callable[[], bool], timeout: float, what: str) -> None:

@@ -402,3 +402,24 @@ def stop_detached(state: dict[str, object]) -> None:
     for pid in reversed(pids):
         stop_process_group(int(pid))
     shutil.rmtree(str(state["root"]), ignore_errors=True)
+
+
+def token_kubeconfig(admin_kubeconfig: Path, token: str, target: Path) -> Path:
+    """A kubeconfig for the same API server that authenticates with ``token`` alone (no
+    admin client certificate, which the server would otherwise prefer), to act as
+    another identity such as a ServiceAccount."""
+    cluster = json.loads(admin_kubeconfig.read_text())["clusters"][0]["cluster"]
+    target.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "as-token",
+                "clusters": [{"name": "c", "cluster": cluster}],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "as-token", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    target.chmod(0o600)
+    return target

@@ -4,16 +4,16 @@ source of truth about privileges)."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import install_obreg
 from controlplane.launcher import ControlPlane
 from tests.e2e.harness import Operator, Scenario
-from tests.kubetools import Kubectl, token_kubeconfig
+from tests.kubetools import Kubectl
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_NAMESPACE = "obreg-system"
@@ -23,38 +23,15 @@ OPERATOR_NAMESPACE = "obreg-system"
 def installed(
     cluster: ControlPlane, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """CRDs, the ServiceAccount and RBAC from the chart; returns the SA's kubeconfig."""
-    for crds in (ROOT / "charts" / "obreg" / "crds").glob("*.yaml"):
-        kubectl("apply", "--server-side", "-f", str(crds))
-    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    kubectl("create", "namespace", OPERATOR_NAMESPACE)
-    rendered = subprocess.run(
-        [
-            str(cluster.binaries["helm"]),
-            "template",
-            "obreg",
-            str(ROOT / "charts" / "obreg"),
-            "--namespace",
-            OPERATOR_NAMESPACE,
-            "--kube-version",
-            "1.34.4",
-            "--show-only",
-            "templates/serviceaccount.yaml",
-            "--show-only",
-            "templates/rbac.yaml",
-            "--show-only",
-            "templates/peering.yaml",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    kubectl("apply", "-f", "-", input=rendered)
-    token = kubectl(
-        "create", "token", "obreg", "-n", OPERATOR_NAMESPACE, "--duration=6h"
-    ).stdout.strip()
-    return token_kubeconfig(
-        cluster, token, tmp_path_factory.mktemp("operator") / "operator.kubeconfig"
+    """CRDs, the ServiceAccount, RBAC and peering object from the chart; returns the
+    ServiceAccount's kubeconfig."""
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        return kubectl(*args, input=stdin).stdout
+
+    install_obreg.install(run, cluster.binaries["helm"])
+    return install_obreg.service_account_kubeconfig(
+        run, cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.kubeconfig"
     )
 
 

@@ -3,51 +3,21 @@ request, counted by the kube-apiserver itself (apiserver_request_total)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
 
+import apiserver_metrics
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.kubetools import Kubectl, poll
 
 pytestmark = pytest.mark.cluster
 
 RESYNC = 2.0
-WRITES = {"POST", "PUT", "PATCH", "APPLY"}
-# Everything obreg can write (its RBAC), but kopf's peering keepalives, counted apart.
-OBREG_RESOURCES = {
-    "configmaps",
-    "secrets",
-    "deployments",
-    "statefulsets",
-    "events",
-    "obtrustanchors",
-    "obidentityproviders",
-    "observiceproviders",
-}
-_SAMPLE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M)
 
 
-def requests(kubectl: Kubectl) -> dict[tuple[str, str, str], float]:
-    """(verb, resource, subresource) -> count, summed over codes."""
-    counts: dict[tuple[str, str, str], float] = {}
-    for match in _SAMPLE.finditer(kubectl("get", "--raw", "/metrics").stdout):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
-        key = (labels["verb"], labels["resource"], labels["subresource"])
-        counts[key] = counts.get(key, 0) + float(match["value"])
-    return counts
-
-
-def obreg_writes(counts: dict[tuple[str, str, str], float]) -> float:
-    return sum(
-        n
-        for (verb, resource, sub), n in counts.items()
-        if verb in WRITES
-        and resource in OBREG_RESOURCES
-        # The Deployment controller writes workload status; obreg never does.
-        and not (resource in ("deployments", "statefulsets") and sub == "status")
-    )
+def requests(kubectl: Kubectl) -> apiserver_metrics.Counts:
+    return apiserver_metrics.requests(kubectl("get", "--raw", "/metrics").stdout)
 
 
 def test_no_write_requests_when_nothing_changes(
@@ -59,7 +29,7 @@ def test_no_write_requests_when_nothing_changes(
     operator.stop()
     quick = start_operator("--resync-seconds", str(RESYNC), "--priority", "100")
     try:
-        at_start = obreg_writes(requests(kubectl))
+        at_start = apiserver_metrics.obreg_writes(requests(kubectl))
         scenario.apply()
         scenario.wait_ready()
         poll(lambda: all(n == 1 for n in scenario.rollouts().values()), 60, "the rollouts")
@@ -85,12 +55,22 @@ def test_no_write_requests_when_nothing_changes(
             "Ready",
         )
         before = requests(kubectl)
-        assert obreg_writes(before) > at_start  # the counter does see obreg's writes
-        consistently(
-            lambda: obreg_writes(requests(kubectl)) == obreg_writes(before),
-            2 * RESYNC + 2,
-            "no write request in two resync intervals",
-        )
+        assert (
+            apiserver_metrics.obreg_writes(before) > at_start
+        )  # the counter does see obreg's writes
+
+        def quiet() -> bool:
+            now = requests(kubectl)
+            if apiserver_metrics.obreg_writes(now) == apiserver_metrics.obreg_writes(before):
+                return True
+            writes = {
+                k: v
+                for k, v in apiserver_metrics.delta(now, before).items()
+                if k[0] in apiserver_metrics.WRITES
+            }
+            raise AssertionError(f"write requests while idle: {writes}")
+
+        consistently(quiet, 2 * RESYNC + 2, "no write request in two resync intervals")
         after = requests(kubectl)
         # The resync really ran in the window: it reads the peering object each time.
         peering_reads = after.get(("GET", "clusterkopfpeerings", ""), 0) - before.get(

@@ -1,0 +1,61 @@
+"""Install obreg's cluster side on a local control plane the way the chart would: its CRDs
+and its ServiceAccount, RBAC and peering object (rendered by helm from charts/obreg, so
+everything that runs obreg locally holds exactly the chart's privileges), and return a
+kubeconfig that acts as that ServiceAccount. Used by ``make demo``, the e2e suite and the
+benchmarks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from controlplane.launcher import token_kubeconfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "charts" / "obreg"
+NAMESPACE = "obreg-system"
+SERVICE_ACCOUNT = "obreg"
+
+Kubectl = Callable[..., str]  # kubectl(*args, stdin=None) -> stdout, raising on failure
+
+
+def install(kubectl: Kubectl, helm: Path, release: str = "obreg") -> None:
+    for crds in sorted((CHART / "crds").glob("*.yaml")):
+        kubectl("apply", "--server-side", "-f", str(crds))
+    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=kubectl("create", "namespace", NAMESPACE, "--dry-run=client", "-o", "yaml"),
+    )
+    rendered = subprocess.run(
+        [
+            str(helm),
+            "template",
+            release,
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            "--kube-version",
+            "1.34.4",
+            "--show-only",
+            "templates/serviceaccount.yaml",
+            "--show-only",
+            "templates/rbac.yaml",
+            "--show-only",
+            "templates/peering.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    kubectl("apply", "-f", "-", stdin=rendered)
+
+
+def service_account_kubeconfig(kubectl: Kubectl, admin_kubeconfig: Path, target: Path) -> Path:
+    """A kubeconfig that acts as obreg's ServiceAccount."""
+    token = kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, "--duration=24h").strip()
+    return token_kubeconfig(admin_kubeconfig, token, target)
