@@ -70,7 +70,7 @@ def wait(check: Callable[[], bool], timeout: float, what: str, every: float = 0.
 class Operator:
     def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "obreg.cli", "run", "--priority", "100", *args],
+            [sys.executable, "-m", "obreg.cli", "run", *args],
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -106,7 +106,7 @@ def reaction(
         if d
     ]
     cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
-    operator = Operator(operator_kubeconfig, work / "reaction.log")
+    operator = Operator(operator_kubeconfig, work / "reaction.log", "--priority", "100")
     ns = "obreg-demo"
     try:
         cluster.kubectl(

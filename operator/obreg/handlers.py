@@ -103,7 +103,7 @@ async def resync(controller: Controller, api: Api, config: Settings) -> None:
         if indexes is None:
             continue
         for namespace in sorted({ns for ns, _, _ in controller.known_targets}):
-            await controller.request(namespace, controller.targeted(namespace), indexes)
+            controller.request(namespace, controller.targeted(namespace), indexes)
 
 
 # -- indexes --------------------------------------------------------------------------
@@ -188,7 +188,7 @@ async def custom_changed(
     snap = state.snapshot(ns, indexes.custom_objects(ns))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
         await controller.write_statuses(snap)
-    await controller.request(ns, affected, indexes)
+    controller.request(ns, affected, indexes)
 
 
 @kopf.on.event("v1", "secrets")
@@ -213,7 +213,7 @@ async def data_changed(
         refs = state.workloads_reading(snap.namespace, str(kwargs["resource"].kind), name)
     else:
         return
-    await controller.request(ns, refs, indexes)
+    controller.request(ns, refs, indexes)
 
 
 @kopf.on.event("apps", "v1", "deployments")
@@ -224,4 +224,4 @@ async def workload_changed(
     ns, controller = _ns(namespace), _controller(memo, kwargs)
     ref = WorkloadRef.model_validate({"kind": kwargs["resource"].kind, "name": name})
     if ref in controller.targeted(ns):
-        await controller.request(ns, [ref], _indexes(kwargs))
+        controller.request(ns, [ref], _indexes(kwargs))

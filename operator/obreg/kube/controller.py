@@ -3,8 +3,10 @@ result per resource and target, and status and event writes that happen only on 
 
 Coalescing: every request for a workload takes a ticket and waits the settle time; only
 the newest ticket reconciles. One ``kubectl apply`` touching three resources of one
-workload therefore makes one reconcile and at most one rollout. Requests run inside kopf
-handlers, so kopf's peering freezes them too when another obreg instance leads.
+workload therefore makes one reconcile and at most one rollout. Requests come from kopf
+handlers (or the leader-only resync), so when kopf's peering pauses this instance no new
+ones start; one already waiting finishes within the settle time. A failed reconcile is
+retried with backoff.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from . import reconcile, state, status
-from .api import Api
+from .api import Api, ApiError
 
 log = logging.getLogger(__name__)
 
 ResourceId = tuple[str, str, str]  # (namespace, kind, name)
+# After a failed reconcile; then the next event or the periodic resync takes over.
+RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 WorkloadId = tuple[str, WorkloadRef]
 
 
@@ -103,6 +107,7 @@ class Controller:
     known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
     last_events: dict[ResourceId, str] = field(default_factory=dict)
     indexes: Indexes | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def targeted(self, namespace: str) -> set[WorkloadRef]:
         found: set[WorkloadRef] = set()
@@ -123,22 +128,47 @@ class Controller:
         self.known_targets[rid] = frozenset(refs)
         return set(before) | set(refs)
 
-    async def request(self, namespace: str, refs: Iterable[WorkloadRef], indexes: Indexes) -> None:
-        await asyncio.gather(*(self._request(namespace, ref, indexes) for ref in refs))
+    def request(self, namespace: str, refs: Iterable[WorkloadRef], indexes: Indexes) -> None:
+        """Schedule a reconcile of each workload and return at once: a handler that waited
+        would hold its object's kopf worker, whose next events (and so the index) would
+        wait too, and a reconcile could then act on a stale view of that object."""
+        for ref in refs:
+            task = asyncio.create_task(self._request(namespace, ref, indexes))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
-    async def _request(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
+    async def _request(
+        self, namespace: str, ref: WorkloadRef, indexes: Indexes, attempt: int = 0
+    ) -> None:
         key = (namespace, ref)
         ticket = self.tickets[key] = self.tickets.get(key, 0) + 1
-        await asyncio.sleep(self.settle_seconds)
+        await asyncio.sleep(self.settle_seconds if attempt == 0 else RETRY_DELAYS[attempt - 1])
         if self.tickets.get(key) != ticket:
             return  # a newer request for this workload will do the work
         async with self.locks[key]:
             with metrics.DURATION.time():
                 try:
                     await self._reconcile(namespace, ref, indexes)
-                except Exception:
+                except Exception as err:  # an API error, or a bug: log, count, retry
                     metrics.ERRORS.inc()
-                    raise
+                    log.error(
+                        "reconcile of %s/%s %s failed (attempt %d): %s",
+                        ref.kind,
+                        namespace,
+                        ref.name,
+                        attempt + 1,
+                        err,
+                        exc_info=not isinstance(err, ApiError),
+                    )
+                    if attempt < len(RETRY_DELAYS):
+                        self.request_retry(namespace, ref, indexes, attempt + 1)
+
+    def request_retry(
+        self, namespace: str, ref: WorkloadRef, indexes: Indexes, attempt: int
+    ) -> None:
+        task = asyncio.create_task(self._request(namespace, ref, indexes, attempt))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
         snap = state.snapshot(namespace, indexes.custom_objects(namespace))
