@@ -199,7 +199,16 @@ def scale(
 
     before = cluster.metrics()
     start = time.perf_counter()
-    operator = Operator(operator_kubeconfig, work / "scale.log", "--metrics-port", str(free_port()))
+    # Its own priority: an earlier instance's peering entry may linger a while, and peers
+    # of equal priority all pause (kopf's rule).
+    operator = Operator(
+        operator_kubeconfig,
+        work / "scale.log",
+        "--priority",
+        "200",
+        "--metrics-port",
+        str(free_port()),
+    )
     try:
         converged = wait(lambda: ready() == anchors, 900, "all Ready", every=0.5) - start
         rss, cpu = operator.usage()
