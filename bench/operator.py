@@ -193,6 +193,7 @@ def scale(
         return sum(
             1
             for i in items
+            if i["metadata"]["namespace"].startswith("scale-")
             for c in i.get("status", {}).get("conditions", [])
             if c["type"] == "Ready" and c["status"] == "True"
         )
