@@ -21,10 +21,11 @@ from controlplane import build
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "obreg-demo"
+BINARIES = build.build_all()  # resolved once: each lookup asks go for versions
 
 
 def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
-    binary = build.build_all()["kubectl"]
+    binary = BINARIES["kubectl"]
     result = subprocess.run(
         [str(binary), f"--kubeconfig={kubeconfig}", *args],
         input=stdin,
@@ -44,7 +45,7 @@ def main() -> None:
     def run(*args: str, stdin: str | None = None) -> str:
         return kubectl(kubeconfig, *args, stdin=stdin)
 
-    install_obreg.install(run, build.build_all()["helm"])
+    install_obreg.install(run, BINARIES["helm"])
     operator_kubeconfig = install_obreg.service_account_kubeconfig(
         run, Path(kubeconfig), plane.STATE.parent / "operator.kubeconfig"
     )

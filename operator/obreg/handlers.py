@@ -1,4 +1,4 @@
-"""kopf wiring only: indexes, event handlers and a resync timer.
+"""kopf wiring only: indexes, event handlers, and starting the resync task.
 
 No create/update handlers anywhere: they would make kopf store its own state on the
 objects (and copy a Secret's data into an annotation). Instead indexes hold everything a
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import logging
 from typing import Any
 
@@ -18,8 +17,8 @@ import kopf
 from . import metrics
 from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
-from .kube import peering, state
-from .kube.api import Api, ApiError, client
+from .kube import resync, state
+from .kube.api import Api, client
 from .kube.controller import Controller, Indexes
 from .kube.workload import summarize
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
@@ -74,36 +73,12 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     api = Api(client())
     memo.controller = Controller(api, config.settle_seconds)
     # Not a kopf timer: those put a finalizer on every resource.
-    memo.resync = asyncio.create_task(resync(memo.controller, api, config))
+    memo.resync = asyncio.create_task(resync.forever(memo.controller, api, config))
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
     memo.resync.cancel()
-
-
-async def resync(controller: Controller, api: Api, config: Settings) -> None:
-    """A slow safety net: every targeted workload is reconciled again, which writes
-    nothing when nothing changed. Only the leading peer does it."""
-    while True:
-        await asyncio.sleep(config.resync_seconds)
-        now = datetime.datetime.now(datetime.UTC)
-        scopes = config.namespaces or (None,)
-        try:
-            peerings = [await api.get_peering(config.peering_name, ns) for ns in scopes]
-        except ApiError as err:
-            log.warning("resync skipped: %s", err)
-            continue
-        if not all(
-            p is None or peering.leads(p.get("status"), config.identity, config.priority, now)
-            for p in peerings
-        ):
-            continue
-        indexes = controller.indexes
-        if indexes is None:
-            continue
-        for namespace in sorted({ns for ns, _, _ in controller.known_targets}):
-            controller.request(namespace, controller.targeted(namespace), indexes)
 
 
 # -- indexes --------------------------------------------------------------------------
@@ -187,7 +162,7 @@ async def custom_changed(
     affected = controller.track((ns, kind, name), refs)
     snap = state.snapshot(ns, indexes.custom_objects(ns))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
-        await controller.write_statuses(snap)
+        await controller.write_statuses(snap, only=())  # its own Stalled status
     controller.request(ns, affected, indexes)
 
 

@@ -134,10 +134,3 @@ def workloads_reading(namespace: Namespace, kind: str, name: str) -> set[Workloa
 def contributors(snap: Snapshot, workload: WorkloadRef) -> list[Resource[Any]]:
     ns = snap.namespace
     return [r for r in ns.resources() if workload in targets(r)]
-
-
-def workloads_of(snap: Snapshot) -> set[WorkloadRef]:
-    found = set(snap.namespace.workloads())
-    for invalid in snap.invalid:
-        found |= invalid.targets
-    return found

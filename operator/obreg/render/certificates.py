@@ -128,10 +128,6 @@ def derived_alias(cert: x509.Certificate) -> str:
     return f"{slug}-{fingerprint[:8]}"
 
 
-def not_after(cert: x509.Certificate) -> datetime.datetime:
-    return cert.not_valid_after_utc
-
-
 def warnings(
     certificate: Certificate,
     others: list[Certificate],

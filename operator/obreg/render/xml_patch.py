@@ -70,8 +70,7 @@ def qname(like: etree._Element, local: str) -> str:
 
 
 def child(parent: etree._Element, local: str) -> etree._Element | None:
-    found = parent.find(qname(parent, local))
-    return found
+    return parent.find(qname(parent, local))
 
 
 def ensure_child(parent: etree._Element, local: str) -> etree._Element:

@@ -1,0 +1,42 @@
+"""The periodic resync: a slow safety net that reconciles every targeted workload again,
+which writes nothing when nothing changed.
+
+Not a kopf timer (those put a finalizer on every resource), so kopf's peering does not
+pause it: it checks itself that this instance leads before acting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+
+from ..settings import Settings
+from . import peering
+from .api import Api, ApiError
+from .controller import Controller
+
+log = logging.getLogger(__name__)
+
+
+async def forever(controller: Controller, api: Api, config: Settings) -> None:
+    """Every ``resync_seconds``, when leading, request every targeted workload."""
+    while True:
+        await asyncio.sleep(config.resync_seconds)
+        now = datetime.datetime.now(datetime.UTC)
+        scopes = config.namespaces or (None,)
+        try:
+            peerings = [await api.get_peering(config.peering_name, ns) for ns in scopes]
+        except ApiError as err:
+            log.warning("resync skipped: %s", err)
+            continue
+        if not all(
+            p is None or peering.leads(p.get("status"), config.identity, config.priority, now)
+            for p in peerings
+        ):
+            continue
+        indexes = controller.indexes
+        if indexes is None:
+            continue
+        for namespace in sorted({ns for ns, _, _ in controller.known_targets}):
+            controller.request(namespace, controller.targeted(namespace), indexes)
