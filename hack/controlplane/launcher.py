@@ -265,7 +265,11 @@ class ControlPlane:
         return context
 
     def request(
-        self, path: str, method: str = "GET", body: Mapping[str, object] | None = None
+        self,
+        path: str,
+        method: str = "GET",
+        body: Mapping[str, object] | None = None,
+        content_type: str = "application/json",
     ) -> bytes:
         """A request as cluster admin. Kept here so the launcher needs no Kubernetes client
         library."""
@@ -274,7 +278,7 @@ class ControlPlane:
             self.server + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers={"Content-Type": content_type, "Accept": "application/json"},
         )
         with urllib.request.urlopen(request, context=self._ssl_context(), timeout=5) as response:
             return bytes(response.read())
