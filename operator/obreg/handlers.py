@@ -88,7 +88,11 @@ def _custom(body: kopf.Body, kind: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": kind,
-        "metadata": dict(body.metadata),
+        # What obreg reads (and events need); not managedFields or other annotations,
+        # which would multiply the operator's memory at scale.
+        "metadata": {
+            key: body.metadata.get(key) for key in ("name", "namespace", "uid", "generation")
+        },
         "spec": dict(body.spec),
         "status": dict(body.get("status") or {}),
     }
@@ -115,7 +119,10 @@ def _data_summary(body: kopf.Body, encoded: str, plain: str) -> dict[str, Any]:
     return {
         "data": data,
         "labels": dict(body.metadata.labels),
-        "annotations": dict(body.metadata.annotations),
+        # obreg reads only its own annotations (kubectl's last-applied copy can be large).
+        "annotations": {
+            k: v for k, v in body.metadata.annotations.items() if k.startswith("obreg.dev/")
+        },
         "owners": [o.get("uid") for o in body.metadata.get("ownerReferences") or []],
     }
 
@@ -197,6 +204,10 @@ async def workload_changed(
     body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
 ) -> None:
     ns, controller = _ns(namespace), _controller(memo, kwargs)
-    ref = WorkloadRef.model_validate({"kind": kwargs["resource"].kind, "name": name})
-    if ref in controller.targeted(ns):
+    kind = kwargs["resource"].kind
+    ref = WorkloadRef.model_validate({"kind": kind, "name": name})
+    # Status updates during a rollout change nothing obreg reads: no reconcile for them.
+    if ref in controller.targeted(ns) and controller.workload_changed(
+        (ns, kind, name), summarize({**body, "kind": kind})
+    ):
         controller.request(ns, [ref], _indexes(kwargs))

@@ -108,6 +108,17 @@ class Controller:
     last_events: dict[ResourceId, str] = field(default_factory=dict)
     indexes: Indexes | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    workloads_seen: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # The status this process last wrote per resource: fresher than the index, which
+    # lags behind our own writes when the operator is busy.
+    written: dict[ResourceId, dict[str, Any]] = field(default_factory=dict)
+
+    def workload_changed(self, key: tuple[str, str, str], summary: dict[str, Any]) -> bool:
+        """Whether a workload differs from when obreg last saw it, in what obreg reads."""
+        if self.workloads_seen.get(key) == summary:
+            return False
+        self.workloads_seen[key] = summary
+        return True
 
     def targeted(self, namespace: str) -> set[WorkloadRef]:
         found: set[WorkloadRef] = set()
@@ -124,6 +135,7 @@ class Controller:
                 metrics.certificates(rid[0], rid[2], ())
             self.known_targets.pop(rid, None)
             self.results.pop(rid, None)
+            self.written.pop(rid, None)
             return set(before)
         self.known_targets[rid] = frozenset(refs)
         return set(before) | set(refs)
@@ -247,7 +259,7 @@ class Controller:
                 resource.generation,
                 [o.result for o in outcomes],
                 [],
-                raw.get("status"),
+                self.written.get(rid) or raw.get("status"),
                 now,
                 certificates,
                 warnings,
@@ -258,16 +270,19 @@ class Controller:
             raw = snap.raw[(invalid.kind, invalid.name)]
             generation = int(raw["metadata"].get("generation") or 0)
             problems = [f"{p.path}: {p.message}" for p in invalid.problems]
-            desired = status.build(generation, [], problems, raw.get("status"), now)
+            desired = status.build(
+                generation, [], problems, self.written.get(rid) or raw.get("status"), now
+            )
             await self._write_status(rid, raw, desired)
 
     async def _write_status(
         self, rid: ResourceId, raw: Mapping[str, Any], desired: Mapping[str, Any]
     ) -> None:
-        if status.same(raw.get("status"), desired):
+        if status.same(raw.get("status"), desired) or self.written.get(rid) == desired:
             return
         namespace, kind, name = rid
         await self.api.patch_status(API_VERSION, kind, namespace, name, desired)
+        self.written[rid] = dict(desired)
         ready = desired["conditions"][0]
         message = ready["message"]
         if ready["status"] != "True" and self.last_events.get(rid) != message:

@@ -143,7 +143,9 @@ def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
         "namespace": meta.get("namespace"),
         "uid": meta.get("uid"),
         "labels": dict(meta.get("labels") or {}),
-        "annotations": dict(meta.get("annotations") or {}),
+        "annotations": {
+            k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith("obreg.dev/")
+        },
         "digest": (template.get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION),
         "containers": [c.get("name") for c in containers],
         "mounts": {
