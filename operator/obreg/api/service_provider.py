@@ -91,6 +91,46 @@ class OidcClaim(Model):
     )
 
 
+class KeyManagerAdmin(Model):
+    """How obreg reaches the Key Manager's admin services (OAuthAdminService and
+    ClaimMetadataManagementService) to make the OAuth app, the OIDC claim and the openid
+    scope, which live only in the KM database."""
+
+    url: HttpsUrl | None = Field(
+        default=None,
+        description=(
+            "https://<host>:<port> of the admin services as obreg reaches them (e.g. the KM "
+            "Service's cluster DNS name); keyManagerUrl when unset."
+        ),
+    )
+    credentials_secret: ObjectName = Field(
+        description=(
+            "Secret (same namespace) with keys username and password of a KM admin user "
+            "(type kubernetes.io/basic-auth)."
+        )
+    )
+    ca: FileSource | None = Field(
+        default=None,
+        description=(
+            "PEM CA certificate(s) that issued the KM's TLS certificate; the system trust "
+            "store when unset. TLS is always verified."
+        ),
+    )
+    server_name: (
+        Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?$")]
+        | None
+    ) = Field(
+        default=None,
+        description=(
+            "Host name to verify in the KM's certificate when it differs from the URL's "
+            "host (WSO2's stock certificate is issued to localhost)."
+        ),
+    )
+    timeout_seconds: int = Field(
+        default=10, ge=1, le=120, description="Timeout of one admin call, in seconds."
+    )
+
+
 class BaseFiles(Model):
     """The product's own files that obreg patches, from ConfigMaps or Secrets. obreg keeps
     everything else in them (comments, order, other elements)."""
@@ -178,6 +218,19 @@ class OBServiceProviderSpec(Model):
     )
     token_url: HttpsUrl = Field(
         description="identityProviderURI: https://<APIM host>:<NIO port>/token."
+    )
+    key_manager_admin: KeyManagerAdmin | None = Field(
+        default=None,
+        description=(
+            "Make the OAuth app, the OIDC claim and the openid scope in the KM database "
+            "through its admin services; unset, those three steps stay manual."
+        ),
+    )
+    grant_types: list[Token] = Field(
+        default_factory=lambda: ["authorization_code"],
+        min_length=1,
+        max_length=16,
+        description="Grant types of the OAuth app on the KM (the store logs in with code).",
     )
     issuer: Token = Field(default="API_STORE", description="oidcConfiguration issuer.")
     signature_algorithm: SignatureAlgorithm = Field(

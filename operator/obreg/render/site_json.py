@@ -15,6 +15,12 @@ PATH = "repository/deployment/server/jaggeryapps/store/site/conf/site.json"
 ACS_PATH = "/store/jagg/jaggery_oidc_acs_ob.jag"
 
 
+def redirect_uri(spec: OBServiceProviderSpec) -> str:
+    """The store's login callback: site.json's redirectURI and the OAuth app's callback
+    URL on the Key Manager, which must be the same string."""
+    return spec.store_url.rstrip("/") + ACS_PATH
+
+
 def oidc_configuration(
     spec: OBServiceProviderSpec, client_id: str, client_secret: str
 ) -> dict[str, object]:
@@ -40,7 +46,7 @@ def oidc_configuration(
             "responseType": "code",
             "authorizationType": "authorization_code",
             "scope": spec.scope,
-            "redirectURI": f"{store}{ACS_PATH}",
+            "redirectURI": redirect_uri(spec),
             "postLogoutRedirectURI": f"{store}/store/",
             "clientAlgorithm": spec.signature_algorithm,
         },

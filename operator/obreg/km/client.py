@@ -1,0 +1,272 @@
+"""The Key Manager admin client: OAuthAdminService and ClaimMetadataManagementService
+over HTTPS with basic auth, as typed calls.
+
+Failures become a ``KmError`` whose kind says what to do next: ``unavailable`` (connection
+refused, timeout, 5xx without a fault: retry later), ``unauthorized`` (fix the admin
+credentials), ``fault`` (the KM refused the call; its reason is kept), ``protocol`` (the
+answer is not what these services send). Messages name the service, operation and the
+KM's own reason; never a request or response body, which carry the client secret.
+
+Connection errors and 502/503/504 are retried at once a few times. A read that timed out
+is retried too; a write that timed out is not, because it may have been applied: the
+caller starts over from reads instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import aiohttp
+from lxml import etree
+
+from . import soap
+from .desired import ExternalClaim, OAuthApp, ObservedApp
+
+OAUTH = "OAuthAdminService"
+CLAIMS = "ClaimMetadataManagementService"
+WRITES = frozenset(
+    {
+        "registerOAuthApplicationData",
+        "updateConsumerApplication",
+        "removeOAuthApplicationData",
+        "updateScope",
+        "addExternalClaim",
+        "updateExternalClaim",
+    }
+)
+# Carbon may answer bad credentials with a fault instead of HTTP 401.
+_DENIED = ("access denied", "authentication failed", "not authorized")
+
+ErrorKind = Literal["unavailable", "unauthorized", "fault", "protocol"]
+
+
+class KmError(Exception):
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how to call the KM. ``password`` is never printed."""
+
+    url: str  # https://host:port
+    username: str
+    password: str = field(repr=False)
+    ca_pem: bytes | None = field(default=None, repr=False)
+    server_name: str | None = None
+    timeout: float = 10.0
+
+
+def tls_context(ca_pem: bytes | None) -> ssl.SSLContext:
+    """Verifying context: the given CAs, else the system's. Never unverified."""
+    if ca_pem is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+    except (ssl.SSLError, UnicodeDecodeError, ValueError):
+        raise KmError("protocol", "the CA for the Key Manager's TLS is not PEM") from None
+
+
+class AdminClient:
+    def __init__(
+        self,
+        connection: Connection,
+        session: aiohttp.ClientSession,
+        retry_delays: Sequence[float] = (0.5, 1.0, 2.0),
+    ) -> None:
+        self._conn = connection
+        self._session = session
+        self._ssl = tls_context(connection.ca_pem)
+        self._delays = tuple(retry_delays)
+        token = base64.b64encode(f"{connection.username}:{connection.password}".encode())
+        self._auth = "Basic " + token.decode()
+        self.calls: list[str] = []  # operations sent, in order (for metrics and tests)
+
+    async def _call(
+        self, service: str, operation: str, parameters: Sequence[tuple[str, soap.Value]]
+    ) -> list[etree._Element]:
+        url = f"{self._conn.url.rstrip('/')}/services/{service}"
+        body = soap.request(operation, parameters)
+        headers = {
+            "Content-Type": soap.CONTENT_TYPE,
+            "SOAPAction": soap.action(operation),
+            "Authorization": self._auth,
+        }
+        where = f"{service}.{operation}"
+        write = operation in WRITES
+        for attempt in range(len(self._delays) + 1):
+            last = attempt == len(self._delays)
+            self.calls.append(operation)
+            try:
+                async with self._session.post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    ssl=self._ssl,
+                    server_hostname=self._conn.server_name,
+                    timeout=aiohttp.ClientTimeout(total=self._conn.timeout),
+                    allow_redirects=False,
+                ) as answer:
+                    status, data = answer.status, await answer.read()
+            except TimeoutError:
+                if write or last:
+                    raise KmError(
+                        "unavailable", f"{where}: no answer within {self._conn.timeout:g} s"
+                    ) from None
+            except aiohttp.ClientConnectorCertificateError as err:
+                raise KmError(
+                    "protocol",
+                    f"{where}: the Key Manager's TLS certificate is not trusted: "
+                    f"{err.certificate_error}",
+                ) from None
+            except aiohttp.ClientSSLError as err:
+                raise KmError("protocol", f"{where}: TLS failed: {err}") from None
+            except aiohttp.ClientError as err:
+                if last:
+                    raise KmError(
+                        "unavailable", f"{where}: cannot reach {self._conn.url}: {err}"
+                    ) from None
+            else:
+                if status in (502, 503, 504) and not last:
+                    await asyncio.sleep(self._delays[attempt])
+                    continue
+                return self._answer(where, operation, status, data)
+            await asyncio.sleep(self._delays[attempt])
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _answer(self, where: str, operation: str, status: int, data: bytes) -> list[etree._Element]:
+        if status in (401, 403):
+            raise KmError(
+                "unauthorized",
+                f"{where}: the Key Manager refused the admin credentials (HTTP {status})",
+            )
+        try:
+            found = soap.fault(data) if data.strip() else None
+            if found is not None:
+                if any(d in found.reason.lower() for d in _DENIED):
+                    raise KmError("unauthorized", f"{where}: {found.reason}")
+                raise KmError("fault", f"{where}: the Key Manager answered: {found.reason}")
+            if status >= 500:
+                raise KmError("unavailable", f"{where}: HTTP {status}")
+            if status == 202 and not data.strip():
+                return []  # a void operation
+            if status != 200:
+                raise KmError("protocol", f"{where}: unexpected HTTP {status}")
+            return soap.response(data, operation)
+        except soap.MalformedResponse as err:
+            raise KmError("protocol", f"{where}: {err}") from None
+
+    # -- OAuthAdminService --------------------------------------------------------------
+
+    async def get_app(self, client_id: str) -> ObservedApp | None:
+        """The app with this consumer key. The service answers an unknown key with a
+        fault, which cannot be told from other failures by its text; None here means
+        "a fault": the caller registers and learns from that call if it was real."""
+        try:
+            found = await self._call(OAUTH, "getOAuthApplicationData", [("consumerKey", client_id)])
+        except KmError as err:
+            if err.kind == "fault":
+                return None
+            raise
+        if not found:
+            return None
+        values = soap.fields(found[0], soap.OAUTH_DTO)
+        if not values.get("oauthConsumerKey"):
+            return None
+
+        def one(name: str) -> str:
+            return (values.get(name) or [""])[0]
+
+        return ObservedApp(
+            name=one("applicationName"),
+            client_secret=one("oauthConsumerSecret"),
+            callback_url=one("callbackUrl"),
+            grant_types=tuple(one("grantTypes").split()),
+            fields=values,
+        )
+
+    @staticmethod
+    def _app_dto(app: OAuthApp, keep: ObservedApp | None = None) -> soap.Dto:
+        managed: dict[str, str | tuple[str, ...]] = {
+            "OAuthVersion": "OAuth-2.0",
+            "applicationName": app.name,
+            "callbackUrl": app.callback_url,
+            "grantTypes": " ".join(app.grant_types),
+            "oauthConsumerKey": app.client_id,
+            "oauthConsumerSecret": app.client_secret,
+        }
+        kept: dict[str, str | tuple[str, ...]] = {}
+        for name, values in (keep.fields if keep else {}).items():
+            kept[name] = values[0] if len(values) == 1 else tuple(values)
+        kept.update(managed)
+        return soap.Dto(soap.OAUTH_DTO, tuple(kept.items()))
+
+    async def register_app(self, app: OAuthApp) -> None:
+        await self._call(
+            OAUTH, "registerOAuthApplicationData", [("application", self._app_dto(app))]
+        )
+
+    async def update_app(self, app: OAuthApp, current: ObservedApp) -> None:
+        """Update name, callback and grants; what obreg does not manage is sent back as
+        read. The secret must be the stored one (the service checks it)."""
+        dto = self._app_dto(app, current)
+        await self._call(OAUTH, "updateConsumerApplication", [("consumerAppDTO", dto)])
+
+    async def remove_app(self, client_id: str) -> None:
+        await self._call(OAUTH, "removeOAuthApplicationData", [("consumerKey", client_id)])
+
+    async def get_scopes(self) -> dict[str, list[str]]:
+        scopes: dict[str, list[str]] = {}
+        for item in await self._call(OAUTH, "getScopes", []):
+            values = soap.fields(item, soap.OAUTH_DTO)
+            name = (values.get("name") or [""])[0]
+            claims = [c for text in values.get("claim", []) for c in text.split(",") if c]
+            scopes[name] = claims
+        return scopes
+
+    async def update_scope(self, scope: str, add: Sequence[str], delete: Sequence[str]) -> None:
+        await self._call(
+            OAUTH,
+            "updateScope",
+            [("scope", scope), ("addClaims", tuple(add)), ("deleteClaims", tuple(delete))],
+        )
+
+    # -- ClaimMetadataManagementService -------------------------------------------------
+
+    async def get_external_claims(self, dialect: str) -> list[ExternalClaim]:
+        claims = []
+        for item in await self._call(
+            CLAIMS, "getExternalClaims", [("externalClaimDialectURI", dialect)]
+        ):
+            values = soap.fields(item, soap.CLAIM_DTO)
+            claims.append(
+                ExternalClaim(
+                    dialect=(values.get("externalClaimDialectURI") or [dialect])[0],
+                    uri=(values.get("externalClaimURI") or [""])[0],
+                    mapped_local=(values.get("mappedLocalClaimURI") or [""])[0],
+                )
+            )
+        return claims
+
+    @staticmethod
+    def _claim_dto(claim: ExternalClaim) -> soap.Dto:
+        return soap.Dto(
+            soap.CLAIM_DTO,
+            (
+                ("externalClaimDialectURI", claim.dialect),
+                ("externalClaimURI", claim.uri),
+                ("mappedLocalClaimURI", claim.mapped_local),
+            ),
+        )
+
+    async def add_external_claim(self, claim: ExternalClaim) -> None:
+        await self._call(CLAIMS, "addExternalClaim", [("externalClaim", self._claim_dto(claim))])
+
+    async def update_external_claim(self, claim: ExternalClaim) -> None:
+        await self._call(CLAIMS, "updateExternalClaim", [("externalClaim", self._claim_dto(claim))])

@@ -1,0 +1,54 @@
+"""Bring the Key Manager's database to the desired state: read all three items, plan,
+then write only what differs. A second run over an unchanged KM sends reads only.
+
+The messages returned and raised are passed through ``redact`` before they leave, so a
+KM that echoes a request value in a fault cannot put a secret into a status or an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .client import AdminClient, KmError
+from .desired import OIDC_DIALECT, Desired, Observed, plan
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+async def observe(client: AdminClient, want: Desired) -> Observed:
+    return Observed(
+        app=await client.get_app(want.app.client_id),
+        claims=await client.get_external_claims(OIDC_DIALECT),
+        scopes=await client.get_scopes(),
+    )
+
+
+async def converge(client: AdminClient, want: Desired) -> list[str]:
+    """Make the KM hold ``want``; returns what was done (empty: it already did)."""
+    seen = await observe(client, want)
+    steps = plan(want, seen)
+    if isinstance(steps, str):
+        raise KmError("fault", steps)
+    done: list[str] = []
+    for step in steps:
+        if step.kind == "register_app":
+            await client.register_app(want.app)
+        elif step.kind == "replace_app":
+            await client.remove_app(want.app.client_id)
+            await client.register_app(want.app)
+        elif step.kind == "update_app":
+            assert seen.app is not None  # planned only for an existing app
+            await client.update_app(want.app, seen.app)
+        elif step.kind == "add_claim":
+            await client.add_external_claim(want.claim)
+        elif step.kind == "update_claim":
+            await client.update_external_claim(want.claim)
+        else:
+            await client.update_scope(want.scope, [want.claim.uri], [])
+        done.append(step.description)
+    return done
