@@ -203,6 +203,10 @@ class ControlPlane:
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--server-address=127.0.0.1:{free_port()}",
                 "--node-ip=127.0.0.1",
+                # The heartbeat stage renews a node Lease, which kwok only keeps with this
+                # set; without it the node controller misses heartbeats after ~50 s and
+                # marks every pod NotReady for good.
+                "--node-lease-duration-seconds=40",
                 *[f"--config={stage}" for stage in stages],
             ],
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import FAKE_NODE_TAINT, ControlPlane
+from controlplane.launcher import FAKE_NODE, FAKE_NODE_TAINT, ControlPlane
 from tests.kubetools import Kubectl, poll
 
 pytestmark = pytest.mark.cluster
@@ -75,6 +75,22 @@ def test_server_reports_stamped_1_34(kubectl: Kubectl) -> None:
 
 def test_readyz(kubectl: Kubectl) -> None:
     assert kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+
+
+def test_fake_node_renews_its_lease(kubectl: Kubectl) -> None:
+    """Without a renewed node Lease the node controller, after its grace period, marks
+    every pod NotReady for good (found when a Key Manager's pods lost readiness ~60 s in)."""
+
+    def renewed() -> str:
+        result = kubectl(
+            "get", "lease", FAKE_NODE, "-n", "kube-node-lease",
+            "-o", "jsonpath={.spec.renewTime}", check=False,
+        )  # fmt: skip
+        return result.stdout if result.returncode == 0 else ""
+
+    poll(lambda: bool(renewed()), 60, "the fake node's Lease")
+    first = renewed()
+    poll(lambda: renewed() not in ("", first), 60, "the Lease renewed")
 
 
 def test_crd_cel_rule_refuses_bad_object(kubectl: Kubectl, namespace: str) -> None:
