@@ -1,9 +1,11 @@
 """``make demo``: the runbook's scenario on the local control plane, end to end.
 
 Brings the plane up (or reuses it), installs the CRDs and the chart's ServiceAccount, RBAC
-and peering object, starts ``obreg run`` in the background as that ServiceAccount,
-applies samples/, waits for Ready and shows what obreg wrote and which rollouts it
-caused. Everything keeps running for a look around; ``make cluster-down`` stops it all.
+and peering object, starts ``obreg run`` in the background as that ServiceAccount, starts
+the Key Manager double (hack/kmdouble.py) in place of the KM's admin services, applies
+samples/ pointed at the double, waits for Ready and shows what obreg wrote, which
+rollouts it caused and what it made in the KM database. Everything keeps running for a
+look around; ``make cluster-down`` stops it all.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 import install_obreg
 from controlplane import __main__ as plane
 from controlplane import build
+from controlplane.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "obreg-demo"
@@ -66,8 +72,20 @@ def main() -> None:
         plane.STATE.write_text(json.dumps(state))
         print(f"obreg run started as ServiceAccount obreg-system/obreg; log {log}")
 
+    km_url, km_ca = _km_double(state)
+    docs = [
+        d
+        for p in sorted((ROOT / "samples").glob("*.yaml"))
+        for d in yaml.safe_load_all(p.read_text())
+        if d
+    ]
+    for doc in docs:  # point the samples at the double
+        if doc["kind"] == "OBServiceProvider":
+            doc["spec"]["keyManagerAdmin"]["url"] = km_url
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "km-tls-ca":
+            doc["data"]["ca.crt"] = km_ca
     kubectl(kubeconfig, "apply", "-f", str(ROOT / "samples" / "00-namespace.yaml"))
-    kubectl(kubeconfig, "apply", "-R", "-f", str(ROOT / "samples"))
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
     started = time.monotonic()
     kubectl(
         kubeconfig,
@@ -110,9 +128,57 @@ def main() -> None:
             "custom-columns=OBJECT:.involvedObject.name,MESSAGE:.message",
         )
     )
-    print(f"Explore with: kubectl --kubeconfig {kubeconfig} get ob -n {NAMESPACE}")
+    print("Key Manager database (the double standing in for the KM's admin services):")
+    print(
+        kubectl(
+            kubeconfig,
+            "get",
+            "obsp",
+            "apim-store",
+            "-n",
+            NAMESPACE,
+            "-o",
+            "jsonpath={.status.keyManagerDatabase.message}",
+        )
+    )
+    print(f"\nExplore with: kubectl --kubeconfig {kubeconfig} get ob -n {NAMESPACE}")
     print("Stop everything with: make cluster-down")
     print(f"KUBECONFIG={kubeconfig}")
+
+
+def _km_double(state: dict[str, Any]) -> tuple[str, str]:
+    """Start the KM double in the background (once per plane); its URL and CA PEM. It
+    accepts the sample's admin password, so the samples' Secret works unchanged."""
+    directory = plane.STATE.parent / "km-double"
+    if not state.get("km_double_url"):
+        directory.mkdir(exist_ok=True)
+        sample = next(
+            d
+            for d in yaml.safe_load_all((ROOT / "samples" / "key-manager-admin.yaml").read_text())
+            if d["kind"] == "Secret"
+        )
+        (directory / "password").write_text(sample["stringData"]["password"])
+        (directory / "ca.crt").unlink(missing_ok=True)
+        port = free_port()
+        with (directory / "double.log").open("ab") as sink:
+            double = subprocess.Popen(
+                [sys.executable, str(ROOT / "hack" / "kmdouble.py"), "--port", str(port),
+                 "--dir", str(directory), "--password-file", str(directory / "password")],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not (directory / "ca.crt").exists():
+            if double.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"the KM double did not start; see {directory / 'double.log'}")
+            time.sleep(0.2)
+        state["km_double_url"] = f"https://127.0.0.1:{port}"
+        state["pids"].append(double.pid)
+        plane.STATE.write_text(json.dumps(state))
+        print(f"KM double at {state['km_double_url']}; log {directory / 'double.log'}")
+    return str(state["km_double_url"]), (directory / "ca.crt").read_text()
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ is required for the code grant, no duplicate key, name or claim), requires HTTP 
 auth, and refuses any envelope that does not match an operation's shape, so obreg's
 client is checked against the contract rather than against itself.
 
-Test knobs: ``delay`` (seconds before answering), ``fail_next`` (fault an operation once),
-``stop``/``start`` (the KM down and up on the same port) and ``calls`` (every operation
-received). ``python hack/kmdouble.py --port N --dir D`` serves it standalone (``make
-demo`` does), with a throwaway CA written to D/ca.crt.
+Test knobs: ``delay`` (seconds before answering), ``faults`` (fault an operation with a
+reason until removed), ``stop``/``start`` (the KM down and up on the same port) and
+``calls`` (every operation received). ``python hack/kmdouble.py --port N --dir D`` serves
+it standalone (``make demo`` does), with a throwaway CA written to D/ca.crt.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class KmDouble:
         self.db = Database()
         self.calls: list[str] = []
         self.delay = 0.0
-        self.fail_next: dict[str, str] = {}
+        self.faults: dict[str, str] = {}
         self.lock = threading.Lock()
         self.port = 0
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -308,8 +308,8 @@ class KmDouble:
         with self.lock:
             self.calls.append(operation)
             try:
-                if operation in self.fail_next:
-                    raise Refused(self.fail_next.pop(operation))
+                if operation in self.faults:
+                    raise Refused(self.faults[operation])
                 returned = self.handle(operation, params)
             except Refused as refused:
                 return 500, {}, _fault(refused)
@@ -518,7 +518,8 @@ def main(argv: list[str] | None = None) -> None:
     ca, cert, key = certificates()
     double = KmDouble(cert, key, args.username, password).start(args.port)
     args.dir.mkdir(parents=True, exist_ok=True)
-    (args.dir / "ca.crt").write_bytes(ca)
+    (args.dir / "ca.crt.tmp").write_bytes(ca)
+    (args.dir / "ca.crt.tmp").rename(args.dir / "ca.crt")  # whole, for whoever waits on it
     print(f"KM double at {double.url}; CA {args.dir / 'ca.crt'}", flush=True)
     threading.Event().wait()
 

@@ -151,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     given = {
         "OBREG_SETTLE_SECONDS": args.settle_seconds,
         "OBREG_RESYNC_SECONDS": args.resync_seconds,
+        "OBREG_KM_RESYNC_SECONDS": args.key_manager_resync_seconds,
         "OBREG_PRIORITY": args.priority,
         "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
         "OBREG_METRICS_PORT": args.metrics_port,
@@ -208,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--resync-seconds", type=float, help="re-check every resource this often (default 300)"
+    )
+    run.add_argument(
+        "--key-manager-resync-seconds",
+        type=float,
+        help="re-check each Key Manager's database items this often (default 3600)",
     )
     run.add_argument(
         "--priority",

@@ -19,7 +19,8 @@ from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
 from .kube import resync, state
 from .kube.api import Api, client
-from .kube.controller import Controller, Indexes
+from .kube.controller import Controller
+from .kube.indexes import Indexes
 from .kube.workload import summarize
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from .settings import Settings
@@ -203,11 +204,18 @@ async def data_changed(
 async def workload_changed(
     body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
 ) -> None:
-    ns, controller = _ns(namespace), _controller(memo, kwargs)
+    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(kwargs)
     kind = kwargs["resource"].kind
     ref = WorkloadRef.model_validate({"kind": kind, "name": name})
-    # Status updates during a rollout change nothing obreg reads: no reconcile for them.
-    if ref in controller.targeted(ns) and controller.workload_changed(
-        (ns, kind, name), summarize({**body, "kind": kind})
-    ):
-        controller.request(ns, [ref], _indexes(kwargs))
+    if ref not in controller.targeted(ns):
+        return
+    summary = summarize({**body, "kind": kind})
+    rollout = summary.pop("rollout")
+    # Status updates during a rollout change nothing the files depend on: no reconcile.
+    if controller.workload_changed((ns, kind, name), summary):
+        controller.request(ns, [ref], indexes)
+    # Pods all running the current template again (a rollout ended, or a Key Manager's
+    # pods restarted, maybe onto a new database): re-check its database items.
+    if controller.key_manager.rollout_seen((ns, kind, name), rollout):
+        snap = state.snapshot(ns, indexes.custom_objects(ns))
+        controller.key_manager.request_for(snap, ref, indexes, force=True)

@@ -28,6 +28,16 @@ ROLLOUTS = Counter(
     "Rollouts obreg triggered, by workload.",
     ["namespace", "kind", "workload"],
 )
+KM_CALLS = Counter(
+    "obreg_key_manager_calls_total",
+    "Admin service calls sent to Key Managers, by operation (reads and writes).",
+    ["operation"],
+)
+KM_SYNCS = Counter(
+    "obreg_key_manager_syncs_total",
+    "Key Manager database passes, by result: synced, unavailable, unauthorized, fault, protocol.",
+    ["result"],
+)
 NOT_AFTER = Gauge(
     "obreg_certificate_not_after_timestamp_seconds",
     "Expiry of each certificate an OBTrustAnchor trusts (Unix time).",

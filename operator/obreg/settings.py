@@ -17,6 +17,7 @@ def _identity() -> str:
 class Settings:
     settle_seconds: float = 1.0
     resync_seconds: float = 300.0
+    km_resync_seconds: float = 3600.0
     # Peers of equal priority all pause (kopf's rule), so replicas started with no
     # priority pick one at random: one of them leads.
     priority: int = field(default_factory=lambda: secrets.randbelow(1_000_000) + 1)
@@ -33,6 +34,7 @@ class Settings:
         return cls(
             settle_seconds=float(env("OBREG_SETTLE_SECONDS", default.settle_seconds)),
             resync_seconds=float(env("OBREG_RESYNC_SECONDS", default.resync_seconds)),
+            km_resync_seconds=float(env("OBREG_KM_RESYNC_SECONDS", default.km_resync_seconds)),
             priority=int(env("OBREG_PRIORITY", default.priority)),
             peering_mandatory=env("OBREG_PEERING_MANDATORY", "") == "true",
             identity=env("OBREG_IDENTITY", default.identity),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import install_obreg
+import kmdouble
 from controlplane.launcher import ControlPlane
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import Kubectl
@@ -63,6 +64,8 @@ def scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     namespace = f"e2e-{uuid.uuid4().hex[:8]}"
     operator.assert_alive()
     kubectl("create", "namespace", namespace)
-    yield Scenario(kubectl, namespace)
+    km, km_ca = kmdouble.new(password=f"km-admin-{uuid.uuid4().hex[:8]}")
+    yield Scenario(kubectl, namespace, km, km_ca)
+    km.stop()
     operator.assert_alive()
     kubectl("delete", "namespace", namespace, "--wait=false")

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from kmdouble import KmDouble
 from tests.kubetools import Kubectl
 from tests.unit.test_bad_inputs import sample_documents
 
@@ -73,13 +74,17 @@ class Operator:
 
 
 class Scenario:
-    """The samples (the runbook scenario) in a namespace of their own."""
+    """The samples (the runbook scenario) in a namespace of their own, with a KM double
+    standing in for the Key Manager's admin services."""
 
-    def __init__(self, kubectl: Kubectl, namespace: str) -> None:
-        self.kubectl, self.namespace = kubectl, namespace
+    def __init__(self, kubectl: Kubectl, namespace: str, km: KmDouble, km_ca: bytes) -> None:
+        self.kubectl, self.namespace, self.km = kubectl, namespace, km
         self.docs = [d for d in sample_documents() if d["kind"] != "Namespace"]
         for doc in self.docs:
             doc["metadata"]["namespace"] = namespace
+        self.find("OBServiceProvider")["spec"]["keyManagerAdmin"]["url"] = km.url
+        self.find("ConfigMap", "km-tls-ca")["data"]["ca.crt"] = km_ca.decode()
+        self.find("Secret", "km-admin")["stringData"]["password"] = km.password
 
     def find(self, kind: str, name: str | None = None) -> dict[str, Any]:
         return next(

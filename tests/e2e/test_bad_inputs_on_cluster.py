@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import kmdouble
 from tests.cluster.test_crds_on_the_api_server import SCHEMA_CASES
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import Kubectl, poll
@@ -27,10 +28,12 @@ def _identity(doc: dict[str, Any]) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def converged(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     kubectl("create", "namespace", "e2e-bad-inputs")
-    scenario = Scenario(kubectl, "e2e-bad-inputs")
+    km, km_ca = kmdouble.new()
+    scenario = Scenario(kubectl, "e2e-bad-inputs", km, km_ca)
     scenario.apply()
     scenario.wait_ready()
     yield scenario
+    km.stop()
     kubectl("delete", "namespace", "e2e-bad-inputs", "--wait=false")
 
 

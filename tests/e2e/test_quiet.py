@@ -54,6 +54,18 @@ def test_no_write_requests_when_nothing_changes(
             30,
             "Ready",
         )
+        # kopf posts events from a queue: the last one of the convergence (the KM's
+        # items made) may still be on its way when Ready is seen.
+        poll(
+            lambda: (
+                "KeyManagerUpdated"
+                in kubectl(
+                    "get", "events", "-n", scenario.namespace, "-o", "jsonpath={.items[*].reason}"
+                ).stdout
+            ),
+            30,
+            "the KeyManagerUpdated event",
+        )
         before = requests(kubectl)
         assert (
             apiserver_metrics.obreg_writes(before) > at_start

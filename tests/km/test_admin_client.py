@@ -141,9 +141,10 @@ def test_wrong_admin_password(km: tuple[kmdouble.KmDouble, bytes]) -> None:
 
 def test_soap_fault_keeps_the_kms_reason(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     double, _ = km
-    double.fail_next["updateScope"] = "Error while updating OIDC claims for the scope: openid"
+    double.faults["updateScope"] = "Error while updating OIDC claims for the scope: openid"
     with pytest.raises(KmError) as fault:
         converge(km)
+    del double.faults["updateScope"]
     assert fault.value.kind == "fault"
     assert str(fault.value) == (
         "OAuthAdminService.updateScope: the Key Manager answered: "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 
 from obreg.api.common import TargetResult, WorkloadRef
+from obreg.api.service_provider import KeyManagerResult
 from obreg.kube import peering, status, workload
 from obreg.render.bundle import Bundle, File
 
@@ -141,3 +142,47 @@ def test_mounts_that_hide_obreg_files_are_reported() -> None:
         f"container km: volume chart mounted at {root}/repository/conf/identity hides "
         "repository/conf/identity/identity.xml"
     ]
+
+
+def test_key_manager_outcome_decides_ready_for_a_service_provider() -> None:
+    def km(state: str, message: str = "m") -> KeyManagerResult:
+        return KeyManagerResult(state=state, message=message)  # type: ignore[arg-type]
+
+    synced = status.build(1, [result("Applied")], [], None, NOW, key_manager=km("Synced"))
+    assert conditions(synced)["Ready"] == ("True", "Applied")
+    assert conditions(synced)["KeyManagerDatabase"] == ("True", "Synced")
+    assert synced["keyManagerDatabase"] == {"state": "Synced", "message": "m"}
+    pending = status.build(1, [result("Applied")], [], None, NOW, key_manager=km("Pending"))
+    assert conditions(pending)["Ready"] == ("False", "KeyManagerPending")
+    assert conditions(pending)["Reconciling"] == ("True", "KeyManagerPending")
+    assert conditions(pending)["KeyManagerDatabase"] == ("Unknown", "Pending")
+    down = status.build(1, [result("Applied")], [], None, NOW, key_manager=km("Unavailable"))
+    assert conditions(down)["Reconciling"] == ("True", "KeyManagerUnavailable")
+    assert conditions(down)["Stalled"] == ("False", "Idle")
+    refused = status.build(1, [result("Applied")], [], None, NOW, key_manager=km("Failed", "401"))
+    assert conditions(refused)["Stalled"] == ("True", "KeyManagerFailed")
+    assert refused["conditions"][0]["message"] == "Key Manager database: 401"
+    # A file problem comes first: the KM steps wait for the files.
+    blocked = status.build(1, [result("Failed", "bad")], [], None, NOW, key_manager=km("Pending"))
+    assert conditions(blocked)["Ready"] == ("False", "Failed")
+    # Without keyManagerAdmin there is no KM condition, and the field is cleared.
+    plain = status.build(1, [result("Applied")], [], None, NOW)
+    assert "KeyManagerDatabase" not in conditions(plain)
+    assert plain["keyManagerDatabase"] is None
+
+
+def test_rollout_is_complete_only_when_every_pod_runs_the_current_template() -> None:
+    def body(generation: int = 2, **observed: object) -> dict[str, object]:
+        return {
+            "kind": "Deployment",
+            "metadata": {"generation": generation},
+            "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
+                       "availableReplicas": 2, "readyReplicas": 2, **observed},
+        }  # fmt: skip
+
+    assert workload.rollout(body()) == {"complete": True, "ready": 2}
+    assert not workload.rollout(body(generation=3))["complete"]  # not observed yet
+    assert not workload.rollout(body(updatedReplicas=1))["complete"]
+    assert not workload.rollout(body(replicas=3))["complete"]  # an old pod remains
+    assert not workload.rollout(body(availableReplicas=1, readyReplicas=1))["complete"]

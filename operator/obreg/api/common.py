@@ -101,7 +101,12 @@ class Condition(Model):
     """A status condition in the shape of metav1.Condition, so kubectl wait, Flux and
     Argo CD read it."""
 
-    type: str = Field(description="Condition type: Ready, Reconciling or Stalled.")
+    type: str = Field(
+        description=(
+            "Condition type: Ready, Reconciling, Stalled, or (service providers) "
+            "KeyManagerDatabase."
+        )
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the last transition.")
     message: str = Field(default="", description="Human-readable detail.")
@@ -134,7 +139,8 @@ class Status(Model):
         default=None, description="The .metadata.generation the status describes."
     )
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, Reconciling and Stalled conditions."
+        default_factory=list,
+        description="Ready, Reconciling and Stalled (kstatus) and more conditions.",
     )
     targets: list[TargetResult] = Field(
         default_factory=list, description="Per target workload, what was done."

@@ -303,8 +303,26 @@ class OBServiceProviderSpec(Model):
         return self
 
 
+class KeyManagerResult(Model):
+    """The Key Manager database items (OAuth app, OIDC claim, openid scope), as obreg
+    last found or made them. Never holds a credential."""
+
+    state: Literal["Synced", "Pending", "Unavailable", "Failed"] = Field(
+        description=(
+            "Synced: all three are in place. Pending: obreg waits for the KM to run its "
+            "current files. Unavailable: the KM did not answer; obreg retries. Failed: the "
+            "KM refused obreg (credentials, a fault) or an input is missing; obreg retries."
+        )
+    )
+    message: str = Field(default="", description="What was done, is pending, or failed.")
+
+
 class OBServiceProviderStatus(Status):
     """Observed state of an OBServiceProvider."""
+
+    key_manager_database: KeyManagerResult | None = Field(
+        default=None, description="The Key Manager database items, when keyManagerAdmin is set."
+    )
 
     client_credentials_secret: str | None = Field(
         default=None, description="Name of the Secret holding the SP's client credentials."

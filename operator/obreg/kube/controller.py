@@ -15,7 +15,7 @@ import asyncio
 import collections
 import datetime
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -28,6 +28,8 @@ from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from . import reconcile, state, status
 from .api import Api, ApiError
+from .indexes import Indexes, StoreView, first
+from .key_manager import KeyManagerSteps
 
 log = logging.getLogger(__name__)
 
@@ -35,53 +37,11 @@ ResourceId = tuple[str, str, str]  # (namespace, kind, name)
 # After a failed reconcile; then the next event or the periodic resync takes over.
 RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 WorkloadId = tuple[str, WorkloadRef]
-
-
-class StoreView(Mapping[Any, Any]):
-    """A kopf index whose keys each hold one object, seen as a plain mapping of one field
-    of it; no copy is made, so a reconcile reads the index as it is now."""
-
-    def __init__(
-        self, index: Mapping[Any, Any], field_name: str, extra: Mapping[Any, Any] | None = None
-    ) -> None:
-        self._index, self._field, self._extra = index, field_name, extra or {}
-
-    def __getitem__(self, key: Any) -> Any:
-        if key in self._extra:
-            return self._extra[key]
-        for value in self._index[key]:
-            return value[self._field]
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[Any]:
-        yield from self._extra
-        yield from (key for key in self._index if key not in self._extra)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-def first(index: Mapping[Any, Any], key: Any) -> Any:
-    """The one object indexed under ``key``, or None."""
-    if key not in index:
-        return None
-    return next(iter(index[key]), None)
-
-
-@dataclass
-class Indexes:
-    """The kopf indexes a reconcile reads (see handlers.py), read in place."""
-
-    custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
-    secrets: Mapping[tuple[str, str], Any]
-    config_maps: Mapping[tuple[str, str], Any]
-    workloads: Mapping[str, Mapping[tuple[str, str, str], Any]]  # kind -> index
-
-    def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
-        return [obj for index in self.custom if namespace in index for obj in index[namespace]]
-
-    def workload(self, namespace: str, ref: WorkloadRef) -> Any:
-        return first(self.workloads[ref.kind], (namespace, ref.kind, ref.name))
+MANUAL_KM_STEPS = (
+    "spec.keyManagerAdmin is unset: make the OAuth app, the OIDC claim and its openid "
+    "scope on the Key Manager by hand (a fresh database gets the claim and scope from "
+    "the files)"
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +72,10 @@ class Controller:
     # The status this process last wrote per resource: fresher than the index, which
     # lags behind our own writes when the operator is busy.
     written: dict[ResourceId, dict[str, Any]] = field(default_factory=dict)
+    key_manager: KeyManagerSteps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_manager = KeyManagerSteps(self)
 
     def workload_changed(self, key: tuple[str, str, str], summary: dict[str, Any]) -> bool:
         """Whether a workload differs from when obreg last saw it, in what obreg reads."""
@@ -136,6 +100,7 @@ class Controller:
             self.known_targets.pop(rid, None)
             self.results.pop(rid, None)
             self.written.pop(rid, None)
+            self.key_manager.forget(rid[0], rid[2])
             return set(before)
         self.known_targets[rid] = frozenset(refs)
         return set(before) | set(refs)
@@ -225,6 +190,8 @@ class Controller:
                 f"(digest {outcome.rolled[:16]})",
             )
         await self.write_statuses(snap, outcome.results)
+        # The files a KM's database steps wait for may just have been applied.
+        self.key_manager.request_for(snap, ref, indexes)
 
     def remember(self, namespace: str, ref: WorkloadRef, outcome: reconcile.Outcome) -> None:
         """Keep what this workload's reconcile found for each of its resources."""
@@ -255,14 +222,21 @@ class Controller:
             warnings = sorted({w for o in outcomes for w in o.warnings})
             certificates = next((o.certificates for o in outcomes if o.certificates), ())
             raw = snap.raw[(resource.kind, resource.name)]
+            shown = self.written.get(rid) or raw.get("status")
+            key_manager = None
+            if resource.kind == "OBServiceProvider":
+                key_manager = self.key_manager.result(resource, shown)
+                if key_manager is None:
+                    warnings.append(MANUAL_KM_STEPS)
             desired = status.build(
                 resource.generation,
                 [o.result for o in outcomes],
                 [],
-                self.written.get(rid) or raw.get("status"),
+                shown,
                 now,
                 certificates,
                 warnings,
+                key_manager,
             )
             await self._write_status(rid, raw, desired)
         for invalid in snap.invalid:

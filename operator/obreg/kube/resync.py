@@ -1,5 +1,6 @@
 """The periodic resync: a slow safety net that reconciles every targeted workload again,
-which writes nothing when nothing changed.
+which writes nothing when nothing changed, and, less often, re-checks every Key
+Manager's database items (reads only, unless someone changed them there).
 
 Not a kopf timer (those put a finalizer on every resource), so kopf's peering does not
 pause it: it checks itself that this instance leads before acting.
@@ -12,7 +13,7 @@ import datetime
 import logging
 
 from ..settings import Settings
-from . import peering
+from . import peering, state
 from .api import Api, ApiError
 from .controller import Controller
 
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 
 
 async def forever(controller: Controller, api: Api, config: Settings) -> None:
-    """Every ``resync_seconds``, when leading, request every targeted workload."""
+    """Every ``resync_seconds``, when leading, request every targeted workload; every
+    ``km_resync_seconds``, force every Key Manager check."""
+    km_due = asyncio.get_running_loop().time() + config.km_resync_seconds
     while True:
         await asyncio.sleep(config.resync_seconds)
         now = datetime.datetime.now(datetime.UTC)
@@ -38,5 +41,12 @@ async def forever(controller: Controller, api: Api, config: Settings) -> None:
         indexes = controller.indexes
         if indexes is None:
             continue
+        check_km = asyncio.get_running_loop().time() >= km_due
+        if check_km:
+            km_due += config.km_resync_seconds
         for namespace in sorted({ns for ns, _, _ in controller.known_targets}):
             controller.request(namespace, controller.targeted(namespace), indexes)
+            if check_km:
+                snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+                for ref in controller.targeted(namespace):
+                    controller.key_manager.request_for(snap, ref, indexes, force=True)

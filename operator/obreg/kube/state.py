@@ -119,6 +119,9 @@ def _file_refs(resource: Resource[Any]) -> set[tuple[str, str]]:
     if resource.kind == "OBServiceProvider":
         id_ref, _ = credentials.references(resource)
         refs.add(("Secret", id_ref.name))
+        admin = resource.spec.key_manager_admin
+        if admin is not None:  # a fixed password must retry the KM steps at once
+            refs.add(("Secret", admin.credentials_secret))
     return refs
 
 

@@ -119,6 +119,28 @@ def _obreg_root(workload: Mapping[str, Any], bundle: Bundle) -> str | None:
     return None
 
 
+def rollout(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether the workload's pods all run its current template (kubectl rollout status's
+    rule), and how many are ready: a Key Manager whose ready count dropped and came back
+    may have restarted with a new database."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    observed = int(status.get("observedGeneration") or 0) >= int(
+        (body.get("metadata") or {}).get("generation") or 0
+    )
+    updated = int(status.get("updatedReplicas") or 0) == wanted
+    if body.get("kind") == "StatefulSet":
+        settled = status.get("currentRevision") == status.get("updateRevision")
+        running = int(status.get("readyReplicas") or 0) == wanted
+    else:
+        settled = int(status.get("replicas") or 0) == wanted  # no pods of old templates
+        running = int(status.get("availableReplicas") or 0) == wanted
+    return {
+        "complete": observed and updated and settled and running,
+        "ready": int(status.get("readyReplicas") or 0),
+    }
+
+
 def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
     """A workload as the index keeps it: what obreg compares and checks, nothing more."""
     meta = body.get("metadata", {})
@@ -154,4 +176,5 @@ def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
         },
         "volumes": {VOLUME: volumes[VOLUME]} if VOLUME in volumes else {},
         "volume_objects": volume_objects,
+        "rollout": rollout(body),
     }

@@ -1,0 +1,57 @@
+"""The kopf indexes a reconcile reads, seen in place (never copied), so a reconcile or a
+Key Manager step reads the indexes as they are now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..api.common import WorkloadRef
+
+
+class StoreView(Mapping[Any, Any]):
+    """A kopf index whose keys each hold one object, seen as a plain mapping of one field
+    of it; no copy is made, so a reconcile reads the index as it is now."""
+
+    def __init__(
+        self, index: Mapping[Any, Any], field_name: str, extra: Mapping[Any, Any] | None = None
+    ) -> None:
+        self._index, self._field, self._extra = index, field_name, extra or {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        for value in self._index[key]:
+            return value[self._field]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._extra
+        yield from (key for key in self._index if key not in self._extra)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def first(index: Mapping[Any, Any], key: Any) -> Any:
+    """The one object indexed under ``key``, or None."""
+    if key not in index:
+        return None
+    return next(iter(index[key]), None)
+
+
+@dataclass
+class Indexes:
+    """The kopf indexes a reconcile reads (see handlers.py), read in place."""
+
+    custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
+    secrets: Mapping[tuple[str, str], Any]
+    config_maps: Mapping[tuple[str, str], Any]
+    workloads: Mapping[str, Mapping[tuple[str, str, str], Any]]  # kind -> index
+
+    def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
+        return [obj for index in self.custom if namespace in index for obj in index[namespace]]
+
+    def workload(self, namespace: str, ref: WorkloadRef) -> Any:
+        return first(self.workloads[ref.kind], (namespace, ref.kind, ref.name))

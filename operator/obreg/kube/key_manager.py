@@ -1,0 +1,271 @@
+"""The Key Manager's database steps per OBServiceProvider: the OAuth app, the OIDC claim
+and its place in the openid scope, made through the KM's admin services.
+
+They run only once the KM workload runs the files obreg rendered for it (its rollout
+with the current digest is complete), because the service provider file and the KM's
+database must describe the same client. Requests are coalesced per service provider like
+workload reconciles. A request is a no-op when the desired state was already reached
+(no call to the KM), unless forced: when the KM's pods came back after a restart (a new
+pod may mean a new database) and on the slow periodic check. Failures are retried with
+backoff for as long as they last, so a KM that comes back is caught up without anyone
+acting. Credentials are read from Secrets at the moment of the call and never kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+import aiohttp
+import kopf
+
+from .. import metrics
+from ..api.common import SecretKeyRef, WorkloadRef
+from ..api.resource import Resource
+from ..api.service_provider import KIND, KeyManagerResult, OBServiceProviderSpec
+from ..errors import InvalidInput, Where
+from ..km import desired, sync
+from ..km.client import AdminClient, Connection, KmError
+from ..render import credentials
+from ..render.inputs import Inputs
+from . import state
+from .indexes import Indexes, StoreView
+
+if TYPE_CHECKING:
+    from .controller import Controller
+
+log = logging.getLogger(__name__)
+
+SpId = tuple[str, str]  # (namespace, name)
+# Between attempts after a failure; the last one repeats until the KM answers.
+RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: KeyManagerResult
+    fingerprint: str | None = None  # of the desired state reached, when Synced
+
+
+def _pending(message: str) -> Outcome:
+    return Outcome(KeyManagerResult(state="Pending", message=message))
+
+
+@dataclass
+class KeyManagerSteps:
+    controller: Controller
+    outcomes: dict[SpId, Outcome] = field(default_factory=dict)
+    tickets: dict[SpId, int] = field(default_factory=dict)
+    locks: collections.defaultdict[SpId, asyncio.Lock] = field(
+        default_factory=lambda: collections.defaultdict(asyncio.Lock)
+    )
+    rollouts_seen: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # Service providers a forced request is pending for: a newer, unforced request that
+    # supersedes it must still re-check the KM.
+    forced: set[SpId] = field(default_factory=set)
+
+    # -- what status shows ----------------------------------------------------------------
+
+    def result(
+        self, sp: Resource[OBServiceProviderSpec], shown: Mapping[str, Any] | None
+    ) -> KeyManagerResult | None:
+        """The KM outcome status shows for ``sp``: None when it does not ask for one."""
+        if sp.spec.key_manager_admin is None:
+            return None
+        found = self._known((sp.namespace, sp.name), shown)
+        return found.result if found else _pending("waiting for the Key Manager's files").result
+
+    def _known(self, sp_id: SpId, shown: Mapping[str, Any] | None) -> Outcome | None:
+        """This process's last outcome; after a restart, the one the status shows, so a
+        restart neither flips Ready nor rewrites the message (its fingerprint is unknown,
+        so the next pass checks the KM)."""
+        if sp_id in self.outcomes:
+            return self.outcomes[sp_id]
+        found = (shown or {}).get("keyManagerDatabase")
+        if not found:
+            return None
+        try:
+            return Outcome(KeyManagerResult.model_validate(found))
+        except ValueError:
+            return None
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.outcomes.pop((namespace, name), None)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def rollout_seen(self, key: tuple[str, str, str], rollout: Mapping[str, Any]) -> bool:
+        """Whether the workload's pods just came (back) to all running the current
+        template: its first rollout, a new one, or pods that restarted."""
+        before = self.rollouts_seen.get(key)
+        self.rollouts_seen[key] = rollout
+        return bool(rollout["complete"]) and before != rollout
+
+    def request_for(
+        self, snap: state.Snapshot, km: WorkloadRef, indexes: Indexes, force: bool = False
+    ) -> None:
+        """Request the steps of every service provider whose Key Manager is ``km``."""
+        for sp in snap.namespace.service_providers:
+            if sp.spec.key_manager == km and sp.spec.key_manager_admin is not None:
+                self.request(sp.namespace, sp.name, indexes, force)
+
+    def request(
+        self, namespace: str, name: str, indexes: Indexes, force: bool = False, attempt: int = 0
+    ) -> None:
+        if force:
+            self.forced.add((namespace, name))
+        task = asyncio.create_task(self._request((namespace, name), indexes, attempt))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _request(self, sp_id: SpId, indexes: Indexes, attempt: int) -> None:
+        ticket = self.tickets[sp_id] = self.tickets.get(sp_id, 0) + 1
+        delay = (
+            self.controller.settle_seconds
+            if attempt == 0
+            else RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
+        )
+        await asyncio.sleep(delay)
+        if self.tickets.get(sp_id) != ticket:
+            return  # a newer request will do the work
+        async with self.locks[sp_id]:
+            force = sp_id in self.forced or attempt > 0
+            self.forced.discard(sp_id)
+            try:
+                retry = await self._steps(sp_id, indexes, force)
+            except Exception:  # a bug: log it and try again later, like a KM failure
+                log.exception("Key Manager steps of %s/%s failed", *sp_id)
+                retry = True
+            if retry:
+                self.request(*sp_id, indexes, attempt=attempt + 1)
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    async def _steps(self, sp_id: SpId, indexes: Indexes, force: bool) -> bool:
+        """One pass; True when it should be retried later."""
+        namespace, name = sp_id
+        snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+        sp = next((s for s in snap.namespace.service_providers if s.name == name), None)
+        if sp is None or sp.spec.key_manager_admin is None:
+            self.forget(namespace, name)
+            return False
+        km = sp.spec.key_manager
+        rid = (namespace, KIND, name)
+        files = self.controller.results.get(rid, {}).get(km)
+        target = indexes.workload(namespace, km)
+        previous = self._known(
+            sp_id, self.controller.written.get(rid) or snap.raw[(KIND, name)].get("status")
+        )
+        # Pending is not retried on a timer: the workload event that ends the wait
+        # requests again. Before this process reconciled the KM once (just after a
+        # start) there is nothing to say yet: that reconcile requests again.
+        if files is None:
+            return False
+        if files.result.state != "Applied":
+            why = files.result.state
+            await self._record(snap, sp, _pending(f"waiting for the Key Manager's files ({why})"))
+            return False
+        rolled = target is not None and target.get("digest") == files.result.digest
+        if not (rolled and target is not None and target["rollout"]["complete"]):
+            await self._record(
+                snap, sp, _pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
+            )
+            return False
+        inputs = Inputs(
+            secrets=StoreView(indexes.secrets, "data"),
+            config_maps=StoreView(indexes.config_maps, "data"),
+        )
+        try:
+            client_credentials = credentials.resolve(sp, inputs)
+            connection = _connection(sp, inputs)
+        except InvalidInput as err:
+            failed = KeyManagerResult(state="Failed", message=str(err))
+            await self._record(snap, sp, Outcome(failed))
+            return False  # a fix to the input is an event that requests again
+        want = desired.desired(sp.spec, client_credentials)
+        fingerprint = want.fingerprint()
+        if (
+            not force
+            and previous is not None
+            and previous.result.state == "Synced"
+            and previous.fingerprint == fingerprint
+        ):
+            return False
+        secrets = (client_credentials.client_secret, connection.password)
+        try:
+            async with aiohttp.ClientSession() as session:
+                client = AdminClient(connection, session)
+                try:
+                    done = await sync.converge(client, want)
+                finally:
+                    for operation in client.calls:
+                        metrics.KM_CALLS.labels(operation).inc()
+        except KmError as err:
+            metrics.KM_SYNCS.labels(err.kind).inc()
+            message = sync.redact(str(err), secrets)
+            log.warning("Key Manager steps of %s: %s", sp.label, message)
+            failed = KeyManagerResult(
+                state="Unavailable" if err.kind == "unavailable" else "Failed", message=message
+            )
+            await self._record(snap, sp, Outcome(failed))
+            return True
+        metrics.KM_SYNCS.labels("synced").inc()
+        if done or previous is None or previous.result.state != "Synced":
+            summary = "; ".join(done) if done else "found already in place"
+            message = (
+                f"OAuth app {want.app.name}, OIDC claim {want.claim.uri} and scope "
+                f"{want.scope} in place ({sync.redact(summary, secrets)})"
+            )
+        else:
+            message = previous.result.message  # verified: nothing new to say
+        if done:
+            log.info("Key Manager steps of %s: %s", sp.label, "; ".join(done))
+            kopf.event(
+                kopf.Body(cast(kopf.RawBody, snap.raw[(KIND, name)])),
+                type="Normal",
+                reason="KeyManagerUpdated",
+                message=sync.redact("; ".join(done), secrets)[:1024],
+            )
+        synced = KeyManagerResult(state="Synced", message=message)
+        await self._record(snap, sp, Outcome(synced, fingerprint))
+        return False
+
+    async def _record(
+        self, snap: state.Snapshot, sp: Resource[OBServiceProviderSpec], outcome: Outcome
+    ) -> None:
+        """Keep the outcome and write the service provider's status (if it changed)."""
+        self.outcomes[(sp.namespace, sp.name)] = outcome
+        await self.controller.write_statuses(snap, only=[(KIND, sp.name)])
+
+
+def _connection(sp: Resource[OBServiceProviderSpec], inputs: Inputs) -> Connection:
+    admin = sp.spec.key_manager_admin
+    assert admin is not None  # only called for service providers that set it
+    where = Where(sp.label, "spec.keyManagerAdmin")
+    place = where.child("credentialsSecret")
+    values = []
+    for key in ("username", "password"):
+        raw = inputs.secret(
+            sp.namespace, SecretKeyRef(name=admin.credentials_secret, key=key), place
+        )
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise place.refuse(f"{key} is not UTF-8 text") from None
+        if not text:
+            raise place.refuse(f"{key} is empty")
+        values.append(text)
+    ca = inputs.file(sp.namespace, admin.ca, where.child("ca")) if admin.ca else None
+    return Connection(
+        url=admin.url or sp.spec.key_manager_url,
+        username=values[0],
+        password=values[1],
+        ca_pem=ca,
+        server_name=admin.server_name,
+        timeout=float(admin.timeout_seconds),
+    )

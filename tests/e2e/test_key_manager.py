@@ -1,0 +1,167 @@
+"""The Key Manager's database steps on the local plane, with the contract double standing
+in for the KM's admin services: the runbook's OAuth app, claim and scope; no writes on a
+second pass; updates; a KM restarted onto a new database; and every failure ending in a
+condition with a clear message that clears by itself once the cause is gone."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.e2e.harness import Operator, Scenario, consistently
+from tests.kubetools import poll
+
+pytestmark = pytest.mark.cluster
+
+CALLBACK = "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag"
+
+
+def client_credentials(scenario: Scenario) -> tuple[str, str]:
+    data = scenario.get("secret", "obreg-apim-store-client")["data"]
+    return (
+        base64.b64decode(data["client-id"]).decode(),
+        base64.b64decode(data["client-secret"]).decode(),
+    )
+
+
+def km_condition(scenario: Scenario) -> dict[str, str]:
+    return scenario.condition("obsp", "apim-store", "KeyManagerDatabase")
+
+
+def test_runbook_scenario_ends_with_the_kms_items_and_a_second_pass_only_reads(
+    scenario: Scenario, operator: Operator
+) -> None:
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    client_id, client_secret = client_credentials(scenario)
+    km = scenario.km
+    assert list(km.db.apps) == [client_id]
+    app = km.db.apps[client_id]
+    assert app["applicationName"] == "apim_store_ob"
+    assert app["oauthConsumerSecret"] == client_secret
+    assert app["callbackUrl"] == CALLBACK
+    assert app["grantTypes"] == "authorization_code"
+    assert km.db.claims["tpp_associated"] == "http://wso2.org/claims/active"
+    assert km.db.scopes["openid"].count("tpp_associated") == 1
+    condition = km_condition(scenario)
+    assert condition["status"] == "True" and condition["reason"] == "Synced"
+    assert "registered OAuth app apim_store_ob" in condition["message"]
+    events = scenario.kubectl("get", "events", "-n", scenario.namespace, "-o", "json").stdout
+    assert "KeyManagerUpdated" in events
+    status = json.dumps(scenario.get("obsp", "apim-store")["status"])
+    for secret in (client_secret, km.password):
+        assert secret not in status and secret not in events and secret not in operator.text()
+
+    # An operator restart re-checks the KM (reads), writes nothing there or to status.
+    writes, reads = len(km.writes()), len(km.calls)
+    before = scenario.get("obsp", "apim-store")["status"]
+    operator.stop()
+    operator.start()
+    poll(lambda: len(km.calls) >= reads + 3, 60, "the restarted operator re-reads the KM")
+    consistently(lambda: len(km.writes()) == writes, 3.0, "a second pass sends no write")
+    assert scenario.get("obsp", "apim-store")["status"] == before
+
+
+def test_a_new_callback_and_a_rotated_secret_update_the_app(scenario: Scenario) -> None:
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    client_id, _ = client_credentials(scenario)
+    km = scenario.km
+    scenario.kubectl(
+        "patch", "obsp", "apim-store", "-n", scenario.namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"storeUrl": "https://store.bank.example"}}),
+    )  # fmt: skip
+    poll(
+        lambda: (
+            km.db.apps[client_id]["callbackUrl"]
+            == "https://store.bank.example/store/jagg/jaggery_oidc_acs_ob.jag"
+        ),
+        60,
+        "the app's callback follows storeUrl",
+    )
+    assert km.writes()[-1] == "updateConsumerApplication"
+    rotated = base64.b64encode(b"a-rotated-client-secret-value").decode()
+    scenario.kubectl(
+        "patch", "secret", "obreg-apim-store-client", "-n", scenario.namespace,
+        "--type=merge", "-p", json.dumps({"data": {"client-secret": rotated}}),
+    )  # fmt: skip
+    poll(
+        lambda: (
+            km.db.apps.get(client_id, {}).get("oauthConsumerSecret")
+            == "a-rotated-client-secret-value"
+        ),
+        60,
+        "the rotated secret reaches the KM",
+    )
+    poll(
+        lambda: (
+            "re-registered OAuth app apim_store_ob (new secret)"
+            in km_condition(scenario).get("message", "")
+        ),
+        30,
+        "the condition says what was done",
+    )
+
+
+def test_a_km_restarted_onto_a_new_database_is_caught_up(scenario: Scenario) -> None:
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    km = scenario.km
+    with km.lock:
+        km.db = type(km.db)()  # what an embedded H2 database looks like after a restart
+    scenario.kubectl("delete", "pod", "-n", scenario.namespace, "-l", "app=wso2-km")
+    poll(lambda: bool(km.db.apps), 90, "the OAuth app is made again on the new database")
+    poll(lambda: "tpp_associated" in km.db.scopes["openid"], 30, "and the scope")
+
+
+def wait_for(scenario: Scenario, reason: str, text: str) -> dict[str, str]:
+    def shown() -> bool:
+        condition = km_condition(scenario)
+        return condition.get("reason") == reason and text in condition.get("message", "")
+
+    poll(shown, 90, f"KeyManagerDatabase {reason} with {text!r}")
+    return scenario.condition("obsp", "apim-store", "Ready")
+
+
+def test_km_down_then_up(scenario: Scenario) -> None:
+    scenario.km.stop()
+    scenario.apply()
+    ready = wait_for(scenario, "Unavailable", "cannot reach")
+    assert ready["status"] == "False" and ready["reason"] == "KeyManagerUnavailable"
+    assert scenario.condition("obsp", "apim-store", "Reconciling")["status"] == "True"
+    scenario.km.start()
+    scenario.wait_ready(timeout=90)
+
+
+def test_wrong_credentials_stall_until_fixed(scenario: Scenario) -> None:
+    scenario.find("Secret", "km-admin")["stringData"]["password"] = "not-the-password"
+    scenario.apply()
+    ready = wait_for(scenario, "Failed", "refused the admin credentials (HTTP 401)")
+    assert ready["reason"] == "KeyManagerFailed"
+    assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "True"
+    assert "not-the-password" not in json.dumps(scenario.get("obsp", "apim-store"))
+    scenario.kubectl(
+        "patch", "secret", "km-admin", "-n", scenario.namespace, "--type=merge",
+        "-p", json.dumps({"stringData": {"password": scenario.km.password}}),
+    )  # fmt: skip
+    scenario.wait_ready(timeout=90)
+
+
+def test_a_soap_fault_is_shown_and_retried(scenario: Scenario) -> None:
+    scenario.km.faults["addExternalClaim"] = "Local claim mapping is locked by the test"
+    scenario.apply()
+    wait_for(scenario, "Failed", "the Key Manager answered: Local claim mapping is locked")
+    del scenario.km.faults["addExternalClaim"]
+    scenario.wait_ready(timeout=90)
+
+
+def test_a_slow_km_hits_the_timeout(scenario: Scenario) -> None:
+    sp = scenario.find("OBServiceProvider")["spec"]
+    sp["keyManagerAdmin"]["timeoutSeconds"] = 1
+    scenario.km.delay = 2.5
+    scenario.apply()
+    wait_for(scenario, "Unavailable", "no answer within 1 s")
+    scenario.km.delay = 0
+    scenario.wait_ready(timeout=90)

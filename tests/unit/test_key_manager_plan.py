@@ -1,0 +1,79 @@
+"""The Key Manager plan: which admin calls a difference needs, and that a KM already in
+the desired state needs none."""
+
+from __future__ import annotations
+
+from obreg.api import parse
+from obreg.km.desired import (
+    OIDC_DIALECT,
+    ExternalClaim,
+    Observed,
+    ObservedApp,
+    desired,
+    plan,
+)
+from obreg.render import site_json
+from obreg.render.credentials import ClientCredentials
+from tests.unit.test_bad_inputs import find, sample_documents
+
+SP = parse.parse(find(sample_documents(), "OBServiceProvider"))
+WANT = desired(SP.spec, ClientCredentials("the-id", "the-secret"))
+CLAIM = ExternalClaim(OIDC_DIALECT, "tpp_associated", "http://wso2.org/claims/active")
+
+
+def seen(**app: object) -> Observed:
+    values: dict[str, object] = {
+        "name": "apim_store_ob",
+        "client_secret": "the-secret",
+        "callback_url": WANT.app.callback_url,
+        "grant_types": ("authorization_code",),
+        "fields": {},
+        **app,
+    }
+    return Observed(
+        app=ObservedApp(**values),  # type: ignore[arg-type]
+        claims=[CLAIM],
+        scopes={"openid": ["sub", "tpp_associated"]},
+    )
+
+
+def kinds(observed: Observed) -> list[str]:
+    steps = plan(WANT, observed)
+    assert not isinstance(steps, str)
+    return [s.kind for s in steps]
+
+
+def test_desired_state_is_the_runbooks() -> None:
+    assert WANT.app.name == "apim_store_ob"
+    assert WANT.app.callback_url == site_json.redirect_uri(SP.spec)
+    assert (
+        WANT.app.callback_url == "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag"
+    )
+    assert WANT.claim == CLAIM and WANT.scope == "openid"
+    assert "the-secret" not in repr(WANT)
+
+
+def test_in_place_needs_no_call() -> None:
+    assert kinds(seen()) == []
+
+
+def test_each_difference_needs_its_own_call() -> None:
+    assert kinds(Observed(None, [], {"openid": []})) == [
+        "register_app",
+        "add_claim",
+        "add_scope_claim",
+    ]
+    assert kinds(seen(client_secret="old")) == ["replace_app"]
+    assert kinds(seen(callback_url="https://old/cb", grant_types=("implicit",))) == ["update_app"]
+    remapped = Observed(
+        seen().app,
+        [ExternalClaim(OIDC_DIALECT, "tpp_associated", "x")],
+        {"openid": ["tpp_associated"]},
+    )
+    assert kinds(remapped) == ["update_claim"]
+
+
+def test_a_km_without_the_openid_scope_cannot_be_planned() -> None:
+    assert plan(WANT, Observed(None, [], {})) == (
+        "the Key Manager has no OIDC scope 'openid' to add tpp_associated to"
+    )
