@@ -1,5 +1,5 @@
-"""The operator's Prometheus endpoint: rollouts, reconciles and every trusted
-certificate's expiry (what an expiring-CA alert is built on)."""
+"""The operator's Prometheus endpoint: rollouts, reconciles, Key Manager calls and every
+trusted certificate's expiry (what an expiring-CA alert is built on)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ def test_metrics(
         assert sample(text, "obreg_rollouts_total", namespace=ns, workload="wso2-apim") == 1.0
         assert (sample(text, "obreg_reconciles_total", result="Applied") or 0) >= 2
         assert "obreg_reconcile_duration_seconds_bucket" in text
+        # One fresh operator, one KM: the app was registered exactly once.
+        registered = sample(
+            text, "obreg_key_manager_calls_total", operation="registerOAuthApplicationData"
+        )
+        assert registered == 1.0 == scenario.km.writes().count("registerOAuthApplicationData")
+        assert (sample(text, "obreg_key_manager_syncs_total", result="synced") or 0) >= 1
         root_pem = scenario.find("ConfigMap", "ob-directory-cas")["data"]["root-ca.pem"]
         root = x509.load_pem_x509_certificate(root_pem.encode())
         expiry = sample(

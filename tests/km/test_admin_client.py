@@ -127,6 +127,9 @@ def test_km_down_then_up(km: tuple[kmdouble.KmDouble, bytes]) -> None:
         converge(km)
     assert down.value.kind == "unavailable"
     assert f"cannot reach {double.url}" in str(down.value)
+    with pytest.raises(KmError) as again:
+        converge(km)
+    assert str(again.value) == str(down.value), "a stable message: no status rewrite per retry"
     double.start()
     assert len(converge(km)) == 3
 

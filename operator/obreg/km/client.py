@@ -73,6 +73,15 @@ def tls_context(ca_pem: bytes | None) -> ssl.SSLContext:
         raise KmError("protocol", "the CA for the Key Manager's TLS is not PEM") from None
 
 
+def _why(err: aiohttp.ClientError) -> str:
+    """A connection failure in words that stay the same from one attempt to the next
+    (aiohttp's own text names the TLS context object, whose address changes), so a KM
+    that stays down does not rewrite status on every retry."""
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return err.os_error.strerror or type(err.os_error).__name__
+    return type(err).__name__
+
+
 class AdminClient:
     def __init__(
         self,
@@ -130,7 +139,7 @@ class AdminClient:
             except aiohttp.ClientError as err:
                 if last:
                     raise KmError(
-                        "unavailable", f"{where}: cannot reach {self._conn.url}: {err}"
+                        "unavailable", f"{where}: cannot reach {self._conn.url}: {_why(err)}"
                     ) from None
             else:
                 if status in (502, 503, 504) and not last:
