@@ -99,6 +99,11 @@ class ControlPlane:
         return self.root / "kubeconfig"
 
     @property
+    def audit_log(self) -> Path:
+        """Every write request, with who made it (JSON lines; see hack/audit_log.py)."""
+        return self.root / "audit.log"
+
+    @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self.apiserver_port}"
 
@@ -110,6 +115,20 @@ class ControlPlane:
         self.stop()
 
     # -- start ------------------------------------------------------------------------
+
+    def _audit_policy(self) -> Path:
+        """Writes only, at Metadata level: small, and enough to say who wrote what."""
+        policy = self.root / "audit-policy.yaml"
+        policy.write_text(
+            "apiVersion: audit.k8s.io/v1\n"
+            "kind: Policy\n"
+            "omitStages: [RequestReceived]\n"
+            "rules:\n"
+            "- level: Metadata\n"
+            "  verbs: [create, update, patch, delete, deletecollection]\n"
+            "- level: None\n"
+        )
+        return policy
 
     def start(self) -> None:
         try:
@@ -161,6 +180,10 @@ class ControlPlane:
                 "--allow-privileged=true",
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=0",
             ],
         )
         self._write_kubeconfig(files)

@@ -1,0 +1,52 @@
+"""Write requests from the kube-apiserver's audit log (the local plane writes one), with
+the user who made each. The quiet-period test counts obreg's own writes this way: the
+apiserver's request metrics cannot tell obreg from the controllers, whose events about
+earlier tests' deleted namespaces land at any time."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Write:
+    user: str
+    verb: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    code: int
+
+
+def end(path: Path) -> int:
+    """Where the log ends now: read from here to see only later writes."""
+    return path.stat().st_size if path.exists() else 0
+
+
+def writes(path: Path, offset: int = 0) -> list[Write]:
+    """The writes recorded after ``offset`` (whole lines only)."""
+    with path.open("rb") as log:
+        log.seek(offset)
+        data = log.read()
+    found = []
+    for line in data.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line still being written
+        ref = event.get("objectRef") or {}
+        found.append(
+            Write(
+                user=str((event.get("user") or {}).get("username", "")),
+                verb=str(event.get("verb", "")),
+                resource=str(ref.get("resource", "")),
+                subresource=str(ref.get("subresource", "")),
+                namespace=str(ref.get("namespace", "")),
+                name=str(ref.get("name", "")),
+                code=int((event.get("responseStatus") or {}).get("code", 0)),
+            )
+        )
+    return found
