@@ -13,9 +13,10 @@ auth, and refuses any envelope that does not match an operation's shape, so obre
 client is checked against the contract rather than against itself.
 
 Test knobs: ``delay`` (seconds before answering), ``faults`` (fault an operation with a
-reason until removed), ``stop``/``start`` (the KM down and up on the same port) and
-``calls`` (every operation received). ``python hack/kmdouble.py --port N --dir D`` serves
-it standalone (``make demo`` does), with a throwaway CA written to D/ca.crt.
+reason until removed), ``stop``/``start`` (the KM down and up on the same port), ``calls``
+(every operation received) and ``unauthorized`` (requests refused for credentials).
+``python hack/kmdouble.py --port N --dir D`` serves it standalone (``make demo`` does),
+with a throwaway CA written to D/ca.crt.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class KmDouble:
         self.username, self.password = username, password
         self.db = Database()
         self.calls: list[str] = []
+        self.unauthorized = 0  # requests refused for their credentials
         self.delay = 0.0
         self.faults: dict[str, str] = {}
         self.lock = threading.Lock()
@@ -295,6 +297,8 @@ class KmDouble:
         if self.delay:
             time.sleep(self.delay)
         if not self._authorized(headers.get("Authorization", "")):
+            with self.lock:
+                self.unauthorized += 1
             return 401, {"WWW-Authenticate": 'Basic realm="WSO2 Carbon"'}, b""
         service = path.removeprefix("/services/")
         if service not in OPERATIONS:

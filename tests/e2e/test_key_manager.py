@@ -140,6 +140,13 @@ def test_wrong_credentials_stall_until_fixed(scenario: Scenario) -> None:
     scenario.apply()
     ready = wait_for(scenario, "Failed", "refused the admin credentials (HTTP 401)")
     assert ready["reason"] == "KeyManagerFailed"
+    assert "tries again when the referenced Secret or CA changes" in ready["message"]
+    refused = scenario.km.unauthorized
+    consistently(
+        lambda: scenario.km.unauthorized == refused,
+        6.0,
+        "no retry on a timer of refused credentials (it could lock the admin account)",
+    )
     assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "True"
     assert "not-the-password" not in json.dumps(scenario.get("obsp", "apim-store"))
     scenario.kubectl(

@@ -44,6 +44,12 @@ def test_no_write_requests_when_nothing_changes(
         scenario.apply()
         scenario.wait_ready()
         poll(lambda: all(n == 1 for n in scenario.rollouts().values()), 60, "the rollouts")
+        # Earlier tests' namespaces are still being deleted: obreg rightly reacts there.
+        poll(
+            lambda: "Terminating" not in kubectl("get", "namespaces").stdout,
+            120,
+            "earlier namespaces to be gone",
+        )
         poll(
             lambda: all(
                 c.get("status") == "True"

@@ -311,7 +311,8 @@ class KeyManagerResult(Model):
         description=(
             "Synced: all three are in place. Pending: obreg waits for the KM to run its "
             "current files. Unavailable: the KM did not answer; obreg retries. Failed: the "
-            "KM refused obreg (credentials, a fault) or an input is missing; obreg retries."
+            "KM refused obreg or an input is missing: a fault is retried; refused "
+            "credentials, an untrusted certificate or a missing input wait for a change."
         )
     )
     message: str = Field(default="", description="What was done, is pending, or failed.")

@@ -6,9 +6,11 @@ with the current digest is complete), because the service provider file and the 
 database must describe the same client. Requests are coalesced per service provider like
 workload reconciles. A request is a no-op when the desired state was already reached
 (no call to the KM), unless forced: when the KM's pods came back after a restart (a new
-pod may mean a new database) and on the slow periodic check. Failures are retried with
-backoff for as long as they last, so a KM that comes back is caught up without anyone
-acting. Credentials are read from Secrets at the moment of the call and never kept.
+pod may mean a new database) and on the slow periodic check. A KM that is down or
+faults is retried with backoff for as long as that lasts, so it is caught up without
+anyone acting once it is back; refused credentials and an untrusted certificate wait for
+their Secret or CA to change instead. Credentials are read from Secrets at the moment of
+the call and never kept.
 """
 
 from __future__ import annotations
@@ -170,8 +172,11 @@ class KeyManagerSteps:
             why = files.result.state
             await self._record(snap, sp, _pending(f"waiting for the Key Manager's files ({why})"))
             return False
-        rolled = target is not None and target.get("digest") == files.result.digest
-        if not (rolled and target is not None and target["rollout"]["complete"]):
+        if not (
+            target is not None
+            and target.get("digest") == files.result.digest
+            and target["rollout"]["complete"]
+        ):
             await self._record(
                 snap, sp, _pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
             )
@@ -208,12 +213,19 @@ class KeyManagerSteps:
         except KmError as err:
             metrics.KM_SYNCS.labels(err.kind).inc()
             message = sync.redact(str(err), secrets)
+            # Retrying refused credentials on a timer could lock the KM's admin account
+            # (IS locks a user after failed logins), and an untrusted certificate will not
+            # change by itself: both wait for their Secret or ConfigMap to change, or for
+            # the periodic check.
+            retry = err.kind in ("unavailable", "fault")
+            if not retry:
+                message += "; obreg tries again when the referenced Secret or CA changes"
             log.warning("Key Manager steps of %s: %s", sp.label, message)
             failed = KeyManagerResult(
                 state="Unavailable" if err.kind == "unavailable" else "Failed", message=message
             )
             await self._record(snap, sp, Outcome(failed))
-            return True
+            return retry
         metrics.KM_SYNCS.labels("synced").inc()
         if done or previous is None or previous.result.state != "Synced":
             summary = "; ".join(done) if done else "found already in place"
