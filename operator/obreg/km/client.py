@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,13 @@ class Connection:
     ca_pem: bytes | None = field(default=None, repr=False)
     server_name: str | None = None
     timeout: float = 10.0
+
+    def fingerprint(self) -> str:
+        """A digest of every setting, password included; in memory only."""
+        parts = [self.url, self.username, self.password, self.server_name or "", str(self.timeout)]
+        digest = hashlib.sha256("\0".join(parts).encode())
+        digest.update(self.ca_pem or b"")
+        return digest.hexdigest()
 
 
 def tls_context(ca_pem: bytes | None) -> ssl.SSLContext:

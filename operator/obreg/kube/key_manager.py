@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 class Outcome:
     result: KeyManagerResult
     fingerprint: str | None = None  # of the desired state reached, when Synced
+    # Of the desired state and connection that the KM refused in a way a retry with the
+    # same inputs cannot fix (credentials, certificate): only a change is worth a call.
+    waits_for_change_of: str | None = None
 
 
 def _pending(message: str) -> Outcome:
@@ -194,13 +198,12 @@ class KeyManagerSteps:
             return False  # a fix to the input is an event that requests again
         want = desired.desired(sp.spec, client_credentials)
         fingerprint = want.fingerprint()
-        if (
-            not force
-            and previous is not None
-            and previous.result.state == "Synced"
-            and previous.fingerprint == fingerprint
-        ):
-            return False
+        attempt = hashlib.sha256((fingerprint + connection.fingerprint()).encode()).hexdigest()
+        if not force and previous is not None:
+            if previous.result.state == "Synced" and previous.fingerprint == fingerprint:
+                return False
+            if previous.waits_for_change_of == attempt:
+                return False
         secrets = (client_credentials.client_secret, connection.password)
         try:
             async with aiohttp.ClientSession() as session:
@@ -224,7 +227,7 @@ class KeyManagerSteps:
             failed = KeyManagerResult(
                 state="Unavailable" if err.kind == "unavailable" else "Failed", message=message
             )
-            await self._record(snap, sp, Outcome(failed))
+            await self._record(snap, sp, Outcome(failed, None, None if retry else attempt))
             return retry
         metrics.KM_SYNCS.labels("synced").inc()
         if done or previous is None or previous.result.state != "Synced":
