@@ -26,7 +26,7 @@ import aiohttp
 from lxml import etree
 
 from . import soap
-from .desired import ExternalClaim, OAuthApp, ObservedApp
+from .desired import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
 
 OAUTH = "OAuthAdminService"
 CLAIMS = "ClaimMetadataManagementService"
@@ -211,7 +211,7 @@ class AdminClient:
     @staticmethod
     def _app_dto(app: OAuthApp, keep: ObservedApp | None = None) -> soap.Dto:
         managed: dict[str, str | tuple[str, ...]] = {
-            "OAuthVersion": "OAuth-2.0",
+            "OAuthVersion": OAUTH_VERSION,
             "applicationName": app.name,
             "callbackUrl": app.callback_url,
             "grantTypes": " ".join(app.grant_types),

@@ -14,7 +14,7 @@ XML obreg reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lxml import etree
@@ -128,7 +128,3 @@ def fields(element: etree._Element, namespace: str) -> dict[str, list[str]]:
             continue
         found.setdefault(etree.QName(child).localname, []).append(child.text or "")
     return found
-
-
-def texts(elements: Iterable[etree._Element]) -> list[str]:
-    return [e.text or "" for e in elements if e.get(f"{{{XSI}}}nil") != "true"]
