@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+# Written apart from obreg's client on purpose, namespaces and operation lists included:
+# the double checks that client, so it must not share its definitions.
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 AXIS2 = "http://org.apache.axis2/xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
