@@ -94,6 +94,12 @@ class Scenario:
     def apply(self, docs: list[dict[str, Any]] | None = None) -> None:
         self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs or self.docs))
 
+    def merge_patch(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        """A JSON merge patch, as someone editing by hand (or a GitOps tool) would."""
+        self.kubectl(
+            "patch", kind, name, "-n", self.namespace, "--type=merge", "-p", json.dumps(patch)
+        )
+
     def get(self, kind: str, name: str) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(
             self.kubectl("get", kind, name, "-n", self.namespace, "-o", "json").stdout

@@ -69,10 +69,7 @@ def test_a_new_callback_and_a_rotated_secret_update_the_app(scenario: Scenario) 
     scenario.wait_ready(timeout=90)
     client_id, _ = client_credentials(scenario)
     km = scenario.km
-    scenario.kubectl(
-        "patch", "obsp", "apim-store", "-n", scenario.namespace, "--type=merge",
-        "-p", json.dumps({"spec": {"storeUrl": "https://store.bank.example"}}),
-    )  # fmt: skip
+    scenario.merge_patch("obsp", "apim-store", {"spec": {"storeUrl": "https://store.bank.example"}})
     poll(
         lambda: (
             km.db.apps[client_id]["callbackUrl"]
@@ -83,10 +80,7 @@ def test_a_new_callback_and_a_rotated_secret_update_the_app(scenario: Scenario) 
     )
     assert km.writes()[-1] == "updateConsumerApplication"
     rotated = base64.b64encode(b"a-rotated-client-secret-value").decode()
-    scenario.kubectl(
-        "patch", "secret", "obreg-apim-store-client", "-n", scenario.namespace,
-        "--type=merge", "-p", json.dumps({"data": {"client-secret": rotated}}),
-    )  # fmt: skip
+    scenario.merge_patch("secret", "obreg-apim-store-client", {"data": {"client-secret": rotated}})
     poll(
         lambda: (
             km.db.apps.get(client_id, {}).get("oauthConsumerSecret")
@@ -149,10 +143,7 @@ def test_wrong_credentials_stall_until_fixed(scenario: Scenario) -> None:
     )
     assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "True"
     assert "not-the-password" not in json.dumps(scenario.get("obsp", "apim-store"))
-    scenario.kubectl(
-        "patch", "secret", "km-admin", "-n", scenario.namespace, "--type=merge",
-        "-p", json.dumps({"stringData": {"password": scenario.km.password}}),
-    )  # fmt: skip
+    scenario.merge_patch("secret", "km-admin", {"stringData": {"password": scenario.km.password}})
     scenario.wait_ready(timeout=90)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -136,15 +135,8 @@ def test_rollouts_happen_exactly_when_files_change(scenario: Scenario, operator:
     rolls_to(scenario, counts)
 
     # A rotated referenced Secret: the IdP file changes, on the Key Manager only.
-    scenario.kubectl(
-        "patch",
-        "secret",
-        "ob-directory-client",
-        "-n",
-        scenario.namespace,
-        "--type=merge",
-        "-p",
-        '{"stringData":{"client-secret":"rotated"}}',
+    scenario.merge_patch(
+        "secret", "ob-directory-client", {"stringData": {"client-secret": "rotated"}}
     )
     counts["wso2-km"] += 1
     rolls_to(scenario, counts)
@@ -158,16 +150,7 @@ def test_hand_edits_are_reverted(scenario: Scenario) -> None:
     converge(scenario)
     key = "repository__conf__identity__identity.xml"
     good = scenario.data("configmap", "obreg-wso2-km")[key]
-    scenario.kubectl(
-        "patch",
-        "configmap",
-        "obreg-wso2-km",
-        "-n",
-        scenario.namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"data": {key: "edited by hand"}}),
-    )
+    scenario.merge_patch("configmap", "obreg-wso2-km", {"data": {key: "edited by hand"}})
     poll(
         lambda: scenario.data("configmap", "obreg-wso2-km")[key] == good,
         10,
@@ -175,16 +158,7 @@ def test_hand_edits_are_reverted(scenario: Scenario) -> None:
     )
     secret_key = "repository__deployment__server__jaggeryapps__store__site__conf__site.json"
     good_secret = scenario.data("secret", "obreg-wso2-apim")[secret_key]
-    scenario.kubectl(
-        "patch",
-        "secret",
-        "obreg-wso2-apim",
-        "-n",
-        scenario.namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"data": {secret_key: "e30="}}),
-    )
+    scenario.merge_patch("secret", "obreg-wso2-apim", {"data": {secret_key: "e30="}})
     poll(
         lambda: scenario.data("secret", "obreg-wso2-apim")[secret_key] == good_secret,
         10,
