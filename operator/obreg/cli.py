@@ -5,27 +5,45 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import os
+import shutil
 import sys
+import tempfile
+import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 import yaml
 
 from .api import crd
-from .errors import InvalidInput, Problem
+from .errors import InvalidInput, Problem, printable
 from .manifests import Manifests, load
 from .render import bundle, credentials, objects
 from .render.inputs import Inputs
 from .settings import Settings
 
+# Where the operator would generate client credentials, offline rendering shows these
+# instead: stable, so a pull request's preview is the same on every run, and plainly not
+# credentials, so nothing usable reaches a review pipeline.
+PLACEHOLDER_CREDENTIALS = {
+    credentials.CLIENT_ID_KEY: b"placeholder-client-id-generated-on-apply",
+    credentials.CLIENT_SECRET_KEY: b"placeholder-client-secret-generated-on-apply",
+}
+MARKER = ".obreg-render"  # marks a folder obreg render wrote, which it may replace
+
+# Exit codes: what a pipeline can branch on.
+EXIT_REFUSED = 1  # the input was refused; the message says what to fix
+EXIT_USAGE = 2  # the command line was wrong (argparse's own code)
+EXIT_INTERNAL = 3  # obreg failed; please report
+
 
 @dataclass
 class Rendered:
     bundles: list[bundle.Bundle] = field(default_factory=list)
-    # Secrets the CLI had to create (generated client credentials), as objects.
-    generated: list[dict[str, object]] = field(default_factory=list)
+    # Service providers whose credentials the operator generates: shown as placeholders.
+    placeholders: list[str] = field(default_factory=list)
 
 
 def render_manifests(manifests: Manifests, now: datetime.datetime) -> Rendered:
@@ -35,89 +53,114 @@ def render_manifests(manifests: Manifests, now: datetime.datetime) -> Rendered:
     for namespace in manifests.namespaces.values():
         for sp in namespace.service_providers:
             id_ref, _ = credentials.references(sp)
-            if (
-                sp.spec.client_credentials.client_id_ref is None
-                and (namespace.name, id_ref.name) not in secrets
-            ):
-                data = credentials.generate()
-                secrets[(namespace.name, id_ref.name)] = data
-                rendered.generated.append(
-                    objects.credentials_secret(namespace.name, id_ref.name, data)
-                )
+            generated = sp.spec.client_credentials.client_id_ref is None
+            if generated and (namespace.name, id_ref.name) not in secrets:
+                secrets[(namespace.name, id_ref.name)] = PLACEHOLDER_CREDENTIALS
+                rendered.placeholders.append(sp.label)
     inputs = Inputs(secrets=secrets, config_maps=manifests.config_maps)
 
     problems: list[Problem] = []
     for namespace in manifests.namespaces.values():
-        try:
-            creds = {sp.name: credentials.resolve(sp, inputs) for sp in namespace.service_providers}
-        except InvalidInput as err:
-            problems += err.problems
-            continue
-        names: dict[str, str] = {}
         for workload in namespace.workloads():
-            if workload.name in names and names[workload.name] != workload.kind:
-                problems.append(
-                    Problem(
-                        f"namespace {namespace.name}",
-                        "targets",
-                        f"both a Deployment and a StatefulSet named {workload.name} are targeted",
-                        "obreg names its output after the workload; target one of them",
-                    )
-                )
-            names[workload.name] = workload.kind
             try:
-                rendered.bundles.append(bundle.render(namespace, workload, inputs, creds, now))
+                rendered.bundles.append(bundle.render(namespace, workload, inputs, now))
             except InvalidInput as err:
                 problems += err.problems
     if problems:
-        raise InvalidInput(_unique(problems))
+        raise InvalidInput(list(dict.fromkeys(problems)))
     return rendered
 
 
-def _unique(problems: list[Problem]) -> list[Problem]:
-    """One message per problem, though a shared resource is rendered for several workloads."""
-    return list(dict.fromkeys(problems))
+def _layout(rendered: Rendered) -> dict[PurePosixPath, tuple[bytes, bool]]:
+    """Every file to write, relative to ``-o``: ``<namespace>/<workload>/<product path>``
+    and ``<namespace>/<workload>/obreg-objects.yaml``; with whether it carries a secret.
+    Every component was validated where it entered (names.py); a path that would still
+    leave ``-o`` or be both a file and a folder is refused here, before anything is
+    written."""
+    files: dict[PurePosixPath, tuple[bytes, bool]] = {}
 
+    def put(path: PurePosixPath, content: bytes, secret: bool, owner: str) -> None:
+        if path.is_absolute() or ".." in path.parts or path in files:
+            raise InvalidInput([Problem(owner, "spec", f"would write {path} twice or outside -o")])
+        files[path] = (content, secret)
 
-def write(rendered: Rendered, out: Path) -> list[Path]:
-    """Write bundles as ``<out>/<namespace>/<workload>/<product path>`` plus the objects."""
-    written: list[Path] = []
     for item in rendered.bundles:
-        root = out / item.namespace / item.workload.name
+        root = PurePosixPath(item.namespace, item.workload.name)
         for file in item.files:
-            target = root / file.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(file.content)
-            if file.secret:
-                target.chmod(0o600)
-            written.append(target)
-        manifest = root / "obreg-objects.yaml"
-        manifest.write_text(
-            yaml.safe_dump_all([objects.config_map(item), objects.secret(item)], sort_keys=True)
+            put(root / file.path, file.content, file.secret, file.owner)
+        objects_yaml = yaml.safe_dump_all(
+            [objects.config_map(item), objects.secret(item)], sort_keys=True
         )
-        manifest.chmod(0o600)
-        written.append(manifest)
-    for secret in rendered.generated:
-        metadata = secret["metadata"]
-        assert isinstance(metadata, dict)
-        target = out / str(metadata["namespace"]) / f"{metadata['name']}.secret.yaml"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(secret, sort_keys=True))
-        target.chmod(0o600)
-        written.append(target)
-    return written
+        put(
+            root / "obreg-objects.yaml",
+            objects_yaml.encode(),
+            True,
+            f"{item.namespace}/{item.workload.kind}/{item.workload.name}",
+        )
+    for path in files:
+        for parent in path.parents:
+            if parent in files:
+                raise InvalidInput(
+                    [Problem(str(parent), "-o", f"is a file, but {path} needs it as a folder")]
+                )
+    return files
+
+
+def write(rendered: Rendered, out: Path) -> int:
+    """Write everything into a fresh folder beside ``out``, then put it in place of
+    ``out`` whole: a failure leaves ``out`` as it was, never half-written. ``out`` must be
+    absent, empty, or an earlier ``obreg render`` output (it is replaced). Files that
+    carry a secret are created 0600. Returns the number of files written."""
+    files = _layout(rendered)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise InvalidInput([Problem(str(out), "-o", "is not a folder")])
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InvalidInput(
+            [
+                Problem(
+                    str(out),
+                    "-o",
+                    "holds files that obreg render did not write",
+                    "give an empty or new folder; obreg replaces its own earlier output",
+                )
+            ]
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".obreg-render-", dir=out.parent))
+    try:
+        for relative, (content, secret) in sorted(files.items()):
+            target = staging.joinpath(*relative.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(
+                target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644
+            )
+            with os.fdopen(descriptor, "wb") as sink:
+                sink.write(content)
+        (staging / MARKER).write_text("written by obreg render; replaced on the next run\n")
+        staging.chmod(0o755)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=".obreg-render-old-", dir=out.parent))
+            out.rename(old / "out")
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return len(files)
 
 
 def _render(args: argparse.Namespace) -> int:
     now = datetime.datetime.now(datetime.UTC)
     try:
         rendered = render_manifests(load(args.filename), now)
+        written = write(rendered, args.output)
     except InvalidInput as err:
         print(f"obreg: refused, nothing written ({len(err.problems)} problem(s)):", file=sys.stderr)
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
-        return 1
-    written = write(rendered, args.output)
+        return EXIT_REFUSED
     for item in rendered.bundles:
         print(
             f"{item.namespace}/{item.workload.kind}/{item.workload.name}: "
@@ -125,22 +168,22 @@ def _render(args: argparse.Namespace) -> int:
         )
         for label, warnings in sorted(item.warnings.items()):
             for warning in warnings:
-                print(f"  warning: {label}: {warning}")
+                print(printable(f"  warning: {label}: {warning}"))
         for anchor, summaries in sorted(item.certificates.items()):
             for summary in summaries:
                 for warning in summary.warnings:
                     print(
-                        f"  warning: OBTrustAnchor {item.namespace}/{anchor} "
-                        f"{summary.alias}: {warning}"
+                        printable(
+                            f"  warning: OBTrustAnchor {item.namespace}/{anchor} "
+                            f"{summary.alias}: {warning}"
+                        )
                     )
-    for secret in rendered.generated:
-        metadata = secret["metadata"]
-        assert isinstance(metadata, dict)
+    for label in rendered.placeholders:
         print(
-            f"generated client credentials into Secret {metadata['namespace']}/{metadata['name']}"
-            " (apply it with the rest, or the next render generates others)"
+            f"{label}: client credentials are generated by the operator when applied; "
+            "this render shows placeholders in their place"
         )
-    print(f"wrote {len(written)} files under {args.output}")
+    print(f"wrote {written} files under {args.output}")
     return 0
 
 
@@ -182,7 +225,13 @@ def _crds(_: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="obreg", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="obreg",
+        description=__doc__,
+        epilog=f"exit codes: 0 done, {EXIT_REFUSED} input refused, {EXIT_USAGE} usage, "
+        f"{EXIT_INTERNAL} internal error",
+    )
+    parser.add_argument("--version", action="version", version=f"obreg {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="render manifests offline into files")
     render.add_argument(
@@ -191,9 +240,15 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         required=True,
-        help="a manifest file or a directory of them (repeatable)",
+        help="a manifest file, a directory of them, or - for standard input (repeatable)",
     )
-    render.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    render.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output directory: new, empty, or an earlier render's (replaced whole)",
+    )
     render.set_defaults(run=_render)
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
@@ -239,7 +294,24 @@ def main(argv: list[str] | None = None) -> int:
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.set_defaults(run=_crds)
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except Exception as err:  # a bug: one line, no traceback, a code of its own
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        print(
+            f"obreg: internal error, please report: {type(err).__name__} at {where}; "
+            "nothing written",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("obreg")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

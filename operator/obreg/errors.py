@@ -7,7 +7,28 @@ or a status.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Controls (C0 with tab and newline, DEL, C1), what XML cannot carry, and the
+# bidirectional overrides that make a terminal or a browser show other text than it is.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+MESSAGE_MAX = 1024  # like an event's message: a status line stays readable
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or direction-changing character written as an escape
+    (``\\x1b``), so a message quoting input (a certificate subject, a name) cannot
+    drive a terminal, hide text, or break a log line."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def bounded(text: str, limit: int = MESSAGE_MAX) -> str:
+    """A message for a status or an event: printable, and cut with a mark when long."""
+    text, mark = printable(text), " ... (truncated)"
+    return text if len(text) <= limit else text[: limit - len(mark)] + mark
 
 
 @dataclass(frozen=True)
@@ -19,7 +40,7 @@ class Problem:
 
     def __str__(self) -> str:
         text = f"{self.resource}: {self.path}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        return printable(f"{text} ({self.hint})" if self.hint else text)
 
 
 class InvalidInput(Exception):

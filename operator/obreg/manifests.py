@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from .render.bundle import Namespace
 from .render.inputs import Inputs
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = Path("-")
 
 
 @dataclass
@@ -35,7 +37,9 @@ class Manifests:
 
 def _files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
-        if path.is_dir():
+        if path == STDIN:
+            yield path
+        elif path.is_dir():
             yield from sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
         else:
             yield path
@@ -43,7 +47,8 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
 
 def _documents(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        documents = list(yaml.safe_load_all(path.read_text()))
+        text = sys.stdin.read() if path == STDIN else path.read_text(encoding="utf-8")
+        documents = list(yaml.safe_load_all(text))
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidInput(
             [Problem(str(path), "-", f"cannot read: {err.__class__.__name__}")]
@@ -57,24 +62,40 @@ def _documents(path: Path) -> Iterator[dict[str, Any]]:
             continue
         if not isinstance(document, dict):
             raise InvalidInput([Problem(str(path), "-", "a document is not a Kubernetes object")])
-        if document.get("kind") == "List":
-            yield from document.get("items") or []
-        else:
-            yield document
+        items = document.get("items") if document.get("kind") == "List" else [document]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise InvalidInput([Problem(str(path), "items", "a List's items are not objects")])
+        yield from items
 
 
 def _data(obj: dict[str, Any], label: str) -> dict[str, bytes]:
-    """Secret data/stringData or ConfigMap data/binaryData, as bytes."""
+    """Secret data/stringData or ConfigMap data/binaryData, as bytes. Values must be
+    strings, as kubectl requires: YAML reads an unquoted 0123 as the number 83 and an
+    empty value as null, and neither may silently become a password."""
     result: dict[str, bytes] = {}
     encoded = "data" if obj["kind"] == "Secret" else "binaryData"
     plain = "stringData" if obj["kind"] == "Secret" else "data"
-    for key, value in (obj.get(encoded) or {}).items():
-        try:
-            result[key] = base64.b64decode(str(value), validate=True)
-        except binascii.Error:
-            raise InvalidInput([Problem(label, f"{encoded}.{key}", "not valid base64")]) from None
-    for key, value in (obj.get(plain) or {}).items():
-        result[key] = str(value).encode("utf-8")
+    problems: list[Problem] = []
+    for field_name in (encoded, plain):
+        values = obj.get(field_name) or {}
+        if not isinstance(values, dict):
+            problems.append(Problem(label, field_name, "must be a mapping of keys to strings"))
+            continue
+        for key, value in values.items():
+            where = f"{field_name}.{key}"
+            if not isinstance(key, str) or not isinstance(value, str):
+                problems.append(
+                    Problem(label, where, "must be a string", "quote the value in YAML")
+                )
+            elif field_name == plain:
+                result[key] = value.encode("utf-8")
+            else:
+                try:
+                    result[key] = base64.b64decode(value, validate=True)
+                except binascii.Error:
+                    problems.append(Problem(label, where, "not valid base64"))
+    if problems:
+        raise InvalidInput(problems)
     return result
 
 
@@ -90,18 +111,19 @@ def load(paths: Iterable[Path]) -> Manifests:
             problems += err.problems
             continue
         for obj in documents:
-            kind = obj.get("kind")
-            metadata = obj.get("metadata") or {}
-            namespace = str(metadata.get("namespace") or "default")
-            key = (namespace, str(metadata.get("name", "")))
-            label = f"{kind} {namespace}/{key[1]}"
+            kind, namespace, name = parse.identity(obj)
+            key = (namespace, name)
+            label = f"{kind} {namespace}/{name}"
             try:
                 if kind in ("Secret", "ConfigMap"):
+                    refused = parse.metadata_problems(obj, label)
+                    if refused:
+                        raise InvalidInput(refused)
                     target = manifests.secrets if kind == "Secret" else manifests.config_maps
                     target[key] = _data(obj, label)
                 elif kind in parse.SPECS:
                     resource = parse.parse(obj)
-                    resources[namespace][str(kind)].append(resource)
+                    resources[namespace][kind].append(resource)
             except InvalidInput as err:
                 problems += err.problems
     if problems:

@@ -379,7 +379,7 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
                 {"client-secret": ""}
             ),
             "spec.clientSecretRef",
-            "the client secret is empty",
+            "key 'client-secret' is empty",
         ),
         (
             "wrong apiVersion",

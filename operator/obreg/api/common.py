@@ -6,27 +6,17 @@ Every field carries a description because the CRDs are generated from these mode
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
+
+from .names import ILLEGAL_TEXT_MESSAGE, DataKey, ObjectName, WorkloadName, legal_text
 
 GROUP = "obreg.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
-
-# A Kubernetes object name (DNS-1123 subdomain) and a ConfigMap/Secret data key.
-ObjectName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-    ),
-]
-DataKey = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
-HttpsUrl = Annotated[str, Field(max_length=2048, pattern=r"^https://[^\s/?#]+(/[^\s]*)?$")]
 
 
 def cel(*rules: tuple[str, str]) -> JsonDict:
@@ -43,6 +33,16 @@ class Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _legal_text(cls, value: Any) -> Any:
+        """Every text field lands in an XML or JSON file, a status or a message: one rule
+        for all of them refuses what XML cannot carry and terminal control characters."""
+        texts = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(t, str) and not legal_text(t) for t in texts):
+            raise ValueError(ILLEGAL_TEXT_MESSAGE)
+        return value
 
 
 class SecretKeyRef(Model):
@@ -94,7 +94,12 @@ class WorkloadRef(Model):
     kind: WorkloadKind = Field(
         default="Deployment", description="Kind of the workload: Deployment or StatefulSet."
     )
-    name: ObjectName = Field(description="Name of the workload, in the resource's namespace.")
+    name: WorkloadName = Field(
+        description=(
+            "Name of the workload, in the resource's namespace (at most 63 characters: "
+            "obreg labels its output with it)."
+        )
+    )
 
 
 class Condition(Model):

@@ -13,15 +13,13 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .common import HttpsUrl, Model, SecretKeyRef, Status, WorkloadRef
+from .common import Model, SecretKeyRef, Status, WorkloadRef
+from .names import EndpointUrl, FileName
 
 KIND = "OBIdentityProvider"
 PLURAL = "obidentityproviders"
 
 ClaimUri = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^\S+$")]
-IdpName = Annotated[
-    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-]
 
 
 class ClaimMapping(Model):
@@ -74,7 +72,7 @@ class OBIdentityProviderSpec(Model):
     """The OB directory's OIDC endpoints and the client the ASPSP was issued there."""
 
     target: WorkloadRef = Field(description="The Key Manager workload.")
-    identity_provider_name: IdpName = Field(
+    identity_provider_name: FileName = Field(
         default="OBDirectory",
         description=(
             "Identity provider name in the Key Manager, also the file name. A name starting "
@@ -90,11 +88,13 @@ class OBIdentityProviderSpec(Model):
     client_secret_ref: SecretKeyRef = Field(
         description="Secret key holding the client secret issued by the OB directory."
     )
-    authorization_endpoint: HttpsUrl = Field(description="Authorization endpoint URL.")
-    token_endpoint: HttpsUrl = Field(description="Token endpoint URL.")
-    user_info_endpoint: HttpsUrl | None = Field(default=None, description="UserInfo endpoint URL.")
-    logout_endpoint: HttpsUrl | None = Field(default=None, description="Logout endpoint URL.")
-    callback_url: HttpsUrl = Field(
+    authorization_endpoint: EndpointUrl = Field(description="Authorization endpoint URL.")
+    token_endpoint: EndpointUrl = Field(description="Token endpoint URL.")
+    user_info_endpoint: EndpointUrl | None = Field(
+        default=None, description="UserInfo endpoint URL."
+    )
+    logout_endpoint: EndpointUrl | None = Field(default=None, description="Logout endpoint URL.")
+    callback_url: EndpointUrl = Field(
         description=(
             "https://<keymanager host>:<port>/commonauth; also the redirect URI of the SSA."
         )

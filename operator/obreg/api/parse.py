@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidInput, Problem
-from . import identity_provider, service_provider, trust_anchor
+from . import identity_provider, names, service_provider, trust_anchor
 from .common import API_VERSION
 from .resource import Resource
 
@@ -18,6 +18,8 @@ SPECS: dict[str, type[BaseModel]] = {
     identity_provider.KIND: identity_provider.OBIdentityProviderSpec,
     service_provider.KIND: service_provider.OBServiceProviderSpec,
 }
+# What a resource's name becomes bounds it (see names.py).
+NAME_LIMITS = {service_provider.KIND: names.SERVICE_PROVIDER_NAME_MAX}
 
 
 def field_path(location: tuple[int | str, ...]) -> str:
@@ -40,19 +42,63 @@ def _message(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def identity(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(kind, namespace, name) of any object, read leniently for labelling a refusal."""
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    return (
+        str(obj.get("kind")),
+        namespace if isinstance(namespace, str) and namespace else "default",
+        name if isinstance(name, str) else "",
+    )
+
+
+def metadata_problems(obj: Mapping[str, Any], label: str) -> list[Problem]:
+    """Object identity as the API server would check it, plus obreg's own bound on
+    names that become other names."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return [Problem(label, "metadata", "must be a mapping with name and namespace")]
+    problems = []
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    limit = NAME_LIMITS.get(str(obj.get("kind")), names.SUBDOMAIN_MAX)
+    if not name:
+        problems.append(Problem(label, "metadata.name", "required field is not set"))
+    elif not isinstance(name, str) or not names.is_subdomain(name, limit):
+        problems.append(
+            Problem(
+                label,
+                "metadata.name",
+                f"must be a DNS-1123 name of at most {limit} characters",
+                "lower-case letters, digits, '-' and '.'",
+            )
+        )
+    if namespace is not None and (not isinstance(namespace, str) or not names.is_label(namespace)):
+        problems.append(
+            Problem(
+                label,
+                "metadata.namespace",
+                f"must be a DNS-1123 label of at most {names.LABEL_MAX} characters",
+            )
+        )
+    return problems
+
+
 def parse(obj: Mapping[str, Any]) -> Resource[Any]:
-    kind = str(obj.get("kind"))
-    metadata = obj.get("metadata") or {}
-    name = str(metadata.get("name", ""))
-    namespace = str(metadata.get("namespace") or "default")
+    kind, namespace, name = identity(obj)
     label = f"{kind} {namespace}/{name}"
     if obj.get("apiVersion") != API_VERSION:
         raise InvalidInput([Problem(label, "apiVersion", f"must be {API_VERSION}")])
-    if not name:
-        raise InvalidInput([Problem(label, "metadata.name", "required field is not set")])
-    model = SPECS[kind]
+    problems = metadata_problems(obj, label)
+    spec = obj.get("spec")
+    if spec is not None and not isinstance(spec, Mapping):
+        problems.append(Problem(label, "spec", "must be a mapping"))
+    if problems:
+        raise InvalidInput(problems)
+    metadata = obj["metadata"]
     try:
-        spec = model.model_validate(obj.get("spec") or {})
+        validated = SPECS[kind].model_validate(spec or {})
     except ValidationError as err:
         raise InvalidInput(
             [
@@ -60,11 +106,12 @@ def parse(obj: Mapping[str, Any]) -> Resource[Any]:
                 for e in err.errors(include_url=False, include_input=False)
             ]
         ) from None
+    generation = metadata.get("generation")
     return Resource(
         kind=kind,
         namespace=namespace,
         name=name,
-        spec=spec,
-        generation=int(metadata.get("generation") or 0),
+        spec=validated,
+        generation=generation if isinstance(generation, int) else 0,
         uid=str(metadata.get("uid") or ""),
     )

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from .common import FileSource, HttpsUrl, Model, ObjectName, SecretKeyRef, Status, WorkloadRef, cel
+from .common import FileSource, Model, SecretKeyRef, Status, WorkloadRef, cel
+from .names import BaseUrl, EndpointUrl, FileName, ObjectName
 
 KIND = "OBServiceProvider"
 PLURAL = "observiceproviders"
@@ -96,7 +97,7 @@ class KeyManagerAdmin(Model):
     ClaimMetadataManagementService) to make the OAuth app, the OIDC claim and the openid
     scope, which live only in the KM database."""
 
-    url: HttpsUrl | None = Field(
+    url: BaseUrl | None = Field(
         default=None,
         description=(
             "https://<host>:<port> of the admin services as obreg reaches them (e.g. the KM "
@@ -197,26 +198,30 @@ class OBServiceProviderSpec(Model):
     )
     key_manager: WorkloadRef = Field(description="The Key Manager workload.")
     api_manager: WorkloadRef = Field(description="The API Manager workload (store).")
-    application_name: Token = Field(
-        default="apim_store_ob", description="Service provider (application) name on the KM."
+    application_name: FileName = Field(
+        default="apim_store_ob",
+        description=(
+            "Service provider (application) name on the KM, also the SP file's name: "
+            "letters, digits, '.', '_' and '-', starting with a letter or digit."
+        ),
     )
     client_credentials: ClientCredentials = Field(
         default_factory=ClientCredentials,
         description="The SP's OAuth client credentials; generated when unset.",
     )
-    key_manager_url: HttpsUrl = Field(
+    key_manager_url: BaseUrl = Field(
         description=(
             "https://<KM host>:<KM port>; the store's authorize, token, userinfo, jwks and "
             "logout endpoints derive from it."
         )
     )
-    store_url: HttpsUrl = Field(
+    store_url: BaseUrl = Field(
         description=(
             "https://<APIM host>:<port>; the redirect URI (/store/jagg/jaggery_oidc_acs_ob.jag) "
             "and post-logout redirect (/store/) derive from it."
         )
     )
-    token_url: HttpsUrl = Field(
+    token_url: EndpointUrl = Field(
         description="identityProviderURI: https://<APIM host>:<NIO port>/token."
     )
     key_manager_admin: KeyManagerAdmin | None = Field(

@@ -19,6 +19,7 @@ from .common import (
     WorkloadRef,
     cel,
 )
+from .names import RelativePath
 
 KIND = "OBTrustAnchor"
 PLURAL = "obtrustanchors"
@@ -93,13 +94,12 @@ class TruststoreOutput(Model):
     """The truststore file obreg writes into each target workload."""
 
     format: KeystoreType = Field(default="JKS", description="JKS (default) or PKCS12.")
-    path: str | None = Field(
+    path: RelativePath | None = Field(
         default=None,
-        max_length=512,
-        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
         description=(
-            "Path relative to the product home. Default: "
-            "repository/resources/security/client-truststore.jks (.p12 for PKCS12)."
+            "Path relative to the product home: segments of letters, digits, '.', '_' and "
+            "'-' that start with a letter or digit, no '__', at most 253 characters. "
+            "Default: repository/resources/security/client-truststore.jks (.p12 for PKCS12)."
         ),
     )
     password_secret_ref: SecretKeyRef | None = Field(

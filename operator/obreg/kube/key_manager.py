@@ -263,18 +263,12 @@ def _connection(sp: Resource[OBServiceProviderSpec], inputs: Inputs) -> Connecti
     assert admin is not None  # only called for service providers that set it
     where = Where(sp.label, "spec.keyManagerAdmin")
     place = where.child("credentialsSecret")
-    values = []
-    for key in ("username", "password"):
-        raw = inputs.secret(
+    values = [
+        inputs.secret_text(
             sp.namespace, SecretKeyRef(name=admin.credentials_secret, key=key), place
         )
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise place.refuse(f"{key} is not UTF-8 text") from None
-        if not text:
-            raise place.refuse(f"{key} is empty")
-        values.append(text)
+        for key in ("username", "password")
+    ]
     ca = inputs.file(sp.namespace, admin.ca, where.child("ca")) if admin.ca else None
     return Connection(
         url=admin.url or sp.spec.key_manager_url,

@@ -103,8 +103,9 @@ async def ensure_credentials(
     """Create the generated-credentials Secret of each SP that needs one and lacks it;
     the new data is added to ``secrets`` so this reconcile can use it at once."""
     created = 0
+    clashing = {p.resource for p in snap.namespace.conflicts()}
     for sp in snap.namespace.service_providers:
-        if sp.spec.client_credentials.client_id_ref is not None:
+        if sp.spec.client_credentials.client_id_ref is not None or sp.label in clashing:
             continue
         name = credentials.generated_secret_name(sp.name)
         if (sp.namespace, name) in inputs.secrets:
@@ -138,12 +139,7 @@ def _render(
     """The workload's bundle (empty when nothing targets it any more)."""
     if not contributors:
         return bundles.Bundle(snap.namespace.name, ref, (), ())
-    creds = {
-        sp.name: credentials.resolve(sp, inputs)
-        for sp in snap.namespace.service_providers
-        if ref in (sp.spec.key_manager, sp.spec.api_manager)
-    }
-    return bundles.render(snap.namespace, ref, inputs, creds, now)
+    return bundles.render(snap.namespace, ref, inputs, now)
 
 
 async def reconcile(

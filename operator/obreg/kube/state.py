@@ -15,7 +15,7 @@ from ..api import parse
 from ..api.common import WorkloadRef
 from ..api.resource import Resource
 from ..errors import InvalidInput, Problem
-from ..render import credentials
+from ..render import bundle, credentials
 from ..render.bundle import Namespace
 
 CUSTOM_KINDS = tuple(parse.SPECS)
@@ -84,13 +84,7 @@ def snapshot(namespace: str, objects: Iterable[Mapping[str, Any]]) -> Snapshot:
     return result
 
 
-def targets(resource: Resource[Any]) -> set[WorkloadRef]:
-    spec = resource.spec
-    if resource.kind == "OBTrustAnchor":
-        return set(spec.targets)
-    if resource.kind == "OBIdentityProvider":
-        return {spec.target}
-    return {spec.key_manager, spec.api_manager}
+targets = bundle.targets
 
 
 def _file_refs(resource: Resource[Any]) -> set[tuple[str, str]]:

@@ -3,8 +3,14 @@
 A workload's bundle gathers what every resource in its namespace contributes to it: the
 truststore from the anchors that target it; on a Key Manager the IdP and SP files,
 identity.xml and (fresh database) the claim and scope files; on an API Manager site.json,
-open-banking.xml, api-manager.xml and the locale files. Files that embed a secret (IdP
-XML, site.json) are marked for the workload's Secret; the rest may go to its ConfigMap.
+open-banking.xml, api-manager.xml and the locale files. A file whose rendering read
+any Secret (the IdP file, site.json, the SP file with its client id, and any file made
+from a base file, password or CA kept in a Secret) is placed in the workload's Secret;
+the rest may go to its ConfigMap (see inputs.py).
+
+The bundle is refused whole when it could not become objects Kubernetes accepts: two
+outputs of one name in the namespace, a path that is also another's folder, two paths
+with one key, or more than 1 MiB in the ConfigMap or the Secret.
 
 The digest covers each file's path, placement and fingerprint, where a fingerprint is the
 SHA-256 of the bytes, except for PKCS12 whose salted bytes change on every render: there
@@ -14,20 +20,23 @@ it is computed over the keystore's semantic inputs. Same inputs, same digest.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api import names
 from ..api.common import FileSource, WorkloadRef
 from ..api.identity_provider import OBIdentityProviderSpec
 from ..api.resource import Resource
 from ..api.service_provider import OBServiceProviderSpec
 from ..api.trust_anchor import CertificateSummary, OBTrustAnchorSpec
-from ..errors import Where
+from ..errors import InvalidInput, Problem, Where
 from . import (
     apim_xml,
+    credentials,
     fresh_database,
     identity_provider,
     identity_xml,
@@ -36,8 +45,10 @@ from . import (
     site_json,
     truststore,
 )
-from .credentials import ClientCredentials
 from .inputs import Inputs
+
+# Kubernetes refuses a ConfigMap or Secret whose values add up to more than this.
+OBJECT_DATA_MAX = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,9 +61,9 @@ class File:
 
     @property
     def key(self) -> str:
-        """The ConfigMap/Secret data key: keys cannot hold '/', and '__' never occurs in
-        the products' paths, so the mapping is reversible."""
-        return self.path.replace("/", "__")
+        """The ConfigMap/Secret data key: keys cannot hold '/'; no path obreg writes
+        holds '__' (names.RelativePath), and two paths with one key are refused."""
+        return self.path.replace("/", names.KEY_SEPARATOR)
 
 
 @dataclass(frozen=True)
@@ -83,62 +94,140 @@ class Namespace:
         return [*self.trust_anchors, *self.identity_providers, *self.service_providers]
 
     def workloads(self) -> list[WorkloadRef]:
-        targets: set[WorkloadRef] = set()
-        for anchor in self.trust_anchors:
-            targets.update(anchor.spec.targets)
-        for idp in self.identity_providers:
-            targets.add(idp.spec.target)
+        found = {w for r in self.resources() for w in targets(r)}
+        return sorted(found, key=lambda w: (w.kind, w.name))
+
+    def conflicts(self) -> list[Problem]:
+        """Outputs that would share a name in this namespace: obreg-<workload> for a
+        Deployment and a StatefulSet of one name, or for a workload named like the
+        client credentials Secret obreg generates for a service provider
+        (obreg-<name>-client). Each problem names a resource that causes it."""
+        problems: list[Problem] = []
+        workloads = self.workloads()
+        kinds: dict[str, set[str]] = {}
+        for workload in workloads:
+            kinds.setdefault(workload.name, set()).add(workload.kind)
+        for resource in self.resources():
+            for workload in sorted(targets(resource), key=lambda w: (w.kind, w.name)):
+                if len(kinds[workload.name]) > 1:
+                    problems.append(
+                        Problem(
+                            resource.label,
+                            _target_path(resource, workload),
+                            f"both a Deployment and a StatefulSet named {workload.name} are "
+                            "targeted",
+                            "obreg names its output after the workload; target one of them",
+                        )
+                    )
         for sp in self.service_providers:
-            targets.update((sp.spec.key_manager, sp.spec.api_manager))
-        return sorted(targets, key=lambda w: (w.kind, w.name))
+            if sp.spec.client_credentials.client_id_ref is not None:
+                continue
+            secret = credentials.generated_secret_name(sp.name)
+            clashing = [w for w in workloads if names.OUTPUT_PREFIX + w.name == secret]
+            for workload in clashing:
+                message = (
+                    f"the client credentials Secret {secret} of {sp.label} and the output of "
+                    f"{workload.kind}/{workload.name} would have one name"
+                )
+                hint = "rename the workload or the OBServiceProvider, or set clientCredentials"
+                problems.append(Problem(sp.label, "spec.clientCredentials", message, hint))
+                problems += [
+                    Problem(r.label, _target_path(r, workload), message, hint)
+                    for r in self.resources()
+                    if workload in targets(r)
+                ]
+        return list(dict.fromkeys(problems))
 
 
-def _file(
-    path: str, content: bytes, secret: bool, owner: str, fingerprint: str | None = None
-) -> File:
-    return File(path, content, secret, fingerprint or hashlib.sha256(content).hexdigest(), owner)
+def targets(resource: Resource[Any]) -> set[WorkloadRef]:
+    """The workloads a resource writes files into."""
+    spec = resource.spec
+    if isinstance(spec, OBTrustAnchorSpec):
+        return set(spec.targets)
+    if isinstance(spec, OBIdentityProviderSpec):
+        return {spec.target}
+    assert isinstance(spec, OBServiceProviderSpec)
+    return {spec.key_manager, spec.api_manager}
+
+
+def _target_path(resource: Resource[Any], workload: WorkloadRef) -> str:
+    spec = resource.spec
+    if isinstance(spec, OBTrustAnchorSpec):
+        return f"spec.targets[{spec.targets.index(workload)}]"
+    if isinstance(spec, OBIdentityProviderSpec):
+        return "spec.target"
+    return "spec.keyManager" if spec.key_manager == workload else "spec.apiManager"
+
+
+class _Files:
+    """Collects a workload's files. Each is rendered through its own tracked inputs, so a
+    file is placed in the Secret exactly when its rendering read a Secret (or it carries
+    one by nature), and the Secret-value warnings land on the resource that read them."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+        self.files: list[File] = []
+        self.warnings: dict[str, list[str]] = {}
+
+    def add(
+        self,
+        path: str,
+        owner: str,
+        render: Callable[[Inputs], bytes],
+        fingerprint: Callable[[bytes], str] | None = None,
+    ) -> None:
+        tracked = self.inputs.tracked()
+        content = render(tracked)
+        assert tracked.log is not None
+        self.warnings.setdefault(owner, []).extend(tracked.log.warnings)
+        self.files.append(
+            File(
+                path,
+                content,
+                tracked.log.secret,
+                fingerprint(content) if fingerprint else hashlib.sha256(content).hexdigest(),
+                owner,
+            )
+        )
 
 
 def render(
-    namespace: Namespace,
-    workload: WorkloadRef,
-    inputs: Inputs,
-    credentials: dict[str, ClientCredentials],
-    now: datetime.datetime,
+    namespace: Namespace, workload: WorkloadRef, inputs: Inputs, now: datetime.datetime
 ) -> Bundle:
-    """The bundle of one workload. ``credentials`` maps each OBServiceProvider's name to
-    its resolved client credentials (see credentials.resolve)."""
-    files: list[File] = []
-    contributors: list[str] = []
+    """The bundle of one workload."""
+    contributors = [r for r in namespace.resources() if workload in targets(r)]
+    labels = {r.label for r in contributors}
+    conflicts = [p for p in namespace.conflicts() if p.resource in labels]
+    if conflicts:
+        raise InvalidInput(conflicts)
+    out = _Files(inputs)
     certificates: dict[str, list[CertificateSummary]] = {}
-    warnings: dict[str, list[str]] = {}
 
     anchors = [a for a in namespace.trust_anchors if workload in a.spec.targets]
     if anchors:
-        store = truststore.render(anchors, inputs, now)
-        files.append(_file(store.path, store.content, False, anchors[0].label, store.fingerprint))
-        contributors += [a.label for a in anchors]
-        certificates.update(store.summaries)
+        stores: list[truststore.Truststore] = []
+
+        def store_bytes(tracked: Inputs) -> bytes:
+            stores.append(truststore.render(anchors, tracked, now))
+            return stores[-1].content
+
+        path = anchors[0].spec.output.resolved_path
+        out.add(path, anchors[0].label, store_bytes, lambda _: stores[-1].fingerprint)
+        certificates.update(stores[-1].summaries)
         for anchor in anchors:
-            warnings[anchor.label] = store.warnings[anchor.name]
+            out.warnings.setdefault(anchor.label, []).extend(stores[-1].warnings[anchor.name])
 
     for idp in namespace.identity_providers:
         if idp.spec.target == workload:
-            files.append(
-                _file(
-                    identity_provider.path(idp.spec),
-                    identity_provider.render(idp, inputs),
-                    True,
-                    idp.label,
-                )
+            out.add(
+                identity_provider.path(idp.spec),
+                idp.label,
+                functools.partial(identity_provider.render, idp),
             )
-            contributors.append(idp.label)
 
-    km_sps = [sp for sp in namespace.service_providers if sp.spec.key_manager == workload]
-    for sp in km_sps:
-        idp = _identity_provider(namespace, sp)
-        files += _key_manager_files(sp, idp, inputs, credentials[sp.name])
-        contributors.append(sp.label)
+    for sp in namespace.service_providers:
+        if sp.spec.key_manager == workload:
+            _key_manager_files(out, sp, _identity_provider(namespace, sp))
 
     apim_sps = [sp for sp in namespace.service_providers if sp.spec.api_manager == workload]
     if len(apim_sps) > 1:
@@ -153,17 +242,17 @@ def render(
             "an API Manager has one store login: keep one OBServiceProvider per API Manager",
         )
     for sp in apim_sps:
-        files += _api_manager_files(sp, inputs, credentials[sp.name])
-        if sp.label not in contributors:
-            contributors.append(sp.label)
+        _api_manager_files(out, sp)
 
+    files = _unique(out.files)
+    _check_objects(files, sorted(labels))
     return Bundle(
         namespace.name,
         workload,
-        _unique(files),
-        tuple(sorted(contributors)),
+        files,
+        tuple(sorted(labels)),
         certificates,
-        warnings,
+        {label: out.warnings.get(label, []) for label in sorted(labels) if label in out.warnings},
     )
 
 
@@ -189,112 +278,160 @@ def _identity_provider(
 
 
 def _key_manager_files(
-    sp: Resource[OBServiceProviderSpec],
-    idp: Resource[OBIdentityProviderSpec],
-    inputs: Inputs,
-    creds: ClientCredentials,
-) -> list[File]:
+    out: _Files, sp: Resource[OBServiceProviderSpec], idp: Resource[OBIdentityProviderSpec]
+) -> None:
     spec, base = sp.spec, sp.spec.base_files
     where = Where(sp.label, "spec.baseFiles")
-    files = [
-        _file(
-            service_provider.path(spec),
-            service_provider.render(spec, creds.client_id, idp.spec.identity_provider_name),
-            False,
-            sp.label,
+
+    def service_provider_file(tracked: Inputs) -> bytes:
+        client_id = credentials.resolve(sp, tracked).client_id
+        return service_provider.render(spec, client_id, idp.spec.identity_provider_name)
+
+    out.add(service_provider.path(spec), sp.label, service_provider_file)
+    out.add(
+        identity_xml.PATH,
+        sp.label,
+        lambda tracked: identity_xml.patch(
+            tracked.file(sp.namespace, base.identity_xml, where.child("identityXml")),
+            where.child("identityXml"),
         ),
-        _file(
-            identity_xml.PATH,
-            identity_xml.patch(
-                inputs.file(sp.namespace, base.identity_xml, where.child("identityXml")),
-                where.child("identityXml"),
-            ),
-            False,
-            sp.label,
-        ),
-    ]
+    )
     if spec.fresh_database:
         assert base.claim_config_xml is not None and base.oidc_scope_config_xml is not None
+        claims, scopes = base.claim_config_xml, base.oidc_scope_config_xml
         claim_where = where.child("claimConfigXml")
         scope_where = where.child("oidcScopeConfigXml")
-        files += [
-            _file(
-                fresh_database.CLAIM_CONFIG_PATH,
-                fresh_database.patch_claim_config(
-                    inputs.file(sp.namespace, base.claim_config_xml, claim_where),
-                    spec.oidc_claim,
-                    claim_where,
-                ),
-                False,
-                sp.label,
+        out.add(
+            fresh_database.CLAIM_CONFIG_PATH,
+            sp.label,
+            lambda tracked: fresh_database.patch_claim_config(
+                tracked.file(sp.namespace, claims, claim_where), spec.oidc_claim, claim_where
             ),
-            _file(
-                fresh_database.OIDC_SCOPE_CONFIG_PATH,
-                fresh_database.patch_oidc_scope_config(
-                    inputs.file(sp.namespace, base.oidc_scope_config_xml, scope_where),
-                    spec.oidc_claim.claim_uri,
-                    scope_where,
-                ),
-                False,
-                sp.label,
+        )
+        out.add(
+            fresh_database.OIDC_SCOPE_CONFIG_PATH,
+            sp.label,
+            lambda tracked: fresh_database.patch_oidc_scope_config(
+                tracked.file(sp.namespace, scopes, scope_where),
+                spec.oidc_claim.claim_uri,
+                scope_where,
             ),
-        ]
-    return files
+        )
 
 
-def _api_manager_files(
-    sp: Resource[OBServiceProviderSpec], inputs: Inputs, creds: ClientCredentials
-) -> list[File]:
+def _api_manager_files(out: _Files, sp: Resource[OBServiceProviderSpec]) -> None:
     spec, base = sp.spec, sp.spec.base_files
     where = Where(sp.label, "spec.baseFiles")
 
-    def read(source: FileSource, field_name: str) -> tuple[bytes, Where]:
+    def patched(
+        source: FileSource, field_name: str, patch: Callable[[bytes, Where], bytes]
+    ) -> Callable[[Inputs], bytes]:
         place = where.child(field_name)
-        return inputs.file(sp.namespace, source, place), place
+        return lambda tracked: patch(tracked.file(sp.namespace, source, place), place)
 
-    site, site_where = read(base.site_json, "siteJson")
-    ob, ob_where = read(base.open_banking_xml, "openBankingXml")
-    am, am_where = read(base.api_manager_xml, "apiManagerXml")
-    files = [
-        _file(
-            site_json.PATH,
-            site_json.patch(site, spec, creds.client_id, creds.client_secret, site_where),
-            True,
-            sp.label,
+    def site_file(tracked: Inputs) -> bytes:
+        place = where.child("siteJson")
+        data = tracked.file(sp.namespace, base.site_json, place)
+        creds = credentials.resolve(sp, tracked)
+        return site_json.patch(data, spec, creds.client_id, creds.client_secret, place)
+
+    out.add(site_json.PATH, sp.label, site_file)
+    out.add(
+        apim_xml.OPEN_BANKING_PATH,
+        sp.label,
+        patched(
+            base.open_banking_xml,
+            "openBankingXml",
+            lambda data, place: apim_xml.patch_open_banking(data, spec.signature_algorithm, place),
         ),
-        _file(
-            apim_xml.OPEN_BANKING_PATH,
-            apim_xml.patch_open_banking(ob, spec.signature_algorithm, ob_where),
-            False,
-            sp.label,
+    )
+    out.add(
+        apim_xml.API_MANAGER_PATH,
+        sp.label,
+        patched(
+            base.api_manager_xml,
+            "apiManagerXml",
+            lambda data, place: apim_xml.patch_api_manager(
+                data, spec.application_attributes, place
+            ),
         ),
-        _file(
-            apim_xml.API_MANAGER_PATH,
-            apim_xml.patch_api_manager(am, spec.application_attributes, am_where),
-            False,
-            sp.label,
-        ),
-    ]
+    )
     if spec.id_column:
         assert base.locale_default is not None and base.locale_en is not None
         for source, field_name, path in (
             (base.locale_default, "localeDefault", locale.DEFAULT_PATH),
             (base.locale_en, "localeEn", locale.EN_PATH),
         ):
-            data, place = read(source, field_name)
-            files.append(_file(path, locale.patch(data, place), False, sp.label))
-    return files
+            out.add(path, sp.label, patched(source, field_name, locale.patch))
 
 
 def _unique(files: Iterable[File]) -> tuple[File, ...]:
-    """Files sorted by path; two contributions to one path must be identical."""
+    """Files sorted by path. Two contributions to one path must be identical (a copy
+    read from a Secret makes the file a Secret's); no path may be another's folder,
+    and no two paths may share a key."""
     by_path: dict[str, File] = {}
     for item in files:
         existing = by_path.get(item.path)
-        if existing is not None and existing.fingerprint != item.fingerprint:
-            raise Where(item.owner, "spec").refuse(
-                f"writes {item.path}, which {existing.owner} also writes with other content",
-                "make the two resources agree, or target different workloads",
+        if existing is not None:
+            if existing.fingerprint != item.fingerprint:
+                raise Where(item.owner, "spec").refuse(
+                    f"writes {item.path}, which {existing.owner} also writes with other content",
+                    "make the two resources agree, or target different workloads",
+                )
+            item = File(
+                item.path,
+                item.content,
+                item.secret or existing.secret,
+                item.fingerprint,
+                existing.owner,
             )
         by_path[item.path] = item
-    return tuple(by_path[p] for p in sorted(by_path))
+    ordered = tuple(by_path[p] for p in sorted(by_path))
+    keys: dict[str, File] = {}
+    for item in ordered:
+        folder = next((p for p in by_path if p.startswith(item.path + "/")), None)
+        if folder is not None:
+            raise Where(item.owner, "spec").refuse(
+                f"writes the file {item.path}, which {by_path[folder].owner} needs as a "
+                f"folder for {folder}",
+                "choose another output path",
+            )
+        if item.key in keys:
+            raise Where(item.owner, "spec").refuse(
+                f"writes {item.path}, whose key {item.key} is also the key of "
+                f"{keys[item.key].path}",
+                "choose another output path",
+            )
+        keys[item.key] = item
+    return ordered
+
+
+def _check_objects(files: tuple[File, ...], contributors: list[str]) -> None:
+    """The limits the API server enforces on the ConfigMap and Secret, checked before
+    anything is written, so a refusal names the resources instead of an apply failing."""
+    problems: list[Problem] = []
+    for item in files:
+        if len(item.key) > names.KEY_MAX:
+            problems.append(
+                Problem(
+                    item.owner,
+                    "spec",
+                    f"the key of {item.path} is longer than {names.KEY_MAX} characters",
+                    "choose a shorter path or name",
+                )
+            )
+    for secret, kind in ((False, "ConfigMap"), (True, "Secret")):
+        size = sum(len(f.content) for f in files if f.secret == secret)
+        if size > OBJECT_DATA_MAX:
+            problems += [
+                Problem(
+                    label,
+                    "spec",
+                    f"the workload's {kind} would hold {size} bytes; Kubernetes allows "
+                    f"{OBJECT_DATA_MAX}",
+                    "split the truststore or the base files across workloads, or trim them",
+                )
+                for label in contributors
+            ]
+    if problems:
+        raise InvalidInput(problems)

@@ -57,15 +57,7 @@ def references(sp: Resource[OBServiceProviderSpec]) -> tuple[SecretKeyRef, Secre
 def resolve(sp: Resource[OBServiceProviderSpec], inputs: Inputs) -> ClientCredentials:
     id_ref, secret_ref = references(sp)
     where = Where(sp.label, "spec.clientCredentials")
-    values = []
-    for ref, field_name in ((id_ref, "clientIdRef"), (secret_ref, "clientSecretRef")):
-        place = where.child(field_name)
-        raw = inputs.secret(sp.namespace, ref, place)
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise place.refuse("not UTF-8 text") from None
-        if not text:
-            raise place.refuse("empty")
-        values.append(text)
-    return ClientCredentials(values[0], values[1])
+    return ClientCredentials(
+        inputs.secret_text(sp.namespace, id_ref, where.child("clientIdRef")),
+        inputs.secret_text(sp.namespace, secret_ref, where.child("clientSecretRef")),
+    )

@@ -37,13 +37,7 @@ def _property(name: str, value: str, confidential: bool = False) -> etree._Eleme
 def render(idp: Resource[OBIdentityProviderSpec], inputs: Inputs) -> bytes:
     spec = idp.spec
     secret_where = Where(idp.label, "spec.clientSecretRef")
-    secret = inputs.secret(idp.namespace, spec.client_secret_ref, secret_where)
-    try:
-        client_secret = secret.decode("utf-8")
-    except UnicodeDecodeError:
-        raise secret_where.refuse("the client secret is not UTF-8 text") from None
-    if not client_secret:
-        raise secret_where.refuse("the client secret is empty")
+    client_secret = inputs.secret_text(idp.namespace, spec.client_secret_ref, secret_where)
 
     properties = [
         _property("ClientId", spec.client_id),

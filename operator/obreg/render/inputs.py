@@ -3,12 +3,24 @@
 Rendering never reads from the API: the operator fills this from its indexes, the offline
 CLI from manifest files, and tests from literals. A missing object or key is refused
 with the field path of the reference.
+
+Two rules live here because every read passes through here:
+
+- Whatever comes from a Secret stays in a Secret. A read made through ``tracked()``
+  records whether any Secret was read, and the bundle places every file whose rendering
+  read one in the workload's Secret, never its ConfigMap: a base file, a password, a
+  client id or secret, a CA, whichever renderer reads it.
+- One rule for a Secret value used as text (a password, a client id or secret, a user
+  name): UTF-8, surrounding whitespace removed (``echo`` and editors add a trailing
+  newline that would otherwise become part of a password), never empty, no control
+  character. When the rule changed a value, a warning says so.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..api.common import ConfigMapKeyRef, FileSource, SecretKeyRef
 from ..errors import Where
@@ -16,14 +28,55 @@ from ..errors import Where
 # (namespace, name) -> key -> bytes. ConfigMap data and binaryData are merged.
 Objects = Mapping[tuple[str, str], Mapping[str, bytes]]
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass
+class ReadLog:
+    """What one rendering read: whether any Secret, and the warnings of the text rule."""
+
+    secret: bool = False
+    warnings: list[str] = field(default_factory=list)
+
 
 @dataclass(frozen=True)
 class Inputs:
     secrets: Objects = field(default_factory=dict)
     config_maps: Objects = field(default_factory=dict)
+    log: ReadLog | None = None
+
+    def tracked(self) -> Inputs:
+        """The same inputs with a fresh ``log`` of what is read through them."""
+        return replace(self, log=ReadLog())
 
     def secret(self, namespace: str, ref: SecretKeyRef, where: Where) -> bytes:
+        if self.log is not None:
+            self.log.secret = True
         return self._lookup("Secret", self.secrets, namespace, ref.name, ref.key, where)
+
+    def secret_text(self, namespace: str, ref: SecretKeyRef, where: Where) -> str:
+        """A Secret value used as text, by the one rule above."""
+        raw = self.secret(namespace, ref, where)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise where.refuse(
+                f"Secret {namespace}/{ref.name} key {ref.key!r} is not UTF-8 text"
+            ) from None
+        value = text.strip(" \t\r\n")
+        if not value:
+            raise where.refuse(f"Secret {namespace}/{ref.name} key {ref.key!r} is empty")
+        if _CONTROL.search(value):
+            raise where.refuse(
+                f"Secret {namespace}/{ref.name} key {ref.key!r} holds a control character",
+                "store the value alone, without line breaks or control characters",
+            )
+        if value != text and self.log is not None:
+            self.log.warnings.append(
+                f"Secret {namespace}/{ref.name} key {ref.key!r}: surrounding whitespace "
+                "(such as a trailing newline) was removed from the value"
+            )
+        return value
 
     def config_map(self, namespace: str, ref: ConfigMapKeyRef, where: Where) -> bytes:
         return self._lookup("ConfigMap", self.config_maps, namespace, ref.name, ref.key, where)

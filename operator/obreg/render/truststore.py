@@ -147,11 +147,7 @@ def _password(
 ) -> str:
     if ref is None:
         return DEFAULT_PASSWORD
-    raw = inputs.secret(resource.namespace, ref, Where(resource.label, path))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Where(resource.label, path).refuse("the password is not UTF-8 text") from None
+    return inputs.secret_text(resource.namespace, ref, Where(resource.label, path))
 
 
 def _source_certificates(

@@ -1,0 +1,111 @@
+"""One rule for every name and path that comes from input, with the limits Kubernetes
+and the products really have, checked where input enters (the models and ``parse``).
+
+Each name obreg turns into something else is bounded by what it becomes:
+
+- a workload name becomes the value of the label ``obreg.dev/workload`` (63 characters,
+  the label-value limit) and the object name ``obreg-<workload>``;
+- an OBServiceProvider name becomes the Secret name ``obreg-<name>-client`` (253);
+- an identity provider or application name becomes a file name under the product home;
+- an output path becomes a file under the product home and, with ``/`` written as
+  ``__``, a ConfigMap or Secret key (253 characters of ``[-._a-zA-Z0-9]``).
+
+Patterns use only what both pydantic's and the API server's regex engines understand (no
+look-around), so the CRD refuses what ``obreg render`` refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+# DNS-1123, as Kubernetes validates object names and namespaces.
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+SUBDOMAIN_PATTERN = rf"^{_LABEL}(\.{_LABEL})*$"
+LABEL_PATTERN = rf"^{_LABEL}$"
+SUBDOMAIN_MAX = 253
+LABEL_MAX = 63
+
+OUTPUT_PREFIX = "obreg-"  # obreg-<workload>
+CREDENTIALS_SUFFIX = "-client"  # obreg-<service provider>-client
+# The longest OBServiceProvider name whose credentials Secret name is still legal.
+SERVICE_PROVIDER_NAME_MAX = SUBDOMAIN_MAX - len(OUTPUT_PREFIX) - len(CREDENTIALS_SUFFIX)
+
+# A referenced Secret or ConfigMap.
+ObjectName = Annotated[
+    str, Field(min_length=1, max_length=SUBDOMAIN_MAX, pattern=SUBDOMAIN_PATTERN)
+]
+# A workload: a DNS-1123 subdomain short enough to be a label value.
+WorkloadName = Annotated[str, Field(min_length=1, max_length=LABEL_MAX, pattern=SUBDOMAIN_PATTERN)]
+
+# A key of a Secret or ConfigMap that a resource reads (Kubernetes' own key rule).
+DataKey = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+# A file name obreg writes (IdP and SP files): starts with a letter or digit, so never
+# "." or "..", and holds no separator.
+FileName = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+
+KEY_SEPARATOR = "__"  # "/" in a product path, as a ConfigMap/Secret key
+KEY_MAX = 253
+
+
+def _no_key_separator(path: str) -> str:
+    """``__`` stands for ``/`` in keys; a path holding it would share a key with another."""
+    if KEY_SEPARATOR in path:
+        raise ValueError(f"must not contain {KEY_SEPARATOR!r} (obreg writes '/' as '__' in keys)")
+    return path
+
+
+# A path relative to the product home: segments that start with a letter or digit (so
+# no "..", no hidden files, nothing absolute), short enough to be a key.
+RelativePath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=KEY_MAX,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.contains('__')",
+                    "message": "must not contain '__' (obreg writes '/' as '__' in keys)",
+                }
+            ]
+        },
+    ),
+    AfterValidator(_no_key_separator),
+]
+
+# URLs. The authority is a host name or bracketed IPv6 address and a port, never user
+# information (a password does not belong in a resource); paths and queries hold only
+# RFC 3986 characters, so no whitespace or control character ever reaches a file.
+_AUTHORITY = r"([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?"
+_PATH = r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
+_QUERY = r"(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?"
+# A base from which obreg derives endpoints by appending a path: no query, no fragment.
+BaseUrl = Annotated[str, Field(max_length=2048, pattern=rf"^https://{_AUTHORITY}{_PATH}$")]
+# A complete endpoint: a query is allowed (OIDC allows one), a fragment is not.
+EndpointUrl = Annotated[
+    str, Field(max_length=2048, pattern=rf"^https://{_AUTHORITY}{_PATH}{_QUERY}$")
+]
+
+# Characters no text field may hold: C0 and C1 controls (tab, newline and carriage return
+# aside), DEL, and what XML 1.0 cannot carry at all (surrogates, U+FFFE, U+FFFF).
+_ILLEGAL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+ILLEGAL_TEXT_MESSAGE = "holds a control character or a character XML cannot carry; remove it"
+
+
+def legal_text(value: str) -> bool:
+    return _ILLEGAL_TEXT.search(value) is None
+
+
+def is_subdomain(name: str, limit: int = SUBDOMAIN_MAX) -> bool:
+    return len(name) <= limit and re.fullmatch(SUBDOMAIN_PATTERN, name) is not None
+
+
+def is_label(name: str) -> bool:
+    return len(name) <= LABEL_MAX and re.fullmatch(LABEL_PATTERN, name) is not None
