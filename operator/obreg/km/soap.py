@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ..render import xml_patch
+
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 AXIS2 = "http://org.apache.axis2/xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -51,10 +53,6 @@ class Fault:
     reason: str
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def _add(parent: etree._Element, namespace: str, name: str, value: str | tuple[str, ...]) -> None:
     for item in (value,) if isinstance(value, str) else value:
         etree.SubElement(parent, f"{{{namespace}}}{name}").text = item
@@ -83,12 +81,14 @@ def action(operation: str) -> str:
 
 
 def _envelope_body(data: bytes) -> etree._Element:
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise MalformedResponse("the answer declares a DTD or entities")
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, xml_patch.parser())
     except etree.XMLSyntaxError as err:
         raise MalformedResponse(f"not well-formed XML (line {err.lineno})") from None
+    except ValueError:
+        raise MalformedResponse("not XML") from None
+    if xml_patch.declares_dtd(root.getroottree()):
+        raise MalformedResponse("the answer declares a DTD or entities")
     if root.tag != f"{{{SOAP11}}}Envelope":
         raise MalformedResponse(f"not a SOAP 1.1 envelope: <{etree.QName(root).localname}>")
     body = root.find(f"{{{SOAP11}}}Body")

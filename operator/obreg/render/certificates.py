@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -128,14 +129,26 @@ def derived_alias(cert: x509.Certificate) -> str:
     return f"{slug}-{fingerprint[:8]}"
 
 
+Issuers = Mapping[x509.Name, Sequence[Certificate]]
+
+
+def by_subject(certificates: Iterable[Certificate]) -> Issuers:
+    """Certificates indexed by subject, so finding a certificate's issuer looks only at
+    those whose subject is its issuer name: linear in the truststore, not quadratic."""
+    index: dict[x509.Name, list[Certificate]] = {}
+    for certificate in certificates:
+        index.setdefault(certificate.cert.subject, []).append(certificate)
+    return index
+
+
 def warnings(
     certificate: Certificate,
-    others: list[Certificate],
+    issuers: Issuers,
     now: datetime.datetime,
     warn_days: int,
 ) -> list[str]:
     """What a platform team should know about a trusted certificate, but which does not
-    by itself make it wrong to trust."""
+    by itself make it wrong to trust. ``issuers`` is ``by_subject`` of the truststore."""
     cert = certificate.cert
     found: list[str] = []
     if cert.not_valid_before_utc > now:
@@ -146,7 +159,9 @@ def warnings(
     if not certificate.is_ca:
         found.append("not a CA certificate (no basicConstraints CA:TRUE)")
     if cert.issuer != cert.subject and not any(
-        _issued_by(cert, other.cert) for other in others if other is not certificate
+        _issued_by(cert, other.cert)
+        for other in issuers.get(cert.issuer, ())
+        if other is not certificate
     ):
         found.append("its issuer is not among the trust anchors")
     return found

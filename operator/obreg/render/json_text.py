@@ -17,7 +17,23 @@ import json5
 
 from ..errors import Where
 
-_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+# A JSON5 member name without quotes: ECMAScript identifier characters or \uXXXX escapes.
+_IDENTIFIER = re.compile(r"(?:[^\W\d]|[$_]|\\u[0-9a-fA-F]{4})(?:[\w$\u200c\u200d]|\\u[0-9a-fA-F]{4})*")
+BOM = "\ufeff"
+
+
+class _Layout(Exception):
+    """The scanner met a layout it does not know (json5 accepted the document)."""
+
+
+def decode(data: bytes, where: Where) -> str:
+    """A JSON5 file's text: UTF-8, a leading byte-order mark dropped (editors on Windows
+    write one; the products read the file without it)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise where.refuse("not UTF-8 text", "save the file as UTF-8") from None
+    return text.removeprefix(BOM)
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,13 @@ def load_object(text: str, where: Where) -> dict[str, object]:
 def set_members(text: str, values: dict[str, object], where: Where) -> str:
     """Return ``text`` with each top-level key of ``values`` set to that value."""
     load_object(text, where)
-    opening, members, closing = _scan(text)
+    try:
+        opening, members, _ = _scan(text)
+    except (_Layout, IndexError, ValueError):
+        raise where.refuse(
+            "obreg cannot edit this file's layout in place",
+            "please report it; meanwhile remove unusual syntax around the top-level members",
+        ) from None
     indent = _member_indent(text, members)
     for key in values:
         if sum(1 for m in members if m.key == key) > 1:
@@ -90,7 +112,7 @@ def _member_indent(text: str, members: list[_Member]) -> str:
 def _scan(text: str) -> tuple[int, list[_Member], int]:
     """Offsets of the top-level object's braces and of each member's key and value."""
     i = _skip(text, 0)
-    assert text[i] == "{"  # load_object checked the document is an object
+    _expect(text, i, "{")  # load_object checked the document is an object
     opening = i
     i = _skip(text, i + 1)
     members = []
@@ -101,10 +123,11 @@ def _scan(text: str) -> tuple[int, list[_Member], int]:
             key = str(json5.loads(text[i:end]))
         else:
             match = _IDENTIFIER.match(text, i)
-            assert match is not None
-            key, end = match.group(0), match.end()
+            if match is None:
+                raise _Layout(i)
+            key, end = str(json5.loads(f'"{match.group(0)}"')), match.end()
         i = _skip(text, end)
-        assert text[i] == ":"
+        _expect(text, i, ":")
         value_start = _skip(text, i + 1)
         value_end = _value_end(text, value_start)
         members.append(_Member(key, key_start, value_start, value_end))
@@ -114,10 +137,15 @@ def _scan(text: str) -> tuple[int, list[_Member], int]:
     return opening, members, i
 
 
+def _expect(text: str, i: int, char: str) -> None:
+    if i >= len(text) or text[i] != char:
+        raise _Layout(i)
+
+
 def _skip(text: str, i: int) -> int:
     """Past whitespace and comments."""
     while i < len(text):
-        if text[i].isspace():
+        if text[i].isspace() or text[i] == BOM:
             i += 1
         elif text.startswith("//", i):
             newline = text.find("\n", i)

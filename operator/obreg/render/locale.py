@@ -11,8 +11,5 @@ EN_PATH = f"{_DIR}/locale_en.json"
 
 
 def patch(base: bytes, where: Where) -> bytes:
-    try:
-        text = base.decode("utf-8")
-    except UnicodeDecodeError:
-        raise where.refuse("the locale file is not UTF-8 text") from None
+    text = json_text.decode(base, where)
     return json_text.set_members(text, {"ID": "ID"}, where).encode("utf-8")

@@ -66,10 +66,7 @@ def _merge(base: object, ours: dict[str, object]) -> dict[str, object]:
 def patch(
     base: bytes, spec: OBServiceProviderSpec, client_id: str, client_secret: str, where: Where
 ) -> bytes:
-    try:
-        text = base.decode("utf-8")
-    except UnicodeDecodeError:
-        raise where.refuse("site.json is not UTF-8 text") from None
+    text = json_text.decode(base, where)
     current = json_text.load_object(text, where)
     values = {
         "oidcConfiguration": _merge(

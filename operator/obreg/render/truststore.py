@@ -26,10 +26,15 @@ from ..api.trust_anchor import (
     OBTrustAnchorSpec,
     TruststoreOutput,
 )
-from ..errors import Where
+from ..errors import Where, printable
 from . import certificates
 from .certificates import Certificate
 from .inputs import Inputs
+
+
+# Per OBTrustAnchor: far above any real truststore (the stock one holds about 100), low
+# enough that one resource cannot make obreg spend minutes on it.
+MAX_CERTIFICATES = 5000
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,18 @@ def render(
     seen: dict[str, tuple[str, str]] = {}  # sha256 -> (alias, where)
     aliases: dict[str, tuple[str, str]] = {}  # alias -> (sha256, where)
     for anchor in anchors:
+        count = 0
         for index in range(len(anchor.spec.certificates)):
             where = Where(anchor.label, f"spec.certificates[{index}]")
-            for cert in _source_certificates(anchor, index, inputs, now):
+            found = _source_certificates(anchor, index, inputs, now)
+            count += len(found)
+            if count > MAX_CERTIFICATES:
+                raise Where(anchor.label, "spec.certificates").refuse(
+                    f"holds more than {MAX_CERTIFICATES} certificates",
+                    "a client truststore needs the CAs that issue client certificates; "
+                    "split the sources across anchors of other workloads or trim them",
+                )
+            for cert in found:
                 if cert.sha256 in seen:
                     continue  # the same CA twice: stored once
                 if cert.alias in aliases and aliases[cert.alias][0] != cert.sha256:
@@ -103,10 +117,10 @@ def render(
         ).encode()
     ).hexdigest()
 
-    everyone = list(entries.values())
+    issuers = certificates.by_subject(entries.values())
     summaries = {
         anchor.name: [
-            _summary(cert, everyone, now, anchor.spec.expiry_warning_days)
+            _summary(cert, issuers, now, anchor.spec.expiry_warning_days)
             for a, cert in anchor_certs
             if a is anchor
         ]
@@ -216,26 +230,29 @@ def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate
             "the base keystore's password is wrong (integrity check failed)",
             "fix passwordSecretRef (the stock password is wso2carbon)",
         ) from None
-    except (
-        jks.util.BadKeystoreFormatException,
-        jks.util.UnexpectedJavaTypeException,
-        ValueError,
-        IndexError,
-        EOFError,
-    ):
+    except jks.util.UnsupportedKeystoreVersionException:
         raise where.refuse(
-            "not a JKS keystore", "is the file PKCS12? then set type: PKCS12"
+            "a JKS keystore of a version obreg cannot read", "convert it with keytool"
+        ) from None
+    except Exception:  # pyjks raises many kinds on damaged input; all mean the same
+        raise where.refuse(
+            "not a JKS keystore, or a damaged one", "is the file PKCS12? then set type: PKCS12"
         ) from None
     if store.private_keys or store.secret_keys:
         raise where.refuse(
             "the base keystore holds key entries",
             "a client truststore holds trusted certificates only; give the stock truststore",
         )
-    entries = {}
-    for alias, entry in store.certs.items():
-        cert = x509.load_der_x509_certificate(entry.cert)
-        entries[alias.lower()] = Certificate(alias.lower(), entry.cert, cert)
-    return entries
+    found = []
+    for alias, entry in sorted(store.certs.items()):
+        try:
+            found.append((alias, x509.load_der_x509_certificate(entry.cert)))
+        except ValueError:
+            raise where.refuse(
+                f"the entry {printable(alias)!r} is not a readable X.509 certificate",
+                "remove it from the base keystore with keytool -delete",
+            ) from None
+    return _base_aliases(found)
 
 
 def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
@@ -251,11 +268,30 @@ def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certific
             "the base keystore holds a private key",
             "a client truststore holds trusted certificates only; give the stock truststore",
         )
-    entries = {}
+    found = []
     for number, item in enumerate(store.additional_certs, start=1):
-        der = item.certificate.public_bytes(serialization.Encoding.DER)
-        alias = (item.friendly_name or f"entry-{number}".encode()).decode().lower()
-        entries[alias] = Certificate(alias, der, item.certificate)
+        name = (item.friendly_name or b"").decode("utf-8", "replace")
+        found.append((name or f"entry-{number}", item.certificate))
+    return _base_aliases(found)
+
+
+def _base_aliases(found: list[tuple[str, x509.Certificate]]) -> dict[str, Certificate]:
+    """A base keystore's entries under unique aliases. Java compares aliases without
+    case, and a PKCS12 file may give several certificates one friendly name: the first
+    keeps the name (lower-cased, as keytool shows it), a later distinct certificate gets
+    the name plus its fingerprint, and an exact repeat is stored once. No certificate of
+    the base is lost."""
+    entries: dict[str, Certificate] = {}
+    seen: set[str] = set()
+    for name, cert in found:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        entry = Certificate(name.lower(), der, cert)
+        if entry.sha256 in seen:
+            continue
+        if entry.alias in entries:
+            entry = Certificate(f"{entry.alias}-{entry.sha256[:8]}", der, cert)
+        seen.add(entry.sha256)
+        entries[entry.alias] = entry
     return entries
 
 
@@ -276,13 +312,14 @@ def _write_pkcs12(entries: list[Certificate], password: str) -> bytes:
 
 
 def _summary(
-    cert: Certificate, everyone: list[Certificate], now: datetime.datetime, warn_days: int
+    cert: Certificate, issuers: certificates.Issuers, now: datetime.datetime, warn_days: int
 ) -> CertificateSummary:
+    """Subjects and issuers are input: written with control characters escaped."""
     return CertificateSummary(
         alias=cert.alias,
-        subject=cert.cert.subject.rfc4514_string(),
-        issuer=cert.cert.issuer.rfc4514_string(),
+        subject=printable(cert.cert.subject.rfc4514_string()),
+        issuer=printable(cert.cert.issuer.rfc4514_string()),
         not_after=cert.cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),
         sha256=cert.sha256,
-        warnings=certificates.warnings(cert, everyone, now, warn_days),
+        warnings=certificates.warnings(cert, issuers, now, warn_days),
     )

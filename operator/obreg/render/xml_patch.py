@@ -2,7 +2,8 @@
 
 Parsing never resolves entities, loads a DTD or reaches the network, and a document
 that declares a DTD at all is refused: WSO2's files have none, so one is either a mistake
-or an XXE/entity-bomb attempt. Patches change only the elements they own and indent new
+or an XXE/entity-bomb attempt. The check is made on the parsed document, after the
+parser decoded it, so no encoding (UTF-16, a declared Latin-1) hides a declaration. Patches change only the elements they own and indent new
 elements like their neighbours, so a diff of the output against the base shows exactly
 the runbook's edits. Looking elements up before adding them makes patching idempotent.
 """
@@ -14,7 +15,8 @@ from lxml import etree
 from ..errors import Where
 
 
-def _parser() -> etree.XMLParser:
+def parser() -> etree.XMLParser:
+    """The one XML parser obreg uses, for base files and the KM's answers alike."""
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -29,18 +31,20 @@ def _parser() -> etree.XMLParser:
 
 def parse(data: bytes, where: Where, root_name: str) -> etree._ElementTree:
     """Parse a base file, refusing DTDs, entities and a root element other than expected."""
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise where.refuse(
-            "the XML declares a DTD or entities, which obreg refuses",
-            "remove the <!DOCTYPE>/<!ENTITY> declarations; WSO2's files have none",
-        )
     try:
-        tree = etree.ElementTree(etree.fromstring(data, _parser()))
+        tree = etree.ElementTree(etree.fromstring(data, parser()))
     except etree.XMLSyntaxError as err:
         # lxml's message names line and column, never document content beyond a token.
         raise where.refuse(
             f"not well-formed XML: line {err.lineno}, column {err.offset}", "fix the base file"
         ) from None
+    except ValueError:  # lxml refuses some inputs before parsing (an unknown encoding)
+        raise where.refuse("not XML obreg can read", "save the base file as UTF-8") from None
+    if declares_dtd(tree):
+        raise where.refuse(
+            "the XML declares a DTD or entities, which obreg refuses",
+            "remove the <!DOCTYPE>/<!ENTITY> declarations; WSO2's files have none",
+        )
     root = tree.getroot()
     if etree.QName(root).localname != root_name:
         raise where.refuse(
@@ -48,6 +52,18 @@ def parse(data: bytes, where: Where, root_name: str) -> etree._ElementTree:
             "is this the right file?",
         )
     return tree
+
+
+def declares_dtd(tree: etree._ElementTree) -> bool:
+    """Whether a parsed document has a document type (internal or external) or an
+    entity reference left unexpanded anywhere."""
+    info = tree.docinfo
+    return (
+        bool(info.doctype)
+        or info.internalDTD is not None
+        or info.externalDTD is not None
+        or any(True for _ in tree.iter(etree.Entity))
+    )
 
 
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
