@@ -18,7 +18,8 @@ import json5
 from ..errors import Where
 
 # A JSON5 member name without quotes: ECMAScript identifier characters or \uXXXX escapes.
-_IDENTIFIER = re.compile(r"(?:[^\W\d]|[$_]|\\u[0-9a-fA-F]{4})(?:[\w$\u200c\u200d]|\\u[0-9a-fA-F]{4})*")
+_ESCAPE = r"\\u[0-9a-fA-F]{4}"
+_IDENTIFIER = re.compile(rf"(?:[^\W\d]|[$_]|{_ESCAPE})(?:[\w$\u200c\u200d]|{_ESCAPE})*")
 BOM = "\ufeff"
 
 

@@ -31,7 +31,6 @@ from . import certificates
 from .certificates import Certificate
 from .inputs import Inputs
 
-
 # Per OBTrustAnchor: far above any real truststore (the stock one holds about 100), low
 # enough that one resource cannot make obreg spend minutes on it.
 MAX_CERTIFICATES = 5000

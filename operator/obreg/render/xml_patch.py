@@ -3,9 +3,10 @@
 Parsing never resolves entities, loads a DTD or reaches the network, and a document
 that declares a DTD at all is refused: WSO2's files have none, so one is either a mistake
 or an XXE/entity-bomb attempt. The check is made on the parsed document, after the
-parser decoded it, so no encoding (UTF-16, a declared Latin-1) hides a declaration. Patches change only the elements they own and indent new
-elements like their neighbours, so a diff of the output against the base shows exactly
-the runbook's edits. Looking elements up before adding them makes patching idempotent.
+parser decoded it, so no encoding (UTF-16, a declared Latin-1) hides a declaration.
+
+Patches change only the elements they own and indent new elements like their
+neighbours, so a diff of the output against the base shows exactly the runbook's edits. Looking elements up before adding them makes patching idempotent.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def declares_dtd(tree: etree._ElementTree) -> bool:
     entity reference left unexpanded anywhere."""
     info = tree.docinfo
     return (
-        bool(info.doctype)
+        bool(info.doctype)  # type: ignore[attr-defined]  # real, missing in lxml-stubs
         or info.internalDTD is not None
         or info.externalDTD is not None
         or any(True for _ in tree.iter(etree.Entity))
