@@ -6,8 +6,8 @@ or an XXE/entity-bomb attempt. The check is made on the parsed document, after t
 parser decoded it, so no encoding (UTF-16, a declared Latin-1) hides a declaration.
 
 Patches change only the elements they own and indent new elements like their
-neighbours, so a diff of the output against the base shows exactly the runbook's edits. Looking elements up before adding them makes patching
-idempotent.
+neighbours, so a diff of the output against the base shows exactly the runbook's edits.
+Looking elements up before adding them makes patching idempotent.
 """
 
 from __future__ import annotations
