@@ -24,6 +24,7 @@ import install_obreg
 from controlplane import __main__ as plane
 from controlplane import build
 from controlplane.launcher import free_port
+from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "obreg-demo"
@@ -84,6 +85,8 @@ def main() -> None:
             doc["spec"]["keyManagerAdmin"]["url"] = km_url
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "km-tls-ca":
             doc["data"]["ca.crt"] = km_ca
+        if doc["kind"] == "Secret" and doc["metadata"]["name"] == "km-admin":
+            doc["metadata"]["annotations"][ALLOWED_HOSTS_ANNOTATION] = authority(km_url)
     kubectl(kubeconfig, "apply", "-f", str(ROOT / "samples" / "00-namespace.yaml"))
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
     started = time.monotonic()

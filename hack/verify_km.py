@@ -28,6 +28,7 @@ from obreg.errors import InvalidInput
 from obreg.km import sync
 from obreg.km.client import AdminClient, Connection, KmError
 from obreg.km.desired import Desired, Observed, desired, plan
+from obreg.redaction import redact
 from obreg.render.credentials import ClientCredentials
 
 
@@ -79,7 +80,7 @@ async def verify(connection: Connection, want: Desired, secret_checked: bool) ->
     lines = report(want, seen, secret_checked)
     status = 0 if lines[-1].startswith("OK") else 1
     secrets = [want.app.client_secret, connection.password]
-    return status, sync.redact("\n".join(lines), secrets)
+    return status, redact("\n".join(lines), secrets)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status, text = asyncio.run(verify(connection, want, bool(secret)))
     except KmError as err:
-        print(f"cannot check the Key Manager: {sync.redact(str(err), [secret])}", file=sys.stderr)
+        print(f"cannot check the Key Manager: {redact(str(err), [secret])}", file=sys.stderr)
         return 2
     print(text)
     return status

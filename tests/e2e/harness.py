@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from kmdouble import KmDouble
+from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 from tests.kubetools import Kubectl
 from tests.unit.test_bad_inputs import sample_documents
 
@@ -84,7 +85,9 @@ class Scenario:
             doc["metadata"]["namespace"] = namespace
         self.find("OBServiceProvider")["spec"]["keyManagerAdmin"]["url"] = km.url
         self.find("ConfigMap", "km-tls-ca")["data"]["ca.crt"] = km_ca.decode()
-        self.find("Secret", "km-admin")["stringData"]["password"] = km.password
+        admin = self.find("Secret", "km-admin")
+        admin["stringData"]["password"] = km.password
+        admin["metadata"]["annotations"][ALLOWED_HOSTS_ANNOTATION] = authority(km.url)
 
     def find(self, kind: str, name: str | None = None) -> dict[str, Any]:
         return next(

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.kubetools import poll
 
@@ -144,6 +145,20 @@ def test_wrong_credentials_stall_until_fixed(scenario: Scenario) -> None:
     assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "True"
     assert "not-the-password" not in json.dumps(scenario.get("obsp", "apim-store"))
     scenario.merge_patch("secret", "km-admin", {"stringData": {"password": scenario.km.password}})
+    scenario.wait_ready(timeout=90)
+
+
+def test_credentials_go_only_to_hosts_their_owner_allows(scenario: Scenario) -> None:
+    admin = scenario.find("Secret", "km-admin")
+    admin["metadata"]["annotations"][ALLOWED_HOSTS_ANNOTATION] = "km.bank.example:9446"
+    scenario.apply()
+    ready = wait_for(scenario, "Failed", "does not allow its credentials to be sent to")
+    assert ALLOWED_HOSTS_ANNOTATION in ready["message"]
+    assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "True"
+    assert scenario.km.calls == [] and scenario.km.unauthorized == 0  # nothing was sent
+    # The Secret's owner allows the KM's host: obreg goes on at once.
+    patch = {"metadata": {"annotations": {ALLOWED_HOSTS_ANNOTATION: authority(scenario.km.url)}}}
+    scenario.merge_patch("secret", "km-admin", patch)
     scenario.wait_ready(timeout=90)
 
 

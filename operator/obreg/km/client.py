@@ -25,6 +25,7 @@ from typing import Literal
 import aiohttp
 from lxml import etree
 
+from ..redaction import redact
 from . import soap
 from .desired import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
 
@@ -96,8 +97,12 @@ class AdminClient:
         connection: Connection,
         session: aiohttp.ClientSession,
         retry_delays: Sequence[float] = (0.5, 1.0, 2.0),
+        secrets: Sequence[str] = (),
     ) -> None:
+        """``secrets`` (the client secrets the calls carry) and the admin password are
+        masked in every text the KM sends back, before anything else reads it."""
         self._conn = connection
+        self._secrets = (connection.password, *secrets)
         self._session = session
         self._ssl = tls_context(connection.ca_pem)
         self._delays = tuple(retry_delays)
@@ -166,9 +171,10 @@ class AdminClient:
         try:
             found = soap.fault(data) if data.strip() else None
             if found is not None:
-                if any(d in found.reason.lower() for d in _DENIED):
-                    raise KmError("unauthorized", f"{where}: {found.reason}")
-                raise KmError("fault", f"{where}: the Key Manager answered: {found.reason}")
+                reason = " ".join(redact(found.reason, self._secrets).split())
+                if any(d in reason.lower() for d in _DENIED):
+                    raise KmError("unauthorized", f"{where}: {reason}")
+                raise KmError("fault", f"{where}: the Key Manager answered: {reason}")
             if status >= 500:
                 raise KmError("unavailable", f"{where}: HTTP {status}")
             if status == 202 and not data.strip():

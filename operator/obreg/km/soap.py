@@ -105,7 +105,7 @@ def fault(data: bytes) -> Fault | None:
         return None
     return Fault(
         code=(found.findtext("faultcode") or "").strip(),
-        reason=" ".join((found.findtext("faultstring") or "").split()),
+        reason=found.findtext("faultstring") or "",  # as sent: the caller masks, then tidies
     )
 
 

@@ -1,23 +1,14 @@
 """Bring the Key Manager's database to the desired state: read all three items, plan,
 then write only what differs. A second run over an unchanged KM sends reads only.
 
-The messages returned and raised are passed through ``redact`` before they leave, so a
-KM that echoes a request value in a fault cannot put a secret into a status or an event.
+The KM's own texts are masked by the client (see redaction.py) as soon as they arrive, so
+a KM that echoes a request value in a fault cannot put a secret into a status or event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from .client import AdminClient, KmError
 from .desired import OIDC_DIALECT, Desired, Observed, plan
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 async def observe(client: AdminClient, want: Desired) -> Observed:

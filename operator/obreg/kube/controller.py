@@ -24,6 +24,7 @@ import kopf
 from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
+from ..errors import bounded
 from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from . import reconcile, state, status
@@ -264,7 +265,7 @@ class Controller:
                 kopf.Body(cast(kopf.RawBody, dict(raw))),
                 type="Warning",
                 reason=ready["reason"],
-                message=message[:1024],
+                message=bounded(message),
             )
         self.last_events[rid] = message
 

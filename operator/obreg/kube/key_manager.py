@@ -30,9 +30,10 @@ from .. import metrics
 from ..api.common import SecretKeyRef, WorkloadRef
 from ..api.resource import Resource
 from ..api.service_provider import KIND, KeyManagerResult, OBServiceProviderSpec
-from ..errors import InvalidInput, Where
-from ..km import desired, sync
+from ..errors import InvalidInput, Where, bounded
+from ..km import desired, destination, sync
 from ..km.client import AdminClient, Connection, KmError
+from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs
 from . import state
@@ -191,7 +192,7 @@ class KeyManagerSteps:
         )
         try:
             client_credentials = credentials.resolve(sp, inputs)
-            connection = _connection(sp, inputs)
+            connection = _connection(sp, inputs, StoreView(indexes.secrets, "annotations"))
         except InvalidInput as err:
             failed = KeyManagerResult(state="Failed", message=str(err))
             await self._record(snap, sp, Outcome(failed))
@@ -207,7 +208,9 @@ class KeyManagerSteps:
         secrets = (client_credentials.client_secret, connection.password)
         try:
             async with aiohttp.ClientSession() as session:
-                client = AdminClient(connection, session)
+                client = AdminClient(
+                    connection, session, secrets=(client_credentials.client_secret,)
+                )
                 try:
                     done = await sync.converge(client, want)
                 finally:
@@ -215,7 +218,7 @@ class KeyManagerSteps:
                         metrics.KM_CALLS.labels(operation).inc()
         except KmError as err:
             metrics.KM_SYNCS.labels(err.kind).inc()
-            message = sync.redact(str(err), secrets)
+            message = redact(str(err), secrets)
             # Retrying refused credentials on a timer could lock the KM's admin account
             # (IS locks a user after failed logins), and an untrusted certificate will not
             # change by itself: both wait for their Secret or ConfigMap to change, or for
@@ -234,7 +237,7 @@ class KeyManagerSteps:
             summary = "; ".join(done) if done else "found already in place"
             message = (
                 f"OAuth app {want.app.name}, OIDC claim {want.claim.uri} and scope "
-                f"{want.scope} in place ({sync.redact(summary, secrets)})"
+                f"{want.scope} in place ({redact(summary, secrets)})"
             )
         else:
             message = previous.result.message  # verified: nothing new to say
@@ -244,7 +247,7 @@ class KeyManagerSteps:
                 kopf.Body(cast(kopf.RawBody, snap.raw[(KIND, name)])),
                 type="Normal",
                 reason="KeyManagerUpdated",
-                message=sync.redact("; ".join(done), secrets)[:1024],
+                message=bounded(redact("; ".join(done), secrets)),
             )
         synced = KeyManagerResult(state="Synced", message=message)
         await self._record(snap, sp, Outcome(synced, fingerprint))
@@ -258,7 +261,13 @@ class KeyManagerSteps:
         await self.controller.write_statuses(snap, only=[(KIND, sp.name)])
 
 
-def _connection(sp: Resource[OBServiceProviderSpec], inputs: Inputs) -> Connection:
+def _connection(
+    sp: Resource[OBServiceProviderSpec],
+    inputs: Inputs,
+    annotations: Mapping[tuple[str, str], Mapping[str, str]],
+) -> Connection:
+    """How to reach the KM, refused unless the credentials Secret's owner allows its
+    credentials to go to that host (see km/destination.py)."""
     admin = sp.spec.key_manager_admin
     assert admin is not None  # only called for service providers that set it
     where = Where(sp.label, "spec.keyManagerAdmin")
@@ -269,9 +278,19 @@ def _connection(sp: Resource[OBServiceProviderSpec], inputs: Inputs) -> Connecti
         )
         for key in ("username", "password")
     ]
+    url = admin.url or sp.spec.key_manager_url
+    secret = f"Secret {sp.namespace}/{admin.credentials_secret}"
+    if not destination.permitted(
+        annotations.get((sp.namespace, admin.credentials_secret), {}), url
+    ):
+        raise place.refuse(
+            f"{secret} does not allow its credentials to be sent to {destination.authority(url)}",
+            f"the Secret's owner lists allowed hosts in its annotation "
+            f"{destination.ALLOWED_HOSTS_ANNOTATION}",
+        )
     ca = inputs.file(sp.namespace, admin.ca, where.child("ca")) if admin.ca else None
     return Connection(
-        url=admin.url or sp.spec.key_manager_url,
+        url=url,
         username=values[0],
         password=values[1],
         ca_pem=ca,

@@ -9,6 +9,7 @@ and one rollout, so its pods return to their stock files.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import logging
@@ -26,6 +27,11 @@ from . import state, workload
 from .api import Api
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = (
+    "internal error while rendering, please report it (the operator's log has the "
+    "traceback); the workload keeps its last good files"
+)
 
 ResourceKey = tuple[str, str]  # (kind, name)
 
@@ -142,6 +148,28 @@ def _render(
     return bundles.render(snap.namespace, ref, inputs, now)
 
 
+def _render_all(
+    snap: state.Snapshot,
+    ref: WorkloadRef,
+    contributors: list[Any],
+    inputs: Inputs,
+    now: datetime.datetime,
+) -> bundles.Bundle:
+    """The workload's bundle, refused when a contributor fails on another of its
+    targets: a resource's change lands on all its workloads or on none."""
+    keys = {(r.kind, r.name) for r in contributors}
+    rendered = _render(snap, ref, contributors, inputs, now)
+    others = {w for r in contributors for w in state.targets(r)} - {ref}
+    for other in sorted(others, key=lambda w: (w.kind, w.name)):
+        try:
+            _render(snap, other, state.contributors(snap, other), inputs, now)
+        except InvalidInput as err:
+            ours = [p for p in err.problems if _key(p.resource) in keys]
+            if ours:
+                raise InvalidInput(ours) from None
+    return rendered
+
+
 async def reconcile(
     ref: WorkloadRef,
     snap: state.Snapshot,
@@ -182,17 +210,11 @@ async def reconcile(
         return outcome  # never ours
 
     try:
-        rendered = _render(snap, ref, contributors, inputs, now)
-        # A resource's change lands on all its workloads or on none: one that fails on
-        # another of its targets blocks this workload too.
-        others = {w for r in contributors for w in state.targets(r)} - {ref}
-        for other in sorted(others, key=lambda w: (w.kind, w.name)):
-            try:
-                _render(snap, other, state.contributors(snap, other), inputs, now)
-            except InvalidInput as err:
-                ours = [p for p in err.problems if _key(p.resource) in keys]
-                if ours:
-                    raise InvalidInput(ours) from None
+        # Pure and CPU-bound: off the event loop, so a heavy namespace does not delay
+        # the others; on its own copy of the inputs, which the loop keeps updating.
+        rendered = await asyncio.to_thread(
+            _render_all, snap, ref, contributors, state.copy_inputs(snap, inputs), now
+        )
     except InvalidInput as err:
         failed = {_key(p.resource): str(p) for p in err.problems}
         for key in keys:
@@ -205,6 +227,12 @@ async def reconcile(
                     "another resource of this workload failed to render; "
                     "the workload keeps its last good files",
                 )
+        return outcome
+
+    except Exception:  # a bug: never a retry loop without status; the log has the trace
+        log.exception("rendering %s/%s %s failed", ref.kind, snap.namespace.name, ref.name)
+        for key in keys:
+            outcome.results[key] = _result(ref, "Failed", INTERNAL_ERROR)
         return outcome
 
     for desired in (objects.config_map(rendered), objects.secret(rendered)):

@@ -17,6 +17,7 @@ from ..api.resource import Resource
 from ..errors import InvalidInput, Problem
 from ..render import bundle, credentials
 from ..render.bundle import Namespace
+from ..render.inputs import Inputs
 
 CUSTOM_KINDS = tuple(parse.SPECS)
 
@@ -117,6 +118,21 @@ def _file_refs(resource: Resource[Any]) -> set[tuple[str, str]]:
         if admin is not None:  # a fixed password must retry the KM steps at once
             refs.add(("Secret", admin.credentials_secret))
     return refs
+
+
+def copy_inputs(snap: Snapshot, inputs: Inputs) -> Inputs:
+    """The Secrets and ConfigMaps the namespace's resources reference, copied out of
+    ``inputs`` (live indexes): a render in another thread then reads a fixed view."""
+    namespace = snap.namespace.name
+    wanted: set[tuple[str, str]] = set()
+    for resource in snap.namespace.resources():
+        wanted |= _file_refs(resource)
+    copies: dict[str, dict[tuple[str, str], Any]] = {"Secret": {}, "ConfigMap": {}}
+    for kind, name in wanted:
+        objects = inputs.secrets if kind == "Secret" else inputs.config_maps
+        if (namespace, name) in objects:
+            copies[kind][(namespace, name)] = objects[(namespace, name)]
+    return Inputs(secrets=copies["Secret"], config_maps=copies["ConfigMap"])
 
 
 def workloads_reading(namespace: Namespace, kind: str, name: str) -> set[WorkloadRef]:

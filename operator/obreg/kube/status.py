@@ -18,6 +18,7 @@ from typing import Any
 from ..api.common import TargetResult
 from ..api.service_provider import KeyManagerResult
 from ..api.trust_anchor import CertificateSummary
+from ..errors import bounded
 
 KEY_MANAGER_CONDITION = "KeyManagerDatabase"
 _KM_REASONS = {
@@ -90,6 +91,9 @@ def build(
             if key_manager.state != "Synced":
                 reason = _KM_REASONS[key_manager.state]
                 message = f"Key Manager database: {key_manager.message}"
+    # Messages quote input (names, a certificate subject, the KM's fault text): printable
+    # and bounded like an event's, however long or odd that input is.
+    message = bounded(message)
     ready = reason == "Applied"
     stalled = reason in ("Invalid", "Blocked", "Failed", "KeyManagerFailed")
     reconciling = reason in ("WaitingForWorkload", "KeyManagerPending", "KeyManagerUnavailable")
@@ -116,12 +120,16 @@ def build(
                 stamp,
             ),
         ],
-        "targets": [r.model_dump(by_alias=True) for r in results],
+        "targets": [
+            {**r.model_dump(by_alias=True), "message": bounded(r.message)} for r in results
+        ],
         "keyManagerDatabase": (
-            key_manager.model_dump(by_alias=True) if key_manager is not None else None
+            {**key_manager.model_dump(by_alias=True), "message": bounded(key_manager.message)}
+            if key_manager is not None
+            else None
         ),
         "workloads": ", ".join(f"{r.kind}/{r.name}" for r in results),
-        "warnings": list(warnings),
+        "warnings": [bounded(w) for w in warnings],
     }
     if key_manager is not None:
         km_status = {"Synced": "True", "Pending": "Unknown"}.get(key_manager.state, "False")
@@ -130,7 +138,7 @@ def build(
                 KEY_MANAGER_CONDITION,
                 km_status,
                 key_manager.state,
-                key_manager.message,
+                bounded(key_manager.message),
                 generation,
                 before,
                 stamp,
