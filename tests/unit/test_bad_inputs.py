@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,38 @@ def binary_secret(docs: Docs, name: str, key: str, value: bytes) -> None:
             "data": {key: base64.b64encode(value).decode()},
         }
     )
+
+
+def binary_base_file(docs: Docs, key: str, value: bytes) -> None:
+    base = find(docs, "ConfigMap", "wso2-base-files")
+    base.setdefault("binaryData", {})[key] = base64.b64encode(value).decode()
+
+
+def jks_store(entries: list[Any]) -> bytes:
+    return bytes(jks.KeyStore.new("jks", entries).saves("wso2carbon"))
+
+
+def base_keystore(docs: Docs, store: bytes) -> None:
+    find(docs, "ConfigMap", "ob-directory-cas")["binaryData"]["client-truststore.jks"] = (
+        base64.b64encode(store).decode()
+    )
+
+
+def plain_secret(docs: Docs, name: str, data: dict[str, Any]) -> None:
+    docs.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": "obreg-demo"},
+            "stringData": data,
+        }
+    )
+
+
+def unsupported_jks_version() -> bytes:
+    store = bytearray(jks_store([]))
+    store[4:8] = (3).to_bytes(4, "big")  # JKS is version 1 or 2
+    return bytes(store)
 
 
 KEY = issue("Leaked Key Holder")
@@ -399,6 +432,218 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "spec.output.path",
             "String should match pattern",
         ),
+        # -- names and paths that would leave -o or that Kubernetes refuses ------------
+        (
+            "output path climbing out of the product home",
+            lambda d: anchor(d).update(output={"path": "repository/../../../etc/x.jks"}),
+            "spec.output.path",
+            "String should match pattern",
+        ),
+        (
+            "output path with the key separator",
+            lambda d: anchor(d).update(output={"path": "repository/a__b.jks"}),
+            "spec.output.path",
+            "must not contain '__'",
+        ),
+        (
+            "output path too long to be a key",
+            lambda d: anchor(d).update(output={"path": "a/" * 127 + "b.jks"}),
+            "spec.output.path",
+            "at most 253 characters",
+        ),
+        (
+            "output path that needs a folder where a file is",
+            lambda d: anchor(d).update(
+                output={"path": "repository/conf/identity/identity.xml/client-truststore.jks"}
+            ),
+            "spec",
+            "needs as a folder",
+        ),
+        (
+            "namespace that is a path",
+            lambda d: [
+                x["metadata"].update(namespace="../../tmp") for x in d if x["kind"] != "Namespace"
+            ],
+            "metadata.namespace",
+            "must be a DNS-1123 label",
+        ),
+        (
+            "application name that is a path",
+            lambda d: sp(d).update(applicationName="../../../etc/cron.d/x"),
+            "spec.applicationName",
+            "String should match pattern",
+        ),
+        (
+            "application name with a colon",
+            lambda d: sp(d).update(applicationName="store:ob@bank"),
+            "spec.applicationName",
+            "String should match pattern",
+        ),
+        (
+            "application name too long for a file name",
+            lambda d: sp(d).update(applicationName="a" * 300),
+            "spec.applicationName",
+            "at most 128 characters",
+        ),
+        (
+            "metadata that is not a mapping",
+            lambda d: find(d, "OBTrustAnchor").update(metadata="ob-directory-cas"),
+            "metadata",
+            "must be a mapping",
+        ),
+        (
+            "a name that is a number",
+            lambda d: find(d, "OBIdentityProvider")["metadata"].update(name=12),
+            "metadata.name",
+            "must be a DNS-1123 name",
+        ),
+        (
+            "service provider name too long for its credentials Secret",
+            lambda d: find(d, "OBServiceProvider")["metadata"].update(name="s" * 241),
+            "metadata.name",
+            "at most 240 characters",
+        ),
+        (
+            "workload name too long for a label value",
+            lambda d: anchor(d)["targets"][0].update(name="k" * 64),
+            "spec.targets[0].name",
+            "at most 63 characters",
+        ),
+        (
+            "workload named like the generated credentials Secret",
+            lambda d: anchor(d)["targets"].append({"name": "apim-store-client"}),
+            "spec.targets[2]",
+            "would have one name",
+        ),
+        (
+            "a Deployment and a StatefulSet of one name",
+            lambda d: anchor(d)["targets"].append({"kind": "StatefulSet", "name": "wso2-km"}),
+            "spec.targets[0]",
+            "both a Deployment and a StatefulSet named wso2-km",
+        ),
+        (
+            "a ConfigMap over Kubernetes' 1 MiB",
+            lambda d: base_file(
+                d,
+                "api-manager.xml",
+                "<APIManager><!--" + "x" * (1024 * 1024) + "--></APIManager>",
+            ),
+            "spec",
+            "Kubernetes allows 1048576",
+        ),
+        # -- text that XML cannot carry or that is not what it looks like ---------------
+        (
+            "a control character in a field that lands in XML",
+            lambda d: idp(d).update(displayName="Open Banking\x01Directory"),
+            "spec.displayName",
+            "holds a control character or a character XML cannot carry",
+        ),
+        (
+            "U+FFFE in an application attribute",
+            lambda d: sp(d).update(
+                applicationAttributes=[{"name": "software_id", "description": "id\ufffe"}]
+            ),
+            "spec.applicationAttributes[0].description",
+            "holds a control character or a character XML cannot carry",
+        ),
+        (
+            "a terminal escape in a claim",
+            lambda d: sp(d).update(requestedClaims=["http://wso2.org/claims/\x1b[2J"]),
+            "spec.requestedClaims",
+            "holds a control character",
+        ),
+        (
+            "a base URL with a query string",
+            lambda d: sp(d).update(keyManagerUrl="https://km.bank.example:9446?tenant=x"),
+            "spec.keyManagerUrl",
+            "String should match pattern",
+        ),
+        (
+            "a URL carrying a password",
+            lambda d: idp(d).update(tokenEndpoint="https://user:pw@auth.directory.example/token"),
+            "spec.tokenEndpoint",
+            "String should match pattern",
+        ),
+        (
+            "UTF-16 XML declaring a DTD",
+            lambda d: (
+                binary_base_file(
+                    d,
+                    "identity16.xml",
+                    (
+                        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Server '
+                        '[<!ENTITY a "aaaa">]><Server><OAuth>&a;</OAuth></Server>'
+                    ).encode("utf-16"),
+                ),
+                sp(d)["baseFiles"].update(
+                    identityXml={
+                        "configMapKeyRef": {"name": "wso2-base-files", "key": "identity16.xml"}
+                    }
+                ),
+            ),
+            "spec.baseFiles.identityXml",
+            "declares a DTD or entities",
+        ),
+        # -- Secret values ----------------------------------------------------------------
+        (
+            "YAML reading a password as a number",
+            lambda d: find(d, "Secret", "ob-directory-client")["stringData"].update(
+                {"client-secret": 83}
+            ),
+            "stringData.client-secret",
+            "must be a string",
+        ),
+        (
+            "an empty YAML value",
+            lambda d: find(d, "Secret", "ob-directory-client")["stringData"].update(
+                {"client-secret": None}
+            ),
+            "stringData.client-secret",
+            "must be a string",
+        ),
+        (
+            "a line break inside a secret",
+            lambda d: find(d, "Secret", "ob-directory-client")["stringData"].update(
+                {"client-secret": "abc\ndef"}
+            ),
+            "spec.clientSecretRef",
+            "holds a control character",
+        ),
+        (
+            "an empty truststore password",
+            lambda d: (
+                plain_secret(d, "pw", {"p": "  \n"}),
+                anchor(d).update(
+                    output={"format": "PKCS12", "passwordSecretRef": {"name": "pw", "key": "p"}}
+                ),
+            ),
+            "spec.output.passwordSecretRef",
+            "key 'p' is empty",
+        ),
+        # -- keystores and certificates ---------------------------------------------------
+        (
+            "a damaged entry in the base JKS",
+            lambda d: base_keystore(
+                d, jks_store([jks.TrustedCertEntry.new("broken", b"\x30\x03\x02\x01\x01")])
+            ),
+            "spec.baseKeystore",
+            "the entry 'broken' is not a readable X.509 certificate",
+        ),
+        (
+            "a JKS version obreg cannot read",
+            lambda d: base_keystore(d, unsupported_jks_version()),
+            "spec.baseKeystore",
+            "a JKS keystore of a version obreg cannot read",
+        ),
+        (
+            "more certificates than one resource may hold",
+            lambda d: (
+                cas(d, "root-ca.pem", ROOT_PEM * 5001),
+                anchor(d)["certificates"][0].pop("alias"),
+            ),
+            "spec.certificates",
+            "holds more than 5000 certificates",
+        ),
     ]
 
 
@@ -430,7 +675,8 @@ def test_refused_with_a_clear_message_and_no_output(
     lines = [line for line in stderr.splitlines() if message in line]
     assert lines, stderr
     assert f": {path}: " in lines[0], lines[0]
-    assert "obreg-demo/" in lines[0]  # names the resource
+    # Names the resource: its kind, namespace and name.
+    assert re.match(r"  (OB[A-Za-z]+|Secret|ConfigMap) [^ ]+/", lines[0]), lines[0]
     assert not out.exists()
 
 

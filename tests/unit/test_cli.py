@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import filecmp
+import importlib.metadata
+import io
 from pathlib import Path
 
 import pytest
 import yaml
 
-from obreg.cli import main
+from obreg.cli import EXIT_INTERNAL, EXIT_REFUSED, EXIT_USAGE, main
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 KM = [
@@ -85,3 +87,94 @@ def test_same_input_same_bytes(tmp_path: Path, rendered: Path) -> None:
         assert names == files_under(right)
         match, mismatch, errors = filecmp.cmpfiles(left, right, names, shallow=False)
         assert mismatch == [] and errors == []
+
+
+def test_manifests_from_standard_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rendered: Path
+) -> None:
+    text = "\n---\n".join(p.read_text() for p in sorted(SAMPLES.glob("*.yaml")))
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    out = tmp_path / "from-stdin"
+    assert main(["render", "-f", "-", "-o", str(out)]) == 0
+    assert files_under(out) == files_under(rendered)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"obreg {importlib.metadata.version('obreg')}"
+
+
+def test_exit_codes_tell_refused_input_from_usage_and_internal_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: [unclosed\n")
+    assert main(["render", "-f", str(bad), "-o", str(tmp_path / "a")]) == EXIT_REFUSED
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "-o", str(tmp_path / "b")])
+    assert exited.value.code == EXIT_USAGE
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug holding sample-secret-value")
+
+    monkeypatch.setattr("obreg.render.bundle.render", broken)
+    capsys.readouterr()
+    assert main(["render", "-f", str(SAMPLES), "-o", str(tmp_path / "c")]) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error, please report: RuntimeError at" in err
+    assert "sample-secret-value" not in err  # an exception's text may quote input
+    assert not (tmp_path / "c").exists()
+
+
+def test_output_replaces_an_earlier_render_whole(tmp_path: Path, rendered: Path) -> None:
+    stale = rendered / "obreg-demo" / "wso2-gone" / "file"
+    stale.parent.mkdir()
+    stale.write_text("from an earlier render")
+    assert main(["render", "-f", str(SAMPLES), "-o", str(rendered)]) == 0
+    assert not stale.exists()
+    assert (rendered / ".obreg-render").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
+
+
+def test_output_never_replaces_a_folder_obreg_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("mine")
+    assert main(["render", "-f", str(SAMPLES), "-o", str(home)]) == EXIT_REFUSED
+    assert "holds files that obreg render did not write" in capsys.readouterr().err
+    assert sorted(p.name for p in home.iterdir()) == [".bashrc"]
+    link = tmp_path / "link"
+    link.symlink_to(home)
+    assert main(["render", "-f", str(SAMPLES), "-o", str(link)]) == EXIT_REFUSED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "link"]
+
+
+def test_a_refused_render_leaves_the_earlier_output_as_it_was(
+    tmp_path: Path, rendered: Path
+) -> None:
+    before = {p: p.read_bytes() for p in rendered.rglob("*") if p.is_file()}
+    docs = [
+        d for p in sorted(SAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d
+    ]
+    next(d for d in docs if d["kind"] == "OBServiceProvider")["spec"]["signatureAlgorithm"] = "x"
+    manifest = tmp_path / "in.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    assert main(["render", "-f", str(manifest), "-o", str(rendered)]) == EXIT_REFUSED
+    assert {p: p.read_bytes() for p in rendered.rglob("*") if p.is_file()} == before
+
+
+def test_only_files_without_a_secret_are_readable_by_others(rendered: Path) -> None:
+    for path in rendered.rglob("*"):
+        if path.is_file() and path.name != ".obreg-render":
+            mode = path.stat().st_mode & 0o777
+            secret = path.name in (
+                "obreg-objects.yaml",
+                "site.json",
+                "OBDirectory.xml",
+                "apim_store_ob.xml",
+            )
+            assert mode == (0o600 if secret else 0o644), path
