@@ -318,3 +318,21 @@ def test_patches_refuse_what_is_not_their_file(base: dict[str, bytes]) -> None:
         identity_xml.patch(base["api-manager.xml"], WHERE)
     with pytest.raises(InvalidInput, match="no <OAuth> element"):
         identity_xml.patch(b'<Server xmlns="http://wso2.org/projects/carbon/carbon.xml"/>', WHERE)
+
+
+def test_json_files_with_a_byte_order_mark_are_edited_and_written_without_it(
+    base: dict[str, bytes],
+) -> None:
+    bom = "\ufeff".encode()
+    for data, patch, args in (
+        (base["site.json"], site_json.patch, (sp_spec(), "cid", "csecret", WHERE)),
+        (base["locale_en.json"], locale.patch, (WHERE,)),
+    ):
+        plain = patch(data, *args)
+        assert patch(bom + data, *args) == plain and not plain.startswith(bom)
+
+
+def test_json5_member_names_of_any_legal_form_are_edited_in_place() -> None:
+    text = '{ünïcode: 1, \\u0041b: 2, $x: [1, {"}": "]"}], \'ID\': "old", // c\n}'
+    out = locale.patch(text.encode(), WHERE).decode()
+    assert out == text.replace('"old"', '"ID"')

@@ -274,3 +274,63 @@ def test_warnings(root: Issued, issuing: Issued) -> None:
     assert summary.issuer == "CN=OB Test Root CA"
     assert summary.sha256 == issuing.sha256
     assert summary.not_after.endswith("Z")
+
+
+def test_repeated_pkcs12_names_keep_every_certificate(tmp_path: Path, root: Issued) -> None:
+    stock = [issue(f"Stock CA {n}") for n in range(3)]
+    base = pkcs12.serialize_java_truststore(
+        [pkcs12.PKCS12Certificate(s.cert, b"Stock") for s in [*stock, stock[0]]],
+        serialization.BestAvailableEncryption(b"changeit"),
+    )
+    inputs = Inputs(secrets={(NS, "stock"): {"p12": base, "pw": b"changeit"}})
+    spec = {
+        "certificates": [{"alias": "tpproot", "inline": root.pem.decode()}],
+        "baseKeystore": {
+            "source": {"secretKeyRef": {"name": "stock", "key": "p12"}},
+            "type": "PKCS12",
+            "passwordSecretRef": {"name": "stock", "key": "pw"},
+        },
+    }
+    listed = keytool_list(
+        write(tmp_path, truststore.render([anchor(spec)], inputs, NOW)), "wso2carbon", "JKS"
+    )
+    # Three distinct CAs under three aliases (the exact repeat once), plus the anchor.
+    assert sorted(listed.values()) == sorted(keytool_fingerprint(c.sha256) for c in [*stock, root])
+    assert "stock" in listed and len(listed) == 4
+
+
+def test_issuers_are_looked_up_by_name_not_tried_one_by_one(
+    root: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linear, not quadratic: each certificate is verified only against certificates
+    whose subject is its issuer name."""
+    cas = [issue(f"Issuing CA {n}", issuer=root) for n in range(40)]
+    tried = 0
+    original = truststore.certificates._issued_by
+
+    def counting(cert: Any, issuer: Any) -> bool:
+        nonlocal tried
+        tried += 1
+        return original(cert, issuer)
+
+    monkeypatch.setattr(truststore.certificates, "_issued_by", counting)
+    spec = {"certificates": [{"inline": "".join(c.pem.decode() for c in [root, *cas])}]}
+    store = truststore.render([anchor(spec)], Inputs(), NOW)
+    assert tried == len(cas)  # one look at the root each, never at the 39 siblings
+    assert all(not s.warnings for s in store.summaries["ob-cas"])
+
+
+def test_a_subject_is_never_printed_raw(root: Issued) -> None:
+    hostile = issue("Evil\x1b[2J\u202eCA", not_after=NOW + 10 * DAY)
+    store = truststore.render(
+        [anchor({"certificates": [{"inline": hostile.pem.decode()}]})], Inputs(), NOW
+    )
+    subject = store.summaries["ob-cas"][0].subject
+    assert "\x1b" not in subject and "\u202e" not in subject
+    assert "\\u001b[2J\\u202e" in subject
+    expired = issue("Old\x1b]0;owned\x07CA", not_before=NOW - 9 * DAY, not_after=NOW - DAY)
+    with pytest.raises(InvalidInput) as refused:
+        truststore.render(
+            [anchor({"certificates": [{"inline": expired.pem.decode()}]})], Inputs(), NOW
+        )
+    assert "\x1b" not in str(refused.value) and "\\u001b]0\\;owned\\u0007" in str(refused.value)
