@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test crds e2e-kind bench bench-quick
+.PHONY: venv controlplane cluster-up cluster-down demo test fuzz crds e2e-kind bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: controlplane
 
 test: controlplane
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The property-based tests with many more examples than CI's bounded, fixed-seed run
+# (tests/fuzz); what they find is kept in .hypothesis/ and replayed first next time.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/fuzz -m "not cluster" -q $(PYTEST_ARGS)
 
 # Regenerate the CRDs (top level and the chart's copy) from the models.
 crds: venv
