@@ -29,6 +29,16 @@ SCHEMA_CASES = {
     "invalid workload name",
     "absolute output path",
     "wrong apiVersion",
+    "output path climbing out of the product home",
+    "output path with the key separator",
+    "output path too long to be a key",
+    "application name that is a path",
+    "application name with a colon",
+    "application name too long for a file name",
+    "service provider name too long for its credentials Secret",
+    "workload name too long for a label value",
+    "a base URL with a query string",
+    "a URL carrying a password",
 }
 
 

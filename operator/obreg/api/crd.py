@@ -19,6 +19,7 @@ from pydantic_core import core_schema
 
 from . import identity_provider, service_provider, trust_anchor
 from .common import GROUP, VERSION
+from .parse import NAME_LIMITS
 
 CATEGORIES = ["ob", "obreg"]
 
@@ -119,6 +120,23 @@ KINDS = (
 )
 
 
+def _name_limit(kind: str) -> dict[str, Any]:
+    """A CEL rule on the root where a kind's name becomes another name (parse.NAME_LIMITS),
+    so kubectl refuses it at apply time, as obreg render does."""
+    limit = NAME_LIMITS.get(kind)
+    if limit is None:
+        return {}
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": f"size(self.metadata.name) <= {limit}",
+                "message": f"metadata.name must have at most {limit} characters (obreg names "
+                "a Secret after it)",
+            }
+        ]
+    }
+
+
 def definition(kind: Kind) -> dict[str, Any]:
     status = openapi_schema(kind.status)
     _conditions_as_map(status)
@@ -163,6 +181,7 @@ def definition(kind: Kind) -> dict[str, Any]:
                             "type": "object",
                             "description": kind.description,
                             "required": ["spec"],
+                            **_name_limit(kind.kind),
                             "properties": {
                                 "apiVersion": {"type": "string", "description": "API version."},
                                 "kind": {"type": "string", "description": "Kind."},
