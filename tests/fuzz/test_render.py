@@ -23,10 +23,11 @@ from obreg.cli import EXIT_REFUSED, main
 from obreg.render import xml_patch
 from tests.fuzz import strategies as s
 
-# A problem line: "  <Kind> <namespace>/<name>: <field path>: <message>".
-PROBLEM = re.compile(
-    r"  \S+ [^ ]*/[^ ]*: (metadata|spec|apiVersion|data|stringData|binaryData)\S*: ."
-)
+# A problem line: "  <Kind> <namespace>/<name>: <field path>: <message>", where a name
+# that is not a valid one is JSON-quoted.
+_TOKEN = r'("(?:[^"\\]|\\.)*"|[^ "]*)'
+_PATH = r"(metadata|spec|apiVersion|data|stringData|binaryData)\S*"
+PROBLEM = re.compile(rf"  {_TOKEN} {_TOKEN}/{_TOKEN}: {_PATH}: .")
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 

@@ -3,7 +3,9 @@ field path the way kubectl shows it (``spec.certificates[0].alias``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -43,15 +45,25 @@ def _message(error: Mapping[str, Any]) -> str:
 
 
 def identity(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(kind, namespace, name) of any object, read leniently for labelling a refusal."""
+    """(kind, namespace, name) of any object, read leniently for labelling a refusal. A
+    kind, namespace or name that is not a valid one is shown JSON-quoted, so a label
+    stays one unambiguous token whatever the input holds."""
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
-    name, namespace = metadata.get("name"), metadata.get("namespace")
+    name, namespace, kind = metadata.get("name"), metadata.get("namespace"), obj.get("kind")
     return (
-        str(obj.get("kind")),
-        namespace if isinstance(namespace, str) and namespace else "default",
-        name if isinstance(name, str) else "",
+        kind if isinstance(kind, str) and re.fullmatch(r"[A-Za-z]+", kind) else _quoted(kind),
+        "default" if namespace is None else _name(namespace, names.is_label),
+        "" if name is None else _name(name, names.is_subdomain),
     )
+
+
+def _name(value: object, valid: Callable[[str], bool]) -> str:
+    return value if isinstance(value, str) and valid(value) else _quoted(value)
+
+
+def _quoted(value: object) -> str:
+    return json.dumps(value if isinstance(value, str) else repr(value))
 
 
 def metadata_problems(obj: Mapping[str, Any], label: str) -> list[Problem]:
