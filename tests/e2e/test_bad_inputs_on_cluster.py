@@ -14,11 +14,11 @@ import kmdouble
 from tests.cluster.test_crds_on_the_api_server import SCHEMA_CASES
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import Kubectl, poll
-from tests.unit.test_bad_inputs import CASES, Docs
+from tests.unit.test_bad_inputs import CASES, MANIFEST_ONLY_CASES, Docs
 
 pytestmark = pytest.mark.cluster
 
-RENDER_CASES = [c for c in CASES if c[0] not in SCHEMA_CASES]
+RENDER_CASES = [c for c in CASES if c[0] not in SCHEMA_CASES | MANIFEST_ONLY_CASES]
 
 
 def _identity(doc: dict[str, Any]) -> tuple[str, str]:

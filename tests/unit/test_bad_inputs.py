@@ -522,11 +522,22 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "both a Deployment and a StatefulSet named wso2-km",
         ),
         (
-            "a ConfigMap over Kubernetes' 1 MiB",
-            lambda d: base_file(
-                d,
-                "api-manager.xml",
-                "<APIManager><!--" + "x" * (1024 * 1024) + "--></APIManager>",
+            "outputs over Kubernetes' 1 MiB from inputs under it",
+            lambda d: (
+                base_file(
+                    d, "api-manager.xml", "<APIManager><!--" + "x" * 600_000 + "--></APIManager>"
+                ),
+                d.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "more-base-files", "namespace": "obreg-demo"},
+                        "data": {"ob.xml": "<Server><!--" + "x" * 600_000 + "--></Server>"},
+                    }
+                ),
+                sp(d)["baseFiles"].update(
+                    openBankingXml={"configMapKeyRef": {"name": "more-base-files", "key": "ob.xml"}}
+                ),
             ),
             "spec",
             "Kubernetes allows 1048576",
@@ -648,6 +659,19 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
 
 
 CASES = _mutations()
+# Manifests that only obreg render meets: kubectl or the API server refuses them before
+# any operator sees them (not an object, a name or value of the wrong type, a namespace
+# that is not one), or the e2e harness cannot apply them (client-side apply keeps a copy
+# of each object in an annotation, which holds at most 256 KiB).
+MANIFEST_ONLY_CASES = {
+    "namespace that is a path",
+    "metadata that is not a mapping",
+    "a name that is a number",
+    "YAML reading a password as a number",
+    "an empty YAML value",
+    "outputs over Kubernetes' 1 MiB from inputs under it",
+    "more certificates than one resource may hold",
+}
 
 
 def test_the_table_is_large_enough() -> None:

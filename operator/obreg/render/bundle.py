@@ -108,17 +108,18 @@ class Namespace:
         for workload in workloads:
             kinds.setdefault(workload.name, set()).add(workload.kind)
         for resource in self.resources():
-            for workload in sorted(targets(resource), key=lambda w: (w.kind, w.name)):
-                if len(kinds[workload.name]) > 1:
-                    problems.append(
-                        Problem(
-                            resource.label,
-                            _target_path(resource, workload),
-                            f"both a Deployment and a StatefulSet named {workload.name} are "
-                            "targeted",
-                            "obreg names its output after the workload; target one of them",
-                        )
+            clashing = [w for w in targets(resource) if len(kinds[w.name]) > 1]
+            if clashing:  # one problem per resource, at its first such target
+                workload = min(clashing, key=lambda w: _target_path(resource, w))
+                problems.append(
+                    Problem(
+                        resource.label,
+                        _target_path(resource, workload),
+                        f"both a Deployment and a StatefulSet named {workload.name} are "
+                        "targeted",
+                        "obreg names its output after the workload; target one of them",
                     )
+                )
         for sp in self.service_providers:
             if sp.spec.client_credentials.client_id_ref is not None:
                 continue
