@@ -229,6 +229,7 @@ class Controller:
                 key_manager = self.key_manager.result(resource, shown)
                 if key_manager is None:
                     warnings.append(MANUAL_KM_STEPS)
+                warnings += [w for w in self.key_manager.warnings(resource) if w not in warnings]
             desired = status.build(
                 resource.generation,
                 [o.result for o in outcomes],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -56,6 +57,8 @@ class Outcome:
     # Of the desired state and connection that the KM refused in a way a retry with the
     # same inputs cannot fix (credentials, certificate): only a change is worth a call.
     waits_for_change_of: str | None = None
+    # What the Secret-value rule changed in the credentials read (see render/inputs.py).
+    warnings: tuple[str, ...] = ()
 
 
 def _pending(message: str) -> Outcome:
@@ -86,6 +89,10 @@ class KeyManagerSteps:
             return None
         found = self._known((sp.namespace, sp.name), shown)
         return found.result if found else _pending("waiting for the Key Manager's files").result
+
+    def warnings(self, sp: Resource[OBServiceProviderSpec]) -> list[str]:
+        found = self.outcomes.get((sp.namespace, sp.name))
+        return list(found.warnings) if found else []
 
     def _known(self, sp_id: SpId, shown: Mapping[str, Any] | None) -> Outcome | None:
         """This process's last outcome; after a restart, the one the status shows, so a
@@ -189,7 +196,7 @@ class KeyManagerSteps:
         inputs = Inputs(
             secrets=StoreView(indexes.secrets, "data"),
             config_maps=StoreView(indexes.config_maps, "data"),
-        )
+        ).tracked()
         try:
             client_credentials = credentials.resolve(sp, inputs)
             connection = _connection(sp, inputs, StoreView(indexes.secrets, "annotations"))
@@ -197,11 +204,15 @@ class KeyManagerSteps:
             failed = KeyManagerResult(state="Failed", message=str(err))
             await self._record(snap, sp, Outcome(failed))
             return False  # a fix to the input is an event that requests again
+        assert inputs.log is not None
+        read = tuple(inputs.log.warnings)
         want = desired.desired(sp.spec, client_credentials)
         fingerprint = want.fingerprint()
         attempt = hashlib.sha256((fingerprint + connection.fingerprint()).encode()).hexdigest()
         if not force and previous is not None:
             if previous.result.state == "Synced" and previous.fingerprint == fingerprint:
+                if previous.warnings != read:  # the values are the same; how they were kept not
+                    await self._record(snap, sp, dataclasses.replace(previous, warnings=read))
                 return False
             if previous.waits_for_change_of == attempt:
                 return False
@@ -230,7 +241,9 @@ class KeyManagerSteps:
             failed = KeyManagerResult(
                 state="Unavailable" if err.kind == "unavailable" else "Failed", message=message
             )
-            await self._record(snap, sp, Outcome(failed, None, None if retry else attempt))
+            await self._record(
+                snap, sp, Outcome(failed, None, None if retry else attempt, read)
+            )
             return retry
         metrics.KM_SYNCS.labels("synced").inc()
         if done or previous is None or previous.result.state != "Synced":
@@ -250,7 +263,7 @@ class KeyManagerSteps:
                 message=bounded(redact("; ".join(done), secrets)),
             )
         synced = KeyManagerResult(state="Synced", message=message)
-        await self._record(snap, sp, Outcome(synced, fingerprint))
+        await self._record(snap, sp, Outcome(synced, fingerprint, warnings=read))
         return False
 
     async def _record(
