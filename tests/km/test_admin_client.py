@@ -229,3 +229,46 @@ def test_the_double_refuses_envelopes_off_the_contract(km: tuple[kmdouble.KmDoub
         found = soap.fault(answer) if status == 500 and b"Fault" in answer else None
         assert found is not None and found.code == "soapenv:Client", what
     assert double.calls == ["getOAuthApplicationData"], "refused envelopes reach no operation"
+
+
+SPACED = "s3cret with  spaces & <markup>"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        SPACED,  # as sent
+        "s3cret with spaces & <markup>",  # whitespace collapsed
+        "s3cret\twith\n  spaces & <markup>",  # other whitespace
+        "s3cret with  spaces &amp; &lt;markup&gt;",  # XML-escaped (escaped again on the wire)
+    ],
+    ids=["as sent", "collapsed", "other whitespace", "xml-escaped"],
+)
+def test_a_secret_echoed_in_a_fault_is_masked_in_every_form(
+    km: tuple[kmdouble.KmDouble, bytes], echo: str
+) -> None:
+    double, ca = km
+    double.faults["registerOAuthApplicationData"] = f"cannot register with secret {echo} here"
+    spaced = dataclasses.replace(WANT, app=dataclasses.replace(WANT.app, client_secret=SPACED))
+    connection = Connection(double.url, "admin", "km-admin-pw", ca, "localhost", 5.0)
+
+    async def go() -> list[str]:
+        async with aiohttp.ClientSession() as session:
+            client = AdminClient(connection, session, retry_delays=(0.1,), secrets=(SPACED,))
+            return await sync.converge(client, spaced)
+
+    with pytest.raises(KmError) as raised:
+        run(go())
+    message = str(raised.value)
+    assert "cannot register with secret *** here" in message, message
+    assert "spaces" not in message and "markup" not in message
+
+
+def test_the_admin_password_is_masked_in_a_fault_without_being_named(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    double, _ = km
+    double.faults["getScopes"] = "login km-admin-pw failed"
+    with pytest.raises(KmError) as raised:
+        converge(km)
+    assert "km-admin-pw" not in str(raised.value) and "login *** failed" in str(raised.value)
