@@ -205,6 +205,14 @@ class OBServiceProviderSpec(Model):
             "letters, digits, '.', '_' and '-', starting with a letter or digit."
         ),
     )
+    saas_app: bool = Field(
+        default=False,
+        description=(
+            "IsSaaSApp: let users of every tenant log in through this service provider. "
+            "False, as for a service provider made in the console (WSO2 reads a missing "
+            "IsSaaSApp as true)."
+        ),
+    )
     client_credentials: ClientCredentials = Field(
         default_factory=ClientCredentials,
         description="The SP's OAuth client credentials; generated when unset.",

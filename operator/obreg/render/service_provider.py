@@ -1,6 +1,7 @@
 """The file-based service provider for the store's login on the Key Manager.
 
-Built from scratch, in the shape ServiceProvider.build reads: OAuth2 inbound with the
+Built from scratch, in the shape ServiceProvider.build reads (checked with WSO2's own
+parser classes by tests/fidelity): OAuth2 inbound with the
 store's client id, one federated step through the OB directory IdP, and the requested
 claims. The OAuth application with that client id lives only in the KM database.
 """
@@ -25,6 +26,8 @@ def render(spec: OBServiceProviderSpec, client_id: str, identity_provider_name: 
         xml_patch.element(
             "Description", "API Manager store login through the Open Banking directory"
         ),
+        # Absent means true to WSO2's parser; an SP made in the console is not SaaS.
+        xml_patch.element("IsSaaSApp", "true" if spec.saas_app else "false"),
         xml_patch.element(
             "InboundAuthenticationConfig",
             xml_patch.element(
@@ -53,14 +56,18 @@ def render(spec: OBServiceProviderSpec, client_id: str, identity_provider_name: 
                             "IdentityProvider",
                             xml_patch.element("IdentityProviderName", identity_provider_name),
                             xml_patch.element("IsEnabled", "true"),
+                            # WSO2's own shape: the step's authenticators as configs, and
+                            # the default named by its text (a Name element inside
+                            # DefaultAuthenticatorConfig is never read).
                             xml_patch.element(
-                                "DefaultAuthenticatorConfig",
+                                "FederatedAuthenticatorConfigs",
                                 xml_patch.element(
                                     "FederatedAuthenticatorConfig",
                                     xml_patch.element("Name", AUTHENTICATOR),
                                     xml_patch.element("IsEnabled", "true"),
                                 ),
                             ),
+                            xml_patch.element("DefaultAuthenticatorConfig", AUTHENTICATOR),
                         ),
                     ),
                 ),
