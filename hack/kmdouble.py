@@ -1,22 +1,24 @@
 """A contract double of the IS-KM 5.7 admin services obreg calls, over HTTPS.
 
-It stands in for a WSO2 Key Manager, which cannot run on our machines. It implements the
-operations of OAuthAdminService (identity-inbound-auth-oauth 6.0.53) and
-ClaimMetadataManagementService (carbon-identity-framework 5.12) that obreg uses, with
-their public request and response shapes: SOAP 1.1, operation elements in Axis2's schema
-namespace, DTO fields in the DTO package's namespace, HTTP 202 and no body for a void
-operation, a SOAP fault with the service's reason for a refused call. It keeps state like
-the KM database (apps, OIDC external claims, scope-claim mappings), enforces the
-service-side rules obreg depends on (an update must carry the stored secret, a callback
-is required for the code grant, no duplicate key, name or claim), requires HTTP basic
-auth, and refuses any envelope that does not match an operation's shape, so obreg's
-client is checked against the contract rather than against itself.
+It stands in for a WSO2 Key Manager, which cannot run on our machines, and serves the
+contract in kmcontract/contract.yaml (read from WSO2's sources for identity-inbound-auth-
+oauth 6.0.53, carbon-identity-framework 5.12.153 and Axis2 1.6.1-wso2v28): every request
+is validated against the XML Schema of the services' types (anything else is a Client
+fault); replies have the real status codes (200 with the response wrapper, a nil return
+for register, 202 and no body only for updateScope); the read by consumer key leaves out
+backChannelLogoutUrl, username and state, empty fields come back xsi:nil; an update
+overwrites what the service overwrites (a field left out is cleared); names are unique
+per owner, a duplicate key is a generic database fault, an unknown key is a fault; a
+scope without claims is not listed by getScopes; an external claim needs an existing
+dialect and a valid local claim; refused credentials are HTTP 500 with Carbon's
+"Access Denied" fault. With ``hash_secrets`` it behaves like a KM with client-secret
+hashing on: it stores and returns a hash, and isHashDisabled says false.
 
 Test knobs: ``delay`` (seconds before answering), ``faults`` (fault an operation with a
-reason until removed), ``stop``/``start`` (the KM down and up on the same port), ``calls``
-(every operation received) and ``unauthorized`` (requests refused for credentials).
-``python hack/kmdouble.py --port N --dir D`` serves it standalone (``make demo`` does),
-with a throwaway CA written to D/ca.crt.
+reason until removed), ``stop``/``start`` (the KM down and up on the same port),
+``hash_secrets``, ``calls`` (every operation received) and ``unauthorized`` (requests
+refused for credentials). ``python hack/kmdouble.py --port N --dir D`` serves it
+standalone (``make demo`` does), with a throwaway CA written to D/ca.crt.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
+import hashlib
 import hmac
 import http.server
 import ipaddress
+import secrets
 import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,39 +45,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-# Written apart from obreg's client on purpose, namespaces and operation lists included:
-# the double checks that client, so it must not share its definitions.
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-AXIS2 = "http://org.apache.axis2/xsd"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-OAUTH_DTO = "http://dto.oauth.identity.carbon.wso2.org/xsd"
-CLAIM_DTO = "http://dto.mgt.metadata.claim.identity.carbon.wso2.org/xsd"
-OIDC_DIALECT = "http://wso2.org/oidc/claim"
+import kmcontract
 
-# OAuthConsumerAppDTO's properties at 6.0.53 (Axis2 names them after the getters).
-APP_FIELDS = {
-    "OAuthVersion": str,
-    "applicationAccessTokenExpiryTime": int,
-    "applicationName": str,
-    "audiences": list,
-    "backChannelLogoutUrl": str,
-    "callbackUrl": str,
-    "grantTypes": str,
-    "idTokenEncryptionAlgorithm": str,
-    "idTokenEncryptionEnabled": bool,
-    "idTokenEncryptionMethod": str,
-    "oauthConsumerKey": str,
-    "oauthConsumerSecret": str,
-    "pkceMandatory": bool,
-    "pkceSupportPlain": bool,
-    "refreshTokenExpiryTime": int,
-    "requestObjectSignatureValidationEnabled": bool,
-    "scopeValidators": list,
-    "state": str,
-    "userAccessTokenExpiryTime": int,
-    "username": str,
+CONTRACT = kmcontract.load()
+NS = CONTRACT.namespaces
+SOAP11, AXIS2, XSI = NS["soap"], NS["axis2"], NS["xsi"]
+OIDC_DIALECT = "http://wso2.org/oidc/claim"
+LOCAL_DIALECT = "http://wso2.org/claims"
+SERVICES = CONTRACT.services()
+WRITES = {
+    "registerOAuthApplicationData",
+    "updateConsumerApplication",
+    "removeOAuthApplicationData",
+    "updateScope",
+    "addExternalClaim",
+    "updateExternalClaim",
 }
-CLAIM_FIELDS = {"externalClaimDialectURI": str, "externalClaimURI": str, "mappedLocalClaimURI": str}
 ALLOWED_GRANTS = {
     "authorization_code",
     "implicit",
@@ -85,32 +71,6 @@ ALLOWED_GRANTS = {
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "iwa:ntlm",
 }
-# Parameters per operation: name -> "string", "strings" (repeated), or a DTO's fields.
-Shape = dict[str, Any]
-OPERATIONS: dict[str, dict[str, Shape]] = {
-    "OAuthAdminService": {
-        "getOAuthApplicationData": {"consumerKey": "string"},
-        "registerOAuthApplicationData": {"application": APP_FIELDS},
-        "updateConsumerApplication": {"consumerAppDTO": APP_FIELDS},
-        "removeOAuthApplicationData": {"consumerKey": "string"},
-        "getScopes": {},
-        "updateScope": {"scope": "string", "addClaims": "strings", "deleteClaims": "strings"},
-    },
-    "ClaimMetadataManagementService": {
-        "getExternalClaims": {"externalClaimDialectURI": "string"},
-        "addExternalClaim": {"externalClaim": CLAIM_FIELDS},
-        "updateExternalClaim": {"externalClaim": CLAIM_FIELDS},
-    },
-}
-DTO_NAMESPACE = {id(APP_FIELDS): OAUTH_DTO, id(CLAIM_FIELDS): CLAIM_DTO}
-WRITES = {
-    "registerOAuthApplicationData",
-    "updateConsumerApplication",
-    "removeOAuthApplicationData",
-    "updateScope",
-    "addExternalClaim",
-    "updateExternalClaim",
-}
 LOCAL_CLAIMS = {
     "http://wso2.org/claims/active",
     "http://wso2.org/claims/emailaddress",
@@ -118,6 +78,13 @@ LOCAL_CLAIMS = {
     "http://wso2.org/claims/lastname",
     "http://wso2.org/claims/username",
 }
+DEFAULT_EXPIRY = {  # the server's defaults, taken when a request says 0
+    "userAccessTokenExpiryTime": 3600,
+    "applicationAccessTokenExpiryTime": 3600,
+    "refreshTokenExpiryTime": 86400,
+    "idTokenExpiryTime": 3600,
+}
+APP = CONTRACT.dtos["OAuthConsumerAppDTO"]
 
 
 class Refused(Exception):
@@ -140,6 +107,7 @@ class Database:
             "family_name": "http://wso2.org/claims/lastname",
         }
     )  # OIDC external claim -> local claim
+    dialects: set[str] = field(default_factory=lambda: {OIDC_DIALECT})
     scopes: dict[str, list[str]] = field(
         default_factory=lambda: {
             "openid": ["sub", "email", "given_name", "family_name"],
@@ -147,6 +115,13 @@ class Database:
             "profile": ["given_name", "family_name"],
         }
     )
+
+
+def _empty_app() -> dict[str, Any]:
+    return {
+        name: [] if kind.endswith("[]") else {"long": 0, "boolean": False}.get(kind)
+        for name, kind in APP.fields
+    }
 
 
 class KmDouble:
@@ -157,6 +132,7 @@ class KmDouble:
         self.calls: list[str] = []
         self.unauthorized = 0  # requests refused for their credentials
         self.delay = 0.0
+        self.hash_secrets = False
         self.faults: dict[str, str] = {}
         self.lock = threading.Lock()
         self.port = 0
@@ -194,104 +170,128 @@ class KmDouble:
         with self.lock:
             return [c for c in self.calls if c in WRITES]
 
+    def stored_secret(self, secret: str) -> str:
+        """What the database keeps of a client secret: itself, or its hash."""
+        return hashlib.sha256(secret.encode()).hexdigest() if self.hash_secrets else secret
+
     # -- the services -------------------------------------------------------------------
 
-    def handle(self, operation: str, params: dict[str, Any]) -> list[etree._Element] | None:
-        """Run one operation on the database: its return elements, or None when void."""
-        db = self.db
-        if operation == "getOAuthApplicationData":
-            app = db.apps.get(params["consumerKey"])
-            if app is None:
-                raise Refused(
-                    "Error while retrieving the app information using consumerKey: "
-                    + params["consumerKey"]
+    def handle(self, operation: str, params: dict[str, Any]) -> Any:
+        """Run one operation on the database; what its response wrapper returns."""
+        db, op = self.db, CONTRACT.operations[operation]
+        if operation in ("getOAuthApplicationData", "getOAuthApplicationDataByAppName"):
+            if operation == "getOAuthApplicationData":
+                app = db.apps.get(params["consumerKey"])
+                unknown = "unknown key"
+            else:
+                app = next(
+                    (
+                        a
+                        for a in db.apps.values()
+                        if a["applicationName"] == params["appName"]
+                        and a["username"] == self.username
+                    ),
+                    None,
                 )
-            return [_dto("return", OAUTH_DTO, "OAuthConsumerAppDTO", app)]
+                unknown = "unknown name"
+            if app is None:
+                raise Refused(op.fault(unknown, **params))
+            return {k: v for k, v in app.items() if k not in op.omits}
         if operation == "registerOAuthApplicationData":
-            app = dict(params["application"])
-            grants = str(app.get("grantTypes", "")).split()
-            if not app.get("applicationName"):
-                raise Refused("No application name in the request")
-            if {"authorization_code", "implicit"} & set(grants) and not app.get("callbackUrl"):
-                raise Refused("Callback URL is required for the code and implicit grant types")
-            for grant in grants:
-                if grant not in ALLOWED_GRANTS:
-                    raise Refused(f"{grant} not allowed")
-            key = app.get("oauthConsumerKey")
-            if key in db.apps:
-                raise Refused("An application with this consumer key already exists")
-            if any(a["applicationName"] == app["applicationName"] for a in db.apps.values()):
-                raise Refused("An application with the same name already exists")
-            app.setdefault("OAuthVersion", "OAuth-2.0")
-            app.setdefault("username", self.username)
-            for name in ("userAccessTokenExpiryTime", "applicationAccessTokenExpiryTime"):
-                app[name] = app.get(name) or 3600
-            app["refreshTokenExpiryTime"] = app.get("refreshTokenExpiryTime") or 86400
-            app["state"] = "ACTIVE"
-            db.apps[str(key)] = app
-            return None
+            return self._register(op, params["application"])
         if operation == "updateConsumerApplication":
-            new = params["consumerAppDTO"]
-            key, secret = new.get("oauthConsumerKey"), new.get("oauthConsumerSecret")
-            if not key or not secret:
-                raise Refused("OauthConsumerKey or OauthConsumerSecret is not provided")
-            app = db.apps.get(key)
-            if app is None or not hmac.compare_digest(
-                str(app["oauthConsumerSecret"]).encode(), str(secret).encode()
-            ):
-                raise Refused("Error while updating the app information.")
-            for grant in str(new.get("grantTypes", "")).split():
-                if grant not in ALLOWED_GRANTS:
-                    raise Refused(f"{grant} not allowed for OAuth App with consumerKey: {key}")
-            app.update(new)
-            return None
+            return self._update(op, params["consumerAppDTO"])
         if operation == "removeOAuthApplicationData":
             db.apps.pop(params["consumerKey"], None)
             return None
-        if operation == "getScopes":
-            return [
-                _dto("return", OAUTH_DTO, "ScopeDTO", {"claim": claims, "name": name})
-                for name, claims in sorted(db.scopes.items())
-            ]
+        if operation == "getScopes":  # a scope with no claims is not listed
+            return [{"claim": c, "name": n} for n, c in sorted(db.scopes.items()) if c]
+        if operation == "isScopeExist":
+            return params["scope"] in db.scopes
+        if operation == "isHashDisabled":
+            return not self.hash_secrets
         if operation == "updateScope":
             scope = params["scope"]
-            if scope not in db.scopes:
-                raise Refused(f"Scope {scope} does not exist")
-            unknown = [c for c in params["addClaims"] if c not in db.claims]
-            if unknown:
-                raise Refused(f"Claims {', '.join(unknown)} are not OIDC claims")
+            not_oidc = [c for c in params["addClaims"] if c not in db.claims]
+            if scope not in db.scopes or not_oidc:
+                raise Refused(op.fault("failed", scope=scope))
             kept = [c for c in db.scopes[scope] if c not in params["deleteClaims"]]
             db.scopes[scope] = kept + [c for c in params["addClaims"] if c not in kept]
             return None
         if operation == "getExternalClaims":
-            if params["externalClaimDialectURI"] != OIDC_DIALECT:
+            dialect = params["externalClaimDialectURI"]
+            if dialect != OIDC_DIALECT:
                 return []
             return [
-                _dto(
-                    "return",
-                    CLAIM_DTO,
-                    "ExternalClaimDTO",
-                    {
-                        "externalClaimDialectURI": OIDC_DIALECT,
-                        "externalClaimURI": uri,
-                        "mappedLocalClaimURI": local,
-                    },
-                )
+                {
+                    "externalClaimDialectURI": dialect,
+                    "externalClaimURI": uri,
+                    "mappedLocalClaimURI": local,
+                }
                 for uri, local in sorted(db.claims.items())
             ]
         claim = params["externalClaim"]
-        if claim.get("externalClaimDialectURI") != OIDC_DIALECT:
-            raise Refused("Only the OIDC dialect is kept by this double")
-        if claim.get("mappedLocalClaimURI") not in LOCAL_CLAIMS:
-            raise Refused(f"Local claim {claim.get('mappedLocalClaimURI')} does not exist")
-        uri = str(claim.get("externalClaimURI"))
+        values = {k: claim.get(k) or "" for k, _ in CONTRACT.dtos["ExternalClaimDTO"].fields}
+        if values["mappedLocalClaimURI"] not in LOCAL_CLAIMS:
+            raise Refused(op.fault("invalid local claim", **values))
+        uri = values["externalClaimURI"]
         if operation == "addExternalClaim":
+            if values["externalClaimDialectURI"] not in db.dialects:
+                raise Refused(op.fault("no dialect", **values))
             if uri in db.claims:
-                raise Refused(f"External claim {uri} already exists")
-        elif uri not in db.claims:
-            raise Refused(f"External claim {uri} does not exist")
-        db.claims[uri] = str(claim["mappedLocalClaimURI"])
+                raise Refused(op.fault("existing", **values))
+        db.claims[uri] = values["mappedLocalClaimURI"]
         return None
+
+    def _grants(self, requested: str | None) -> list[str]:
+        return [g for g in (requested or "").split() if g]
+
+    def _register(self, op: kmcontract.Operation, given: dict[str, Any]) -> None:
+        grants = self._grants(given.get("grantTypes"))
+        if {"authorization_code", "implicit"} & set(grants) and not given.get("callbackUrl"):
+            raise Refused(op.fault("no callback"))
+        for grant in grants:
+            if grant not in ALLOWED_GRANTS:
+                raise Refused(op.fault("grant not allowed", grant=grant))
+        app = _empty_app()
+        app.update({k: v for k, v in given.items() if k not in ("state", "username")})
+        if not given.get("oauthConsumerKey"):  # a chosen secret only with a chosen key
+            app["oauthConsumerKey"] = secrets.token_urlsafe(20)
+            app["oauthConsumerSecret"] = secrets.token_urlsafe(20)
+        elif not given.get("oauthConsumerSecret"):
+            app["oauthConsumerSecret"] = secrets.token_urlsafe(20)
+        app["oauthConsumerSecret"] = self.stored_secret(app["oauthConsumerSecret"])
+        app["OAuthVersion"] = given.get("OAuthVersion") or "OAuth-2.0"
+        app["username"], app["state"] = self.username, "ACTIVE"
+        for name, default in DEFAULT_EXPIRY.items():
+            app[name] = app[name] or default
+        if any(
+            a["applicationName"] == app["applicationName"] and a["username"] == self.username
+            for a in self.db.apps.values()
+        ):
+            raise Refused(op.fault("duplicate name"))
+        if app["oauthConsumerKey"] in self.db.apps:
+            raise Refused(op.fault("duplicate key", **app))
+        self.db.apps[app["oauthConsumerKey"]] = app
+
+    def _update(self, op: kmcontract.Operation, given: dict[str, Any]) -> None:
+        key, secret = given.get("oauthConsumerKey"), given.get("oauthConsumerSecret")
+        if not key or not secret:
+            raise Refused(op.fault("no key or secret"))
+        app = self.db.apps.get(key)
+        if app is None or not hmac.compare_digest(
+            str(app["oauthConsumerSecret"]).encode(), str(secret).encode()
+        ):
+            raise Refused(op.fault("unknown key or other secret"))
+        version_2 = given.get("OAuthVersion") == "OAuth-2.0"
+        for grant in self._grants(given.get("grantTypes")) if version_2 else []:
+            if grant not in ALLOWED_GRANTS:
+                raise Refused(op.fault("grant not allowed", grant=grant, oauthConsumerKey=key))
+        blank = _empty_app()
+        for name in (*op.overwrites, *(op.overwrites_oauth2 if version_2 else ())):
+            app[name] = given.get(name, blank[name])  # overwritten, never merged
+        for name, default in DEFAULT_EXPIRY.items():
+            app[name] = app[name] or default
 
     # -- the wire -----------------------------------------------------------------------
 
@@ -301,9 +301,10 @@ class KmDouble:
         if not self._authorized(headers.get("Authorization", "")):
             with self.lock:
                 self.unauthorized += 1
-            return 401, {"WWW-Authenticate": 'Basic realm="WSO2 Carbon"'}, b""
+            status, reason = CONTRACT.access_denied
+            return status, {}, _fault(Refused(reason, "soapenv:Client"))
         service = path.removeprefix("/services/")
-        if service not in OPERATIONS:
+        if service not in SERVICES:
             return 404, {}, b""
         if not headers.get("Content-Type", "").startswith("text/xml"):
             return 415, {}, b""
@@ -311,6 +312,7 @@ class KmDouble:
             operation, params = _read(service, headers.get("SOAPAction", ""), body)
         except Refused as refused:
             return 500, {}, _fault(refused)
+        op = CONTRACT.operations[operation]
         with self.lock:
             self.calls.append(operation)
             try:
@@ -319,9 +321,9 @@ class KmDouble:
                 returned = self.handle(operation, params)
             except Refused as refused:
                 return 500, {}, _fault(refused)
-        if returned is None:
-            return 202, {}, b""
-        return 200, {}, _envelope(operation + "Response", returned)
+        if op.returns is None:
+            return op.status, {}, b""
+        return op.status, {}, _envelope(operation, op.returns, returned)
 
     def _authorized(self, header: str) -> bool:
         if not header.startswith("Basic "):
@@ -356,13 +358,14 @@ def _handler(double: KmDouble) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 def _read(service: str, soap_action: str, body: bytes) -> tuple[str, dict[str, Any]]:
-    """The operation and its parameters, or Refused naming the mismatch."""
+    """The operation and its parameters, or Refused (a Client fault) naming what does not
+    match the contract: the envelope, the SOAPAction, or the XML Schema of the types."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as err:
         raise Refused(f"not well-formed XML: {err}", "soapenv:Client") from None
-    if root.tag != f"{{{SOAP11}}}Envelope":
+    if root.tag != f"{{{SOAP11}}}Envelope" or root.getroottree().docinfo.internalDTD is not None:
         raise Refused("not a SOAP 1.1 envelope", "soapenv:Client")
     bodies = root.findall(f"{{{SOAP11}}}Body")
     calls = [e for e in bodies[0] if isinstance(e.tag, str)] if len(bodies) == 1 else []
@@ -370,91 +373,84 @@ def _read(service: str, soap_action: str, body: bytes) -> tuple[str, dict[str, A
         raise Refused("the Body must hold exactly one operation element", "soapenv:Client")
     call = calls[0]
     qname = etree.QName(call)
-    shapes = OPERATIONS[service]
-    if qname.namespace != AXIS2 or qname.localname not in shapes:
+    names = {o.name for o in SERVICES[service]}
+    if qname.namespace != AXIS2 or qname.localname not in names:
         raise Refused(f"{service} has no operation {call.tag}", "soapenv:Client")
-    operation = qname.localname
-    if soap_action.strip('"') != f"urn:{operation}":
-        raise Refused(f"SOAPAction {soap_action!r} does not match {operation}", "soapenv:Client")
-    shape = shapes[operation]
-    params: dict[str, Any] = {n: [] for n, kind in shape.items() if kind == "strings"}
-    for element in call:
-        if not isinstance(element.tag, str):
-            continue
-        name = _name(element, AXIS2, f"parameter of {operation}")
-        kind = shape.get(name)
-        if kind is None:
-            raise Refused(f"{operation} has no parameter {name}", "soapenv:Client")
-        if kind == "strings":
-            params[name].append(element.text or "")
-        elif kind == "string":
-            if name in params:
-                raise Refused(f"{operation}: {name} given twice", "soapenv:Client")
-            params[name] = element.text or ""
-        else:
-            params[name] = _read_dto(element, kind, DTO_NAMESPACE[id(kind)], operation)
-    missing = [n for n, kind in shape.items() if kind != "strings" and n not in params]
-    if missing:
-        raise Refused(f"{operation}: missing {', '.join(missing)}", "soapenv:Client")
-    return operation, params
-
-
-def _name(element: etree._Element, namespace: str, what: str) -> str:
-    qname = etree.QName(element)
-    if qname.namespace != namespace:
+    operation = CONTRACT.operations[qname.localname]
+    if soap_action.strip('"') != f"urn:{operation.name}":
         raise Refused(
-            f"{what} {qname.localname} is in namespace {qname.namespace!r}, not {namespace!r}",
-            "soapenv:Client",
+            f"SOAPAction {soap_action!r} does not match {operation.name}", "soapenv:Client"
         )
-    return str(qname.localname)
-
-
-def _read_dto(
-    element: etree._Element, shape: dict[str, type], namespace: str, operation: str
-) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        name = _name(child, namespace, f"{operation} field")
-        kind = shape.get(name)
-        if kind is None:
-            raise Refused(f"{operation}: unknown field {name}", "soapenv:Client")
-        text = child.text or ""
-        if kind is list:
-            values.setdefault(name, []).append(text)
-        elif name in values:
-            raise Refused(f"{operation}: field {name} given twice", "soapenv:Client")
-        elif kind is bool:
-            if text not in ("true", "false"):
-                raise Refused(f"{operation}: {name} is not a boolean", "soapenv:Client")
-            values[name] = text == "true"
-        elif kind is int:
-            if not text.lstrip("-").isdigit():
-                raise Refused(f"{operation}: {name} is not a number", "soapenv:Client")
-            values[name] = int(text)
+    schema = kmcontract.request_schema()
+    if not schema.validate(etree.ElementTree(etree.fromstring(etree.tostring(call)))):
+        errors = [e.message for e in schema.error_log]  # type: ignore[attr-defined]
+        raise Refused(f"{operation.name}: {errors[-1] if errors else 'invalid'}", "soapenv:Client")
+    params: dict[str, Any] = {}
+    for name, kind in operation.parameters:
+        found = call.findall(f"{{{AXIS2}}}{name}")
+        if kind.endswith("[]"):
+            params[name] = [e.text or "" for e in found]
+        elif kind in CONTRACT.dtos:
+            params[name] = _read_dto(found[0], CONTRACT.dtos[kind]) if found else {}
         else:
-            values[name] = text
+            params[name] = (found[0].text or "") if found else ""
+    return operation.name, params
+
+
+def _read_dto(element: etree._Element, dto: kmcontract.Dto) -> dict[str, Any]:
+    """A DTO's fields as typed values (the schema has checked their form)."""
+    values: dict[str, Any] = {}
+    for name, kind in dto.fields:
+        found = [
+            e
+            for e in element.findall(f"{{{dto.namespace}}}{name}")
+            if e.get(f"{{{XSI}}}nil") != "true"
+        ]
+        texts = [e.text or "" for e in found]
+        if kind.endswith("[]"):
+            values[name] = texts
+        elif texts and kind == "long":
+            values[name] = int(texts[0].strip())
+        elif texts and kind == "boolean":
+            values[name] = texts[0].strip() in ("true", "1")
+        elif texts:
+            values[name] = texts[0]
     return values
 
 
-def _dto(tag: str, namespace: str, type_name: str, values: dict[str, Any]) -> etree._Element:
-    element = etree.Element(f"{{{AXIS2}}}{tag}", nsmap={"ns": AXIS2, "ax": namespace, "xsi": XSI})
-    element.set(f"{{{XSI}}}type", f"ax:{type_name}")
-    for name in sorted(values):
-        value = values[name]
-        items: Iterable[Any] = value if isinstance(value, list) else [value]
-        for item in items:
-            child = etree.SubElement(element, f"{{{namespace}}}{name}")
+def _value(parent: etree._Element, tag: str, kind: str, value: Any) -> None:
+    """One field as Axis2 writes it: arrays repeat, an empty value is xsi:nil."""
+    items = value if kind.endswith("[]") else [value]
+    if kind.endswith("[]") and not items:
+        items = [None]
+    for item in items:
+        child = etree.SubElement(parent, tag)
+        if item is None or item == "":
+            child.set(f"{{{XSI}}}nil", "true")
+        else:
             child.text = str(item).lower() if isinstance(item, bool) else str(item)
-    return element
 
 
-def _envelope(wrapper: str, returned: list[etree._Element]) -> bytes:
+def _envelope(operation: str, returns: str, returned: Any) -> bytes:
+    """The response wrapper holding what the contract says the operation returns."""
     envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
     body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
-    holder = etree.SubElement(body, f"{{{AXIS2}}}{wrapper}", nsmap={"ns": AXIS2})
-    holder.extend(returned)
+    wrapper = etree.SubElement(
+        body, f"{{{AXIS2}}}{operation}Response", nsmap={"ns": AXIS2, "xsi": XSI}
+    )
+    name = returns.removesuffix("[]")
+    if returns == "nil":
+        etree.SubElement(wrapper, f"{{{AXIS2}}}return").set(f"{{{XSI}}}nil", "true")
+    elif returns == "boolean":
+        etree.SubElement(wrapper, f"{{{AXIS2}}}return").text = str(bool(returned)).lower()
+    elif name in CONTRACT.dtos:
+        dto = CONTRACT.dtos[name]
+        for item in returned if returns.endswith("[]") else [returned]:
+            element = etree.SubElement(wrapper, f"{{{AXIS2}}}return", nsmap={"ax": dto.namespace})
+            element.set(f"{{{XSI}}}type", f"ax:{dto.name}")
+            for field_name, kind in dto.fields:
+                if field_name in item:
+                    _value(element, f"{{{dto.namespace}}}{field_name}", kind, item[field_name])
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 
 

@@ -7,6 +7,13 @@ KM, reads back the OAuth app, the OIDC claim and the openid scope, and compares 
 with what the OBServiceProvider manifest asks for. It never writes. It prints what it
 found and the writes obreg would still send; secrets are never printed.
 
+Then it checks the KM against each fact of the services' contract that obreg relies on
+(hack/kmcontract/contract.yaml) and that a read can show: which fields the read by key
+leaves out, the fault for an unknown consumer key, whether client secrets are hashed, and
+how a scope without claims is shown. Facts only a write could show (overwrites, reply
+codes of writes, refused credentials, which could lock the account) are listed as not
+checked.
+
 Exit status: 0 all in place, 1 something differs, 2 the KM could not be asked.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,12 +30,13 @@ from typing import Any
 import aiohttp
 import yaml
 
+import kmcontract
 from obreg.api import parse
 from obreg.api.service_provider import KIND
 from obreg.errors import InvalidInput
 from obreg.km import sync
 from obreg.km.client import AdminClient, Connection, KmError
-from obreg.km.desired import Desired, Observed, desired, plan
+from obreg.km.desired import Blocked, Desired, Observed, desired, plan
 from obreg.redaction import redact
 from obreg.render.credentials import ClientCredentials
 
@@ -61,8 +70,8 @@ def report(want: Desired, seen: Observed, secret_checked: bool) -> list[str]:
     released = want.claim.uri in seen.scopes.get(want.scope, [])
     lines.append(f"{'found  ' if released else 'MISSING'} {want.claim.uri} in scope {want.scope}")
     steps = plan(want, seen)
-    if isinstance(steps, str):
-        lines.append(f"CANNOT  {steps}")
+    if isinstance(steps, Blocked):
+        lines.append(f"CANNOT  {steps.reason}")
     elif steps:
         lines += [f"DIFFERS obreg would send: {s.description}" for s in steps]
     else:
@@ -70,15 +79,65 @@ def report(want: Desired, seen: Observed, secret_checked: bool) -> list[str]:
     return lines
 
 
+def _fact(holds: bool, what: str, found: str = "") -> str:
+    return f"fact    {what}: as the contract says" if holds else f"FACT?   {what}: {found}"
+
+
+async def facts(client: AdminClient, seen: Observed) -> list[str]:
+    """What a real KM does, against the contract's facts a read can check."""
+    contract = kmcontract.load()
+    by_key = contract.operations["getOAuthApplicationData"]
+    lines = []
+    if seen.app is not None:
+        returned = set(seen.app.fields)
+        left_out = sorted({f for f, _ in contract.dtos["OAuthConsumerAppDTO"].fields} - returned)
+        lines.append(
+            _fact(
+                not returned & set(by_key.omits),
+                f"the read by key leaves out {', '.join(by_key.omits)}",
+                f"it returned {', '.join(sorted(returned & set(by_key.omits)))}",
+            )
+            + f" (no value for: {', '.join(left_out) or 'none'})"
+        )
+    unknown = f"obreg-verify-{secrets.token_hex(6)}"
+    what = f"an unknown consumer key is the fault {by_key.faults['unknown key']!r}"
+    try:  # get_app tells that fault from any other, and raises those
+        answered = await client.get_app(unknown)
+        lines.append(_fact(answered is None, what, "it answered an app"))
+    except KmError as err:
+        lines.append(_fact(False, what, str(err)))
+    hashed = not await client.hash_disabled()
+    lines.append(
+        "FACT?   client secret hashing is ON: obreg cannot manage the OAuth app and says so"
+        if hashed
+        else "fact    client secrets are kept unhashed (the default): obreg can compare them"
+    )
+    listed = "openid" in await client.get_scopes()
+    exists = await client.scope_exists("openid")
+    lines.append(
+        f"fact    scope openid {'is listed by getScopes' if listed else 'exists without claims'}"
+        if exists
+        else "FACT?   the KM has no openid scope: obreg cannot add the claim to it"
+    )
+    lines.append(
+        "note    not checked (they need a write or a refused login): update overwrites, "
+        "reply codes of writes, Access Denied for refused credentials"
+    )
+    return lines
+
+
 async def verify(connection: Connection, want: Desired, secret_checked: bool) -> tuple[int, str]:
     async with aiohttp.ClientSession() as session:
-        seen = await sync.observe(AdminClient(connection, session), want)
+        client = AdminClient(connection, session)
+        seen = await sync.observe(client, want)
+        contract_lines = await facts(client, seen)
     if not secret_checked and seen.app is not None:
         want = dataclasses.replace(
             want, app=dataclasses.replace(want.app, client_secret=seen.app.client_secret)
         )
     lines = report(want, seen, secret_checked)
     status = 0 if lines[-1].startswith("OK") else 1
+    lines += contract_lines
     secrets = [want.app.client_secret, connection.password]
     return status, redact("\n".join(lines), secrets)
 

@@ -133,7 +133,7 @@ def test_km_down_then_up(scenario: Scenario) -> None:
 def test_wrong_credentials_stall_until_fixed(scenario: Scenario) -> None:
     scenario.find("Secret", "km-admin")["stringData"]["password"] = "not-the-password"
     scenario.apply()
-    ready = wait_for(scenario, "Failed", "refused the admin credentials (HTTP 401)")
+    ready = wait_for(scenario, "Failed", "refused the admin credentials (Access Denied")
     assert ready["reason"] == "KeyManagerFailed"
     assert "tries again when the referenced Secret or CA changes" in ready["message"]
     refused = scenario.km.unauthorized

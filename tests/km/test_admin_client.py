@@ -4,6 +4,7 @@ runbook's three database items, idempotence, updates, and every failure the issu
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import http.client
 import ssl
@@ -12,7 +13,9 @@ from typing import TypeVar
 
 import aiohttp
 import pytest
+from lxml import etree
 
+import kmcontract
 import kmdouble
 from obreg.km import soap, sync
 from obreg.km.client import AdminClient, Connection, KmError
@@ -93,15 +96,26 @@ def test_changed_callback_updates_the_app_and_keeps_what_obreg_does_not_manage(
 ) -> None:
     double, _ = km
     converge(km)
-    double.db.apps["store-client-id"].update(pkceMandatory=True, userAccessTokenExpiryTime=900)
+    # Set in the console: kept, though the read by key never returns the logout URL
+    # and the update overwrites every field it manages.
+    kept = {
+        "pkceMandatory": True,
+        "userAccessTokenExpiryTime": 900,
+        "backChannelLogoutUrl": "https://apim.bank.example/logout",
+        "audiences": ["store", "portal"],
+        "tokenType": "JWT",
+        "bypassClientCredentials": True,
+        "idTokenExpiryTime": 1200,
+    }
+    double.db.apps["store-client-id"].update(kept)
     moved = dataclasses.replace(
         WANT, app=dataclasses.replace(WANT.app, callback_url="https://store.example/cb")
     )
     assert converge(km, moved) == ["updated OAuth app apim_store_ob: callback URL"]
     app = double.db.apps["store-client-id"]
     assert app["callbackUrl"] == "https://store.example/cb"
-    assert app["pkceMandatory"] is True and app["userAccessTokenExpiryTime"] == 900
-    assert double.writes()[-1] == "updateConsumerApplication"
+    assert {k: app[k] for k in kept} == kept
+    assert double.calls[-2:] == ["getOAuthApplicationDataByAppName", "updateConsumerApplication"]
 
 
 def test_changed_secret_registers_the_app_again(km: tuple[kmdouble.KmDouble, bytes]) -> None:
@@ -138,7 +152,9 @@ def test_wrong_admin_password(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     with pytest.raises(KmError) as refused:
         converge(km, password="wrong-password")
     assert refused.value.kind == "unauthorized"
-    assert "refused the admin credentials (HTTP 401)" in str(refused.value)
+    assert "refused the admin credentials (Access Denied. Please login first.)" in str(
+        refused.value
+    )
     assert "wrong-password" not in str(refused.value)
 
 
@@ -184,12 +200,18 @@ def test_missing_openid_scope_is_a_clear_failure(km: tuple[kmdouble.KmDouble, by
     assert double.writes() == [], "nothing is written when the plan cannot complete"
 
 
-def _post(double: kmdouble.KmDouble, ca: bytes, body: bytes, action: str) -> tuple[int, bytes]:
+def _post(
+    double: kmdouble.KmDouble,
+    ca: bytes,
+    body: bytes,
+    action: str,
+    service: str = "OAuthAdminService",
+) -> tuple[int, bytes]:
     context = ssl.create_default_context(cadata=ca.decode())
     conn = http.client.HTTPSConnection("localhost", double.port, context=context)
     conn.request(
         "POST",
-        "/services/OAuthAdminService",
+        f"/services/{service}",
         body,
         {
             "Content-Type": soap.CONTENT_TYPE,
@@ -272,3 +294,156 @@ def test_the_admin_password_is_masked_in_a_fault_without_being_named(
     with pytest.raises(KmError) as raised:
         converge(km)
     assert "km-admin-pw" not in str(raised.value) and "login *** failed" in str(raised.value)
+
+
+def test_a_hashing_km_stops_with_a_clear_failure_instead_of_re_registering(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    double, _ = km
+    double.hash_secrets = True
+    converge(km)  # registered; the KM keeps only a hash of the secret
+    writes = len(double.writes())
+    with pytest.raises(KmError) as refused:
+        converge(km)
+    assert refused.value.kind == "unsupported"
+    assert "hashes client secrets" in str(refused.value)
+    assert len(double.writes()) == writes, "no remove and register on every pass"
+
+
+def test_a_claimless_openid_scope_gets_the_claim(km: tuple[kmdouble.KmDouble, bytes]) -> None:
+    double, _ = km
+    double.db.scopes["openid"] = []  # getScopes does not list it
+    assert "added tpp_associated to scope openid" in converge(km)
+    assert double.db.scopes["openid"] == ["tpp_associated"]
+
+
+def test_a_read_fault_other_than_an_unknown_key_is_not_taken_for_an_absent_app(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    double, _ = km
+    double.faults["getOAuthApplicationData"] = "Error while retrieving the app information"
+    with pytest.raises(KmError) as fault:
+        converge(km)
+    assert fault.value.kind == "fault"
+    assert double.writes() == [], "nothing registered on a read that merely failed"
+
+
+def test_every_envelope_obreg_sends_fits_the_schema_of_the_services() -> None:
+    """Written from the contract (hack/kmcontract), apart from obreg's client."""
+    app = soap.Dto(soap.OAUTH_DTO, tuple(AdminClient._app_dto(WANT.app).fields))
+    claim = AdminClient._claim_dto(WANT.claim)
+    sent = {
+        "getOAuthApplicationData": [("consumerKey", "k")],
+        "getOAuthApplicationDataByAppName": [("appName", "n")],
+        "registerOAuthApplicationData": [("application", app)],
+        "updateConsumerApplication": [("consumerAppDTO", app)],
+        "removeOAuthApplicationData": [("consumerKey", "k")],
+        "getScopes": [],
+        "isScopeExist": [("scope", "openid")],
+        "isHashDisabled": [],
+        "updateScope": [("scope", "openid"), ("addClaims", ("a", "b")), ("deleteClaims", ())],
+        "getExternalClaims": [("externalClaimDialectURI", OIDC_DIALECT)],
+        "addExternalClaim": [("externalClaim", claim)],
+        "updateExternalClaim": [("externalClaim", claim)],
+    }
+    assert set(sent) == set(kmcontract.load().operations)
+    schema = kmcontract.request_schema()
+
+    def fits(envelope: bytes) -> bool:
+        call = etree.fromstring(envelope).find(f"{{{soap.SOAP11}}}Body")[0]
+        return bool(schema.validate(etree.ElementTree(copy.deepcopy(call))))
+
+    for operation, parameters in sent.items():
+        assert fits(soap.request(operation, parameters)), (operation, schema.error_log)
+    # The schema itself refuses what the services do not take.
+    assert not fits(
+        soap.request(
+            "registerOAuthApplicationData",
+            [("application", soap.Dto(soap.OAUTH_DTO, (("clientName", "x"),)))],
+        )
+    )
+    assert not fits(soap.request("updateScope", [("scopeName", "openid")]))
+
+
+@pytest.mark.parametrize("operation", sorted(kmcontract.load().operations))
+def test_the_double_replies_as_the_contract_says(
+    km: tuple[kmdouble.KmDouble, bytes], operation: str
+) -> None:
+    """Status codes and response shapes of each operation, on a KM holding the runbook's
+    items: 200 with the wrapper (a nil return for register), 202 and no body for
+    updateScope, and a fault for a write the service refuses."""
+    double, ca = km
+    converge(km)
+    contract = kmcontract.load().operations[operation]
+    app = AdminClient._app_dto(
+        dataclasses.replace(WANT.app, client_id="other-id", name="other"), None
+    )
+    parameters = {
+        "getOAuthApplicationData": [("consumerKey", "store-client-id")],
+        "getOAuthApplicationDataByAppName": [("appName", "apim_store_ob")],
+        "registerOAuthApplicationData": [("application", app)],
+        "updateConsumerApplication": [("consumerAppDTO", AdminClient._app_dto(WANT.app))],
+        "removeOAuthApplicationData": [("consumerKey", "store-client-id")],
+        "isScopeExist": [("scope", "openid")],
+        "updateScope": [("scope", "openid"), ("addClaims", ("email",)), ("deleteClaims", ())],
+        "getExternalClaims": [("externalClaimDialectURI", OIDC_DIALECT)],
+        "addExternalClaim": [
+            (
+                "externalClaim",
+                AdminClient._claim_dto(
+                    ExternalClaim(OIDC_DIALECT, "new_claim", "http://wso2.org/claims/active")
+                ),
+            )
+        ],
+        "updateExternalClaim": [("externalClaim", AdminClient._claim_dto(WANT.claim))],
+    }.get(operation, [])
+    status, body = _post(
+        double, ca, soap.request(operation, parameters), soap.action(operation), contract.service
+    )
+    assert status == contract.status, body
+    if contract.returns is None:
+        assert body == b""
+        return
+    returned = soap.response(body, operation)
+    if contract.returns == "nil":
+        assert [r.get(f"{{{soap.XSI}}}nil") for r in returned] == ["true"]
+    elif contract.returns == "nothing":
+        assert returned == []
+    else:
+        assert returned
+    if operation == "getOAuthApplicationData":
+        assert not set(contract.omits) & set(soap.fields(returned[0], soap.OAUTH_DTO))
+
+
+def test_the_read_by_key_returns_empty_fields_as_nil(km: tuple[kmdouble.KmDouble, bytes]) -> None:
+    double, ca = km
+    converge(km)
+    status, body = _post(
+        double,
+        ca,
+        soap.request("getOAuthApplicationData", [("consumerKey", "store-client-id")]),
+        soap.action("getOAuthApplicationData"),
+    )
+    [returned] = soap.response(body, "getOAuthApplicationData")
+    nil = {etree.QName(e).localname for e in returned if e.get(f"{{{soap.XSI}}}nil") == "true"}
+    assert {"tokenType", "idTokenEncryptionAlgorithm"} <= nil
+
+
+def test_names_are_unique_per_owner_and_a_duplicate_key_is_a_generic_fault(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    double, _ = km
+    converge(km)
+    renamed = dataclasses.replace(WANT, app=dataclasses.replace(WANT.app, client_id="another"))
+    with pytest.raises(KmError, match="An application with the same name already exists"):
+        run(_register(km, renamed.app))
+    same_key = dataclasses.replace(WANT.app, name="another-name")
+    with pytest.raises(KmError, match="Error when executing SQL to create OAuth app another-name"):
+        run(_register(km, same_key))
+
+
+async def _register(km: tuple[kmdouble.KmDouble, bytes], app: OAuthApp) -> None:
+    double, ca = km
+    connection = Connection(double.url, "admin", "km-admin-pw", ca, "localhost", 5.0)
+    async with aiohttp.ClientSession() as session:
+        await AdminClient(connection, session, retry_delays=()).register_app(app)

@@ -66,6 +66,22 @@ def test_in_place_after_obreg_and_differences_named(
     assert len(double.writes()) == writes, "verify-km only reads"
     for secret in (PASSWORD, WANT.app.client_secret):
         assert secret not in out
+    for fact in (
+        "the read by key leaves out backChannelLogoutUrl, username, state",
+        "an unknown consumer key is the fault 'Error while retrieving the app information "
+        "using consumerKey: {consumerKey}'",
+    ):
+        assert f"fact    {fact}: as the contract says" in out
+    assert "fact    client secrets are kept unhashed" in out
+    assert "fact    scope openid is listed by getScopes" in out
+
+    double.hash_secrets = True
+    double.db.scopes["openid"] = []
+    status, out = verify_km(km, tmp_path)
+    assert "FACT?   client secret hashing is ON" in out
+    assert "fact    scope openid exists without claims" in out
+    double.hash_secrets = False
+    double.db.scopes["openid"] = ["sub", "tpp_associated"]
 
     double.db.scopes["openid"].remove("tpp_associated")
     status, out = verify_km(km, tmp_path)

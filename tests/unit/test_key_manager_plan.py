@@ -3,9 +3,12 @@ the desired state needs none."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from obreg.api import parse
 from obreg.km.desired import (
     OIDC_DIALECT,
+    Blocked,
     ExternalClaim,
     Observed,
     ObservedApp,
@@ -24,6 +27,7 @@ CLAIM = ExternalClaim(OIDC_DIALECT, "tpp_associated", "http://wso2.org/claims/ac
 def seen(**app: object) -> Observed:
     values: dict[str, object] = {
         "name": "apim_store_ob",
+        "client_id": "the-id",
         "client_secret": "the-secret",
         "callback_url": WANT.app.callback_url,
         "grant_types": ("authorization_code",),
@@ -39,7 +43,7 @@ def seen(**app: object) -> Observed:
 
 def kinds(observed: Observed) -> list[str]:
     steps = plan(WANT, observed)
-    assert not isinstance(steps, str)
+    assert not isinstance(steps, Blocked)
     return [s.kind for s in steps]
 
 
@@ -74,6 +78,19 @@ def test_each_difference_needs_its_own_call() -> None:
 
 
 def test_a_km_without_the_openid_scope_cannot_be_planned() -> None:
-    assert plan(WANT, Observed(None, [], {})) == (
-        "the Key Manager has no OIDC scope 'openid' to add tpp_associated to"
+    assert plan(WANT, Observed(None, [], {})) == Blocked(
+        "the Key Manager has no OIDC scope 'openid' to add tpp_associated to", retry=True
     )
+
+
+def test_a_claimless_openid_scope_gets_the_claim() -> None:
+    assert kinds(Observed(seen().app, [CLAIM], {"openid": []})) == ["add_scope_claim"]
+
+
+def test_a_hashing_km_is_not_re_registered_on_every_pass() -> None:
+    hashed = seen(client_secret="5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8")
+    blocked = plan(WANT, dataclasses.replace(hashed, secrets_readable=False))
+    assert isinstance(blocked, Blocked) and not blocked.retry
+    assert "hashes client secrets" in blocked.reason
+    # A KM that keeps secrets readable gets the app registered again with the new secret.
+    assert kinds(hashed) == ["replace_app"]

@@ -3,9 +3,11 @@ over HTTPS with basic auth, as typed calls.
 
 Failures become a ``KmError`` whose kind says what to do next: ``unavailable`` (connection
 refused, timeout, 5xx without a fault: retry later), ``unauthorized`` (fix the admin
-credentials), ``fault`` (the KM refused the call; its reason is kept), ``protocol`` (the
-answer is not what these services send). Messages name the service, operation and the
-KM's own reason; never a request or response body, which carry the client secret.
+credentials; Carbon answers them with HTTP 500 and an "Access Denied" fault), ``fault``
+(the KM refused the call; its reason is kept), ``protocol`` (the answer is not what these
+services send), ``unsupported`` (the KM is configured in a way obreg cannot work with).
+Messages name the service, operation and the KM's own reason; never a request or
+response body, which carry the client secret.
 
 Connection errors and 502/503/504 are retried at once a few times. A read that timed out
 is retried too; a write that timed out is not, because it may have been applied: the
@@ -31,7 +33,7 @@ from .desired import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
 
 OAUTH = "OAuthAdminService"
 CLAIMS = "ClaimMetadataManagementService"
-WRITES = frozenset(
+WRITES = frozenset(  # a write that timed out is not retried (it may have been applied)
     {
         "registerOAuthApplicationData",
         "updateConsumerApplication",
@@ -41,10 +43,12 @@ WRITES = frozenset(
         "updateExternalClaim",
     }
 )
-# Carbon may answer bad credentials with a fault instead of HTTP 401.
+# Carbon answers refused credentials with a fault ("Access Denied. Please login first.").
 _DENIED = ("access denied", "authentication failed", "not authorized")
+# getOAuthApplicationData's fault for a consumer key it does not know.
+_UNKNOWN_KEY = "Error while retrieving the app information using consumerKey: "
 
-ErrorKind = Literal["unavailable", "unauthorized", "fault", "protocol"]
+ErrorKind = Literal["unavailable", "unauthorized", "fault", "protocol", "unsupported"]
 
 
 class KmError(Exception):
@@ -173,7 +177,10 @@ class AdminClient:
             if found is not None:
                 reason = " ".join(redact(found.reason, self._secrets).split())
                 if any(d in reason.lower() for d in _DENIED):
-                    raise KmError("unauthorized", f"{where}: {reason}")
+                    raise KmError(
+                        "unauthorized",
+                        f"{where}: the Key Manager refused the admin credentials ({reason})",
+                    )
                 raise KmError("fault", f"{where}: the Key Manager answered: {reason}")
             if status >= 500:
                 raise KmError("unavailable", f"{where}: HTTP {status}")
@@ -188,15 +195,29 @@ class AdminClient:
     # -- OAuthAdminService --------------------------------------------------------------
 
     async def get_app(self, client_id: str) -> ObservedApp | None:
-        """The app with this consumer key. The service answers an unknown key with a
-        fault, which cannot be told from other failures by its text; None here means
-        "a fault": the caller registers and learns from that call if it was real."""
+        """The app with this consumer key, or None when the KM says it has none (its
+        fault for an unknown key); any other fault is raised."""
         try:
             found = await self._call(OAUTH, "getOAuthApplicationData", [("consumerKey", client_id)])
+        except KmError as err:
+            if err.kind == "fault" and _UNKNOWN_KEY + client_id in str(err):
+                return None
+            raise
+        return self._app(found)
+
+    async def get_app_by_name(self, name: str) -> ObservedApp | None:
+        """The app of this name owned by the admin user, or None; unlike the read by key,
+        this one returns backChannelLogoutUrl."""
+        try:
+            found = await self._call(OAUTH, "getOAuthApplicationDataByAppName", [("appName", name)])
         except KmError as err:
             if err.kind == "fault":
                 return None
             raise
+        return self._app(found)
+
+    @staticmethod
+    def _app(found: list[etree._Element]) -> ObservedApp | None:
         if not found:
             return None
         values = soap.fields(found[0], soap.OAUTH_DTO)
@@ -208,11 +229,23 @@ class AdminClient:
 
         return ObservedApp(
             name=one("applicationName"),
+            client_id=one("oauthConsumerKey"),
             client_secret=one("oauthConsumerSecret"),
             callback_url=one("callbackUrl"),
             grant_types=tuple(one("grantTypes").split()),
             fields=values,
         )
+
+    async def hash_disabled(self) -> bool:
+        """Whether the KM keeps client secrets as they are (the default) rather than
+        hashed; with hashing, no read shows the stored secret."""
+        found = await self._call(OAUTH, "isHashDisabled", [])
+        return bool(found) and (found[0].text or "").strip() == "true"
+
+    async def scope_exists(self, scope: str) -> bool:
+        """getScopes does not list a scope without claims; this asks about one."""
+        found = await self._call(OAUTH, "isScopeExist", [("scope", scope)])
+        return bool(found) and (found[0].text or "").strip() == "true"
 
     @staticmethod
     def _app_dto(app: OAuthApp, keep: ObservedApp | None = None) -> soap.Dto:
@@ -236,9 +269,14 @@ class AdminClient:
         )
 
     async def update_app(self, app: OAuthApp, current: ObservedApp) -> None:
-        """Update name, callback and grants; what obreg does not manage is sent back as
-        read. The secret must be the stored one (the service checks it)."""
-        dto = self._app_dto(app, current)
+        """Update name, callback and grants. The service overwrites every field it
+        manages (a field left out is cleared), and the read by key leaves out the
+        back-channel logout URL, so the app is read again by name, which includes it,
+        and everything obreg does not manage is sent back as read. The secret must be
+        the stored one (the service checks it)."""
+        full = await self.get_app_by_name(current.name)
+        keep = full if full is not None and full.client_id == current.client_id else current
+        dto = self._app_dto(app, keep)
         await self._call(OAUTH, "updateConsumerApplication", [("consumerAppDTO", dto)])
 
     async def remove_app(self, client_id: str) -> None:

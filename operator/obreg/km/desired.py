@@ -87,6 +87,7 @@ class ObservedApp:
     an update sends back what obreg does not manage (token lifetimes, PKCE) unchanged."""
 
     name: str
+    client_id: str
     client_secret: str = field(repr=False)
     callback_url: str
     grant_types: tuple[str, ...]
@@ -97,7 +98,19 @@ class ObservedApp:
 class Observed:
     app: ObservedApp | None
     claims: Sequence[ExternalClaim]  # of the OIDC dialect
-    scopes: Mapping[str, Sequence[str]]  # scope -> claims
+    scopes: Mapping[str, Sequence[str]]  # scope -> claims (a claimless scope: [])
+    # Asked only when the app's secret differs: whether the KM keeps secrets unhashed.
+    secrets_readable: bool = True
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Why the KM cannot be brought to the desired state by obreg; ``retry`` says
+    whether trying again later can help (a missing scope may be added by someone;
+    a configuration such as secret hashing will not change by itself)."""
+
+    reason: str
+    retry: bool
 
 
 StepKind = Literal[
@@ -111,13 +124,26 @@ class Step:
     description: str  # for status and events: names only, never a secret
 
 
-def plan(want: Desired, seen: Observed) -> list[Step] | str:
+def secret_differs(want: Desired, seen: ObservedApp) -> bool:
+    return not hmac.compare_digest(seen.client_secret.encode(), want.app.client_secret.encode())
+
+
+def plan(want: Desired, seen: Observed) -> list[Step] | Blocked:
     """The writes that bring ``seen`` to ``want``, in order; or why it cannot be done."""
     steps: list[Step] = []
     app = want.app
     if seen.app is None:
         steps.append(Step("register_app", f"registered OAuth app {app.name}"))
-    elif not hmac.compare_digest(seen.app.client_secret.encode(), app.client_secret.encode()):
+    elif secret_differs(want, seen.app):
+        if not seen.secrets_readable:
+            # The read shows a hash: obreg cannot tell a rotated secret from the same
+            # one, and re-registering on every pass would cut the store's login each time.
+            return Blocked(
+                "the Key Manager hashes client secrets (client secret hashing is on), so "
+                "obreg cannot check or update the OAuth app's secret; turn hashing off, or "
+                "manage the OAuth app by hand and remove keyManagerAdmin",
+                retry=False,
+            )
         # updateConsumerApplication refuses a secret other than the stored one, so a new
         # secret means registering the app again.
         steps.append(Step("replace_app", f"re-registered OAuth app {app.name} (new secret)"))
@@ -146,7 +172,10 @@ def plan(want: Desired, seen: Observed) -> list[Step] | str:
             )
         )
     if want.scope not in seen.scopes:
-        return f"the Key Manager has no OIDC scope {want.scope!r} to add {claim.uri} to"
+        return Blocked(
+            f"the Key Manager has no OIDC scope {want.scope!r} to add {claim.uri} to",
+            retry=True,
+        )
     if claim.uri not in seen.scopes[want.scope]:
         steps.append(Step("add_scope_claim", f"added {claim.uri} to scope {want.scope}"))
     return steps

@@ -7,24 +7,31 @@ a KM that echoes a request value in a fault cannot put a secret into a status or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .client import AdminClient, KmError
-from .desired import OIDC_DIALECT, Desired, Observed, plan
+from .desired import OIDC_DIALECT, Blocked, Desired, Observed, plan, secret_differs
 
 
 async def observe(client: AdminClient, want: Desired) -> Observed:
-    return Observed(
-        app=await client.get_app(want.app.client_id),
-        claims=await client.get_external_claims(OIDC_DIALECT),
-        scopes=await client.get_scopes(),
-    )
+    """Three reads, and two more only when they decide something: whether secrets are
+    readable (the app's secret differs) and whether the scope exists without claims
+    (getScopes does not list it)."""
+    app = await client.get_app(want.app.client_id)
+    claims = await client.get_external_claims(OIDC_DIALECT)
+    scopes: dict[str, Sequence[str]] = dict(await client.get_scopes())
+    if want.scope not in scopes and await client.scope_exists(want.scope):
+        scopes[want.scope] = []
+    readable = app is None or not secret_differs(want, app) or await client.hash_disabled()
+    return Observed(app=app, claims=claims, scopes=scopes, secrets_readable=readable)
 
 
 async def converge(client: AdminClient, want: Desired) -> list[str]:
     """Make the KM hold ``want``; returns what was done (empty: it already did)."""
     seen = await observe(client, want)
     steps = plan(want, seen)
-    if isinstance(steps, str):
-        raise KmError("fault", steps)
+    if isinstance(steps, Blocked):
+        raise KmError("fault" if steps.retry else "unsupported", steps.reason)
     done: list[str] = []
     for step in steps:
         if step.kind == "register_app":

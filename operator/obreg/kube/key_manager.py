@@ -231,19 +231,19 @@ class KeyManagerSteps:
             metrics.KM_SYNCS.labels(err.kind).inc()
             message = redact(str(err), secrets)
             # Retrying refused credentials on a timer could lock the KM's admin account
-            # (IS locks a user after failed logins), and an untrusted certificate will not
-            # change by itself: both wait for their Secret or ConfigMap to change, or for
-            # the periodic check.
+            # (IS locks a user after failed logins), and an untrusted certificate or a KM
+            # setting obreg cannot work with will not change by itself: they wait for
+            # their Secret, ConfigMap or resource to change, or for the periodic check.
             retry = err.kind in ("unavailable", "fault")
-            if not retry:
+            if err.kind == "unsupported":
+                message += "; obreg checks again when the resource changes and periodically"
+            elif not retry:
                 message += "; obreg tries again when the referenced Secret or CA changes"
             log.warning("Key Manager steps of %s: %s", sp.label, message)
             failed = KeyManagerResult(
                 state="Unavailable" if err.kind == "unavailable" else "Failed", message=message
             )
-            await self._record(
-                snap, sp, Outcome(failed, None, None if retry else attempt, read)
-            )
+            await self._record(snap, sp, Outcome(failed, None, None if retry else attempt, read))
             return retry
         metrics.KM_SYNCS.labels("synced").inc()
         if done or previous is None or previous.result.state != "Synced":

@@ -115,8 +115,7 @@ class Namespace:
                     Problem(
                         resource.label,
                         _target_path(resource, workload),
-                        f"both a Deployment and a StatefulSet named {workload.name} are "
-                        "targeted",
+                        f"both a Deployment and a StatefulSet named {workload.name} are targeted",
                         "obreg names its output after the workload; target one of them",
                     )
                 )
