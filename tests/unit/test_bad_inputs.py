@@ -90,6 +90,15 @@ def plain_secret(docs: Docs, name: str, data: dict[str, Any]) -> None:
     )
 
 
+def damaged_inside(der: bytes) -> bytes:
+    """A DER certificate whose subject name is damaged: it still loads, because the
+    library decodes fields only when asked."""
+    damaged = bytearray(der)
+    at = damaged.find(b"Some Root") - 2  # the tag of the common name's string
+    damaged[at] = 0xF3
+    return bytes(damaged)
+
+
 def unsupported_jks_version() -> bytes:
     store = bytearray(jks_store([]))
     store[4:8] = (3).to_bytes(4, "big")  # JKS is version 1 or 2
@@ -97,7 +106,8 @@ def unsupported_jks_version() -> bytes:
 
 
 KEY = issue("Leaked Key Holder")
-ROOT_PEM = issue("Some Root").pem.decode()
+ROOT = issue("Some Root")
+ROOT_PEM = ROOT.pem.decode()
 EXPIRED = issue("Expired CA", not_before=NOW - 900 * DAY, not_after=NOW - 30 * DAY).pem.decode()
 
 
@@ -639,6 +649,25 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             ),
             "spec.baseKeystore",
             "the entry 'broken' is not a readable X.509 certificate",
+        ),
+        (
+            "a DER certificate damaged inside",
+            lambda d: (
+                binary_secret(d, "der", "c", damaged_inside(ROOT.der)),
+                anchor(d)["certificates"].__setitem__(
+                    0, {"secretKeyRef": {"name": "der", "key": "c"}}
+                ),
+            ),
+            "spec.certificates[0].secretKeyRef",
+            "certificate 1 is damaged",
+        ),
+        (
+            "a base JKS entry damaged inside",
+            lambda d: base_keystore(
+                d, jks_store([jks.TrustedCertEntry.new("stock", damaged_inside(ROOT.der))])
+            ),
+            "spec.baseKeystore",
+            "the entry 'stock' is not a readable X.509 certificate",
         ),
         (
             "a JKS version obreg cannot read",

@@ -47,8 +47,33 @@ class Certificate:
             return False
 
 
+def readable(cert: x509.Certificate) -> bool:
+    """Whether every part obreg reads of a certificate decodes. The library parses
+    fields only when asked, so a certificate damaged inside (say, its subject) loads and
+    would fail later, in a status or a truststore: this asks for each part at once."""
+    try:
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        _ = cert.not_valid_before_utc, cert.not_valid_after_utc, list(cert.extensions)
+        cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
 def parse(data: bytes, where: Where) -> list[x509.Certificate]:
     """All certificates in a PEM bundle, or the one certificate of a DER file."""
+    found = _parse(data, where)
+    for number, cert in enumerate(found, start=1):
+        if not readable(cert):
+            raise where.refuse(
+                f"certificate {number} is damaged: part of it is not valid X.509",
+                "check the file was copied whole",
+            )
+    return found
+
+
+def _parse(data: bytes, where: Where) -> list[x509.Certificate]:
     if b"-----BEGIN" in data:
         return _parse_pem(data, where)
     if _is_private_key_der(data):

@@ -242,16 +242,13 @@ def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate
             "the base keystore holds key entries",
             "a client truststore holds trusted certificates only; give the stock truststore",
         )
-    found = []
+    found: list[tuple[str, x509.Certificate | None]] = []
     for alias, entry in sorted(store.certs.items()):
         try:
             found.append((alias, x509.load_der_x509_certificate(entry.cert)))
         except ValueError:
-            raise where.refuse(
-                f"the entry {printable(alias)!r} is not a readable X.509 certificate",
-                "remove it from the base keystore with keytool -delete",
-            ) from None
-    return _base_aliases(found)
+            found.append((alias, None))
+    return _base_aliases(found, where)
 
 
 def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
@@ -267,22 +264,29 @@ def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certific
             "the base keystore holds a private key",
             "a client truststore holds trusted certificates only; give the stock truststore",
         )
-    found = []
+    found: list[tuple[str, x509.Certificate | None]] = []
     for number, item in enumerate(store.additional_certs, start=1):
         name = (item.friendly_name or b"").decode("utf-8", "replace")
         found.append((name or f"entry-{number}", item.certificate))
-    return _base_aliases(found)
+    return _base_aliases(found, where)
 
 
-def _base_aliases(found: list[tuple[str, x509.Certificate]]) -> dict[str, Certificate]:
+def _base_aliases(
+    found: list[tuple[str, x509.Certificate | None]], where: Where
+) -> dict[str, Certificate]:
     """A base keystore's entries under unique aliases. Java compares aliases without
     case, and a PKCS12 file may give several certificates one friendly name: the first
     keeps the name (lower-cased, as keytool shows it), a later distinct certificate gets
     the name plus its fingerprint, and an exact repeat is stored once. No certificate of
-    the base is lost."""
+    the base is lost; one that cannot be read is refused by its name."""
     entries: dict[str, Certificate] = {}
     seen: set[str] = set()
     for name, cert in found:
+        if cert is None or not certificates.readable(cert):
+            raise where.refuse(
+                f"the entry {printable(name)!r} is not a readable X.509 certificate",
+                "remove it from the base keystore with keytool -delete",
+            )
         der = cert.public_bytes(serialization.Encoding.DER)
         entry = Certificate(name.lower(), der, cert)
         if entry.sha256 in seen:
