@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+import kmdouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.kubetools import poll
@@ -118,6 +119,33 @@ def wait_for(scenario: Scenario, reason: str, text: str) -> dict[str, str]:
 
     poll(shown, 90, f"KeyManagerDatabase {reason} with {text!r}")
     return scenario.condition("obsp", "apim-store", "Ready")
+
+
+def test_pointing_at_another_km_makes_the_items_there(scenario: Scenario) -> None:
+    """A new URL, CA and admin password while Synced: the new KM (an empty database) gets
+    the app, the claim and the scope; obreg does not take the old one's state for it."""
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    other, other_ca = kmdouble.new(password="other-admin-pw")
+    try:
+        scenario.merge_patch(
+            "secret",
+            "km-admin",
+            {
+                "metadata": {"annotations": {ALLOWED_HOSTS_ANNOTATION: authority(other.url)}},
+                "stringData": {"password": "other-admin-pw"},
+            },
+        )
+        scenario.merge_patch("configmap", "km-tls-ca", {"data": {"ca.crt": other_ca.decode()}})
+        scenario.merge_patch(
+            "obsp", "apim-store", {"spec": {"keyManagerAdmin": {"url": other.url}}}
+        )
+        client_id, _ = client_credentials(scenario)
+        poll(lambda: client_id in other.db.apps, 90, "the app registered on the other KM")
+        poll(lambda: "tpp_associated" in other.db.scopes["openid"], 30, "the scope there")
+        scenario.wait_ready(timeout=90)
+    finally:
+        other.stop()
 
 
 def test_km_down_then_up(scenario: Scenario) -> None:

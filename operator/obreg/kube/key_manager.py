@@ -53,7 +53,9 @@ RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 @dataclass(frozen=True)
 class Outcome:
     result: KeyManagerResult
-    fingerprint: str | None = None  # of the desired state reached, when Synced
+    # Of the desired state reached and the KM it was reached on (URL, CA, credentials),
+    # when Synced: pointing obreg at another KM is a change worth a call.
+    fingerprint: str | None = None
     # Of the desired state and connection that the KM refused in a way a retry with the
     # same inputs cannot fix (credentials, certificate): only a change is worth a call.
     waits_for_change_of: str | None = None
@@ -207,10 +209,11 @@ class KeyManagerSteps:
         assert inputs.log is not None
         read = tuple(inputs.log.warnings)
         want = desired.desired(sp.spec, client_credentials)
-        fingerprint = want.fingerprint()
-        attempt = hashlib.sha256((fingerprint + connection.fingerprint()).encode()).hexdigest()
+        attempt = hashlib.sha256(
+            (want.fingerprint() + connection.fingerprint()).encode()
+        ).hexdigest()
         if not force and previous is not None:
-            if previous.result.state == "Synced" and previous.fingerprint == fingerprint:
+            if previous.result.state == "Synced" and previous.fingerprint == attempt:
                 if previous.warnings != read:  # the values are the same; how they were kept not
                     await self._record(snap, sp, dataclasses.replace(previous, warnings=read))
                 return False
@@ -263,7 +266,7 @@ class KeyManagerSteps:
                 message=bounded(redact("; ".join(done), secrets)),
             )
         synced = KeyManagerResult(state="Synced", message=message)
-        await self._record(snap, sp, Outcome(synced, fingerprint, warnings=read))
+        await self._record(snap, sp, Outcome(synced, attempt, warnings=read))
         return False
 
     async def _record(
