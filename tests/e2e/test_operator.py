@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,23 @@ def test_runbook_scenario_matches_obreg_render(scenario: Scenario, tmp_path: Pat
     anchor = scenario.get("obta", "ob-directory-cas")["status"]
     assert [c["alias"] for c in anchor["certificates"]] == ["tpproot", "tppissuer"]
     assert anchor["observedGeneration"] == 1
+
+    def rolled_out() -> set[str]:
+        listed = json.loads(
+            scenario.kubectl("get", "events", "-n", scenario.namespace, "-o", "json").stdout
+        )["items"]
+        return {
+            e["involvedObject"]["name"]
+            for e in listed
+            if e["reason"] == "RolledOut" and e["source"].get("component") == "obreg"
+        }
+
+    # Each contributing resource is told that its workloads restarted.
+    poll(
+        lambda: rolled_out() == {"ob-directory-cas", "ob-directory", "apim-store"},
+        30,
+        "RolledOut events on the three resources",
+    )
     assert {t["name"]: t["state"] for t in anchor["targets"]} == {
         "wso2-km": "Applied",
         "wso2-apim": "Applied",

@@ -21,6 +21,7 @@ FIELD_MANAGER = "obreg"
 _PLURALS = {
     ("v1", "ConfigMap"): "configmaps",
     ("v1", "Secret"): "secrets",
+    ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
     ("apps/v1", "StatefulSet"): "statefulsets",
     ("obreg.dev/v1alpha1", "OBTrustAnchor"): "obtrustanchors",
@@ -103,7 +104,7 @@ class Api:
     async def create(self, obj: Mapping[str, Any]) -> bool:
         """Create ``obj``; False when it already exists (someone, maybe we, was first)."""
         meta = obj["metadata"]
-        what = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+        what = f"{obj['kind']} {meta['namespace']}/{meta.get('name') or meta['generateName']}"
         try:
             await self._call(
                 "create",

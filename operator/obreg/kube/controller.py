@@ -17,17 +17,14 @@ import datetime
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
-from ..errors import bounded
 from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
-from . import reconcile, state, status
+from . import events, reconcile, state, status
 from .api import Api, ApiError
 from .indexes import Indexes, StoreView, first
 from .key_manager import KeyManagerSteps
@@ -183,12 +180,12 @@ class Controller:
         if outcome.rolled:
             metrics.ROLLOUTS.labels(namespace, ref.kind, ref.name).inc()
             bodies = [snap.raw[key] for key in outcome.results]
-            kopf.event(
-                [kopf.Body(cast(kopf.RawBody, b)) for b in bodies],
-                type="Normal",
-                reason="RolledOut",
-                message=f"{ref.kind}/{ref.name} restarted to read new files "
-                f"(digest {outcome.rolled[:16]})",
+            await events.post(
+                self.api,
+                bodies,
+                "Normal",
+                "RolledOut",
+                f"{ref.kind}/{ref.name} restarted to read new files (digest {outcome.rolled[:16]})",
             )
         await self.write_statuses(snap, outcome.results)
         # The files a KM's database steps wait for may just have been applied.
@@ -262,12 +259,7 @@ class Controller:
         ready = desired["conditions"][0]
         message = ready["message"]
         if ready["status"] != "True" and self.last_events.get(rid) != message:
-            kopf.event(
-                kopf.Body(cast(kopf.RawBody, dict(raw))),
-                type="Warning",
-                reason=ready["reason"],
-                message=bounded(message),
-            )
+            await events.post(self.api, [raw], "Warning", ready["reason"], message)
         self.last_events[rid] = message
 
 

@@ -22,22 +22,21 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import kopf
 
 from .. import metrics
 from ..api.common import SecretKeyRef, WorkloadRef
 from ..api.resource import Resource
 from ..api.service_provider import KIND, KeyManagerResult, OBServiceProviderSpec
-from ..errors import InvalidInput, Where, bounded
+from ..errors import InvalidInput, Where
 from ..km import desired, destination, sync
 from ..km.client import AdminClient, Connection, KmError
 from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs
-from . import state
+from . import events, state
 from .indexes import Indexes, StoreView
 
 if TYPE_CHECKING:
@@ -259,11 +258,12 @@ class KeyManagerSteps:
             message = previous.result.message  # verified: nothing new to say
         if done:
             log.info("Key Manager steps of %s: %s", sp.label, "; ".join(done))
-            kopf.event(
-                kopf.Body(cast(kopf.RawBody, snap.raw[(KIND, name)])),
-                type="Normal",
-                reason="KeyManagerUpdated",
-                message=bounded(redact("; ".join(done), secrets)),
+            await events.post(
+                self.controller.api,
+                [snap.raw[(KIND, name)]],
+                "Normal",
+                "KeyManagerUpdated",
+                redact("; ".join(done), secrets),
             )
         synced = KeyManagerResult(state="Synced", message=message)
         await self._record(snap, sp, Outcome(synced, attempt, warnings=read))
