@@ -205,10 +205,11 @@ def test_base_keystore_is_kept_underneath(tmp_path: Path, root: Issued, issuing:
     }
 
 
-def test_base_pkcs12_keystore(tmp_path: Path, root: Issued) -> None:
-    stock = issue("Stock CA")
+def pkcs12_base(root: Issued, entries: list[tuple[bytes, Issued]]) -> tuple[Inputs, dict[str, Any]]:
+    """A base PKCS12 truststore of (friendly name, certificate) in a Secret, and the
+    anchor spec that merges it under the root."""
     base = pkcs12.serialize_java_truststore(
-        [pkcs12.PKCS12Certificate(stock.cert, b"stock")],
+        [pkcs12.PKCS12Certificate(c.cert, name) for name, c in entries],
         serialization.BestAvailableEncryption(b"changeit"),
     )
     inputs = Inputs(secrets={(NS, "stock"): {"p12": base, "pw": b"changeit"}})
@@ -220,6 +221,11 @@ def test_base_pkcs12_keystore(tmp_path: Path, root: Issued) -> None:
             "passwordSecretRef": {"name": "stock", "key": "pw"},
         },
     }
+    return inputs, spec
+
+
+def test_base_pkcs12_keystore(tmp_path: Path, root: Issued) -> None:
+    inputs, spec = pkcs12_base(root, [(b"stock", issue("Stock CA"))])
     store = truststore.render([anchor(spec)], inputs, NOW)
     assert set(keytool_list(write(tmp_path, store), "wso2carbon", "JKS")) == {"stock", "tpproot"}
 
@@ -278,19 +284,7 @@ def test_warnings(root: Issued, issuing: Issued) -> None:
 
 def test_repeated_pkcs12_names_keep_every_certificate(tmp_path: Path, root: Issued) -> None:
     stock = [issue(f"Stock CA {n}") for n in range(3)]
-    base = pkcs12.serialize_java_truststore(
-        [pkcs12.PKCS12Certificate(s.cert, b"Stock") for s in [*stock, stock[0]]],
-        serialization.BestAvailableEncryption(b"changeit"),
-    )
-    inputs = Inputs(secrets={(NS, "stock"): {"p12": base, "pw": b"changeit"}})
-    spec = {
-        "certificates": [{"alias": "tpproot", "inline": root.pem.decode()}],
-        "baseKeystore": {
-            "source": {"secretKeyRef": {"name": "stock", "key": "p12"}},
-            "type": "PKCS12",
-            "passwordSecretRef": {"name": "stock", "key": "pw"},
-        },
-    }
+    inputs, spec = pkcs12_base(root, [(b"Stock", c) for c in [*stock, stock[0]]])
     listed = keytool_list(
         write(tmp_path, truststore.render([anchor(spec)], inputs, NOW)), "wso2carbon", "JKS"
     )
