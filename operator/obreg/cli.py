@@ -108,10 +108,12 @@ def _layout(rendered: Rendered) -> dict[PurePosixPath, tuple[bytes, bool]]:
 
 def write(rendered: Rendered, out: Path) -> int:
     """Write everything into a fresh folder beside ``out``, then put it in place of
-    ``out`` whole: a failure leaves ``out`` as it was, never half-written. ``out`` must be
-    absent, empty, or an earlier ``obreg render`` output (it is replaced). Files that
-    carry a secret are created 0600. Returns the number of files written."""
+    ``out``'s content: nothing is written into ``out`` until all of it is on disk, so a
+    refusal or a failure leaves ``out`` as it was, never half-written. ``out`` must be
+    absent, empty, or an earlier ``obreg render`` output (its content is replaced).
+    Files that carry a secret are created 0600. Returns the number of files written."""
     files = _layout(rendered)
+    out = out.absolute()  # so "-o ." has a parent to stage in (links stay unresolved)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InvalidInput([Problem(str(out), "-o", "is not a folder")])
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
@@ -139,9 +141,13 @@ def write(rendered: Rendered, out: Path) -> int:
         (staging / MARKER).write_text("written by obreg render; replaced on the next run\n")
         staging.chmod(0o755)
         if out.exists():
+            # Keep the folder itself (it may be someone's working directory): move its
+            # old entries aside, then the new ones in; renames within one file system.
             old = Path(tempfile.mkdtemp(prefix=".obreg-render-old-", dir=out.parent))
-            out.rename(old / "out")
-            staging.rename(out)
+            for entry in list(out.iterdir()):
+                entry.rename(old / entry.name)
+            for entry in list(staging.iterdir()):
+                entry.rename(out / entry.name)
             shutil.rmtree(old)
         else:
             staging.rename(out)

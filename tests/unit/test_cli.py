@@ -178,3 +178,14 @@ def test_only_files_without_a_secret_are_readable_by_others(rendered: Path) -> N
                 "apim_store_ob.xml",
             )
             assert mode == (0o600 if secret else 0o644), path
+
+
+def test_output_into_the_current_empty_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["render", "-f", str(SAMPLES), "-o", "."]) == 0
+    assert (here / ".obreg-render").is_file() and (here / "obreg-demo" / "wso2-km").is_dir()
+    assert main(["render", "-f", str(SAMPLES), "-o", "."]) == 0  # and again, replaced
