@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.kubetools import Kubectl
+from tests.kubetools import Kubectl, poll
 from tests.unit.test_bad_inputs import CASES, Docs, sample_documents
 
 pytestmark = pytest.mark.cluster
@@ -51,6 +51,15 @@ def crds(kubectl: Kubectl) -> Iterator[None]:
             "--for=condition=Established",
             f"crd/{document['metadata']['name']}",
             "--timeout=60s",
+        )
+        # Established is about serving; the schema reaches the OpenAPI document that
+        # `kubectl explain` reads a little later (the API server republishes it
+        # asynchronously, slower on a cold, busy plane).
+        kind = document["spec"]["names"]["kind"].lower()
+        poll(
+            lambda kind=kind: kubectl("explain", f"{kind}.spec", check=False).returncode == 0,
+            60,
+            f"the {kind} schema in the API server's OpenAPI document",
         )
     yield
 
