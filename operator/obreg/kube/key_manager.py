@@ -213,7 +213,7 @@ class KeyManagerSteps:
         ).hexdigest()
         if not force and previous is not None:
             if previous.result.state == "Synced" and previous.fingerprint == attempt:
-                if previous.warnings != read:  # the values are the same; how they were kept not
+                if previous.warnings != read:  # same values; what was trimmed from them changed
                     await self._record(snap, sp, dataclasses.replace(previous, warnings=read))
                 return False
             if previous.waits_for_change_of == attempt:
