@@ -205,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
         "OBREG_METRICS_PORT": args.metrics_port,
         "OBREG_PEERING_NAME": args.peering_name,
+        "OBREG_IDENTITY": args.identity,
     }
     os.environ.update({k: str(v) for k, v in given.items() if v is not None})
     config = Settings.from_environment()
@@ -294,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics on this port (default: off)"
+    )
+    run.add_argument(
+        "--identity",
+        help="this instance's kopf peering identity (default: host, process and a random "
+        "part); give one that a restarted process keeps, such as the pod's name, so it "
+        "takes over its own peering entry instead of waiting for it to expire",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="more logging")
     run.set_defaults(run=_run)

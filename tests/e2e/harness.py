@@ -64,6 +64,13 @@ class Operator:
             self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL, as an OOM kill or a node loss ends it: no clean-up of any kind."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 

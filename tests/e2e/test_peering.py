@@ -50,3 +50,35 @@ def test_only_the_leader_acts(
         follower.stop()
         leader.stop()
         operator.start()
+
+
+def test_a_killed_instance_restarted_under_its_identity_does_not_wait_for_its_ghost(
+    scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
+) -> None:
+    """The chart gives each pod one identity across container restarts. SIGKILL leaves
+    the dead process's peering entry for its whole lease (60 s); a restarted process with
+    the same identity takes it over, even with a lower priority, instead of pausing."""
+    operator.stop()
+    pod = ("--identity", "obreg@obreg-7d9f-abcde")
+    first = start_operator(*pod, "--priority", "900")
+    second = None
+    try:
+        scenario.apply()
+        scenario.wait_ready()
+        poll(lambda: all(n == 1 for n in scenario.rollouts().values()), 60, "first rollouts")
+        first.kill()
+        second = start_operator(*pod, "--priority", "1")
+        anchor = scenario.find("OBTrustAnchor")
+        anchor["spec"]["certificates"].append(
+            {"alias": "newca", "inline": issue("After The Kill CA").pem.decode()}
+        )
+        scenario.apply()
+        expected = {"wso2-km": 2, "wso2-apim": 2}
+        # Well inside the dead entry's 60 s lease: it never waited for it.
+        poll(lambda: scenario.rollouts() == expected, 25, "the restarted instance to roll")
+        assert "Pausing operations" not in second.text()
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+        operator.start()
