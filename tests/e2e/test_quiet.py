@@ -65,8 +65,9 @@ def test_no_write_requests_when_nothing_changes(
             30,
             "Ready",
         )
-        # kopf posts events from a queue: the last one of the convergence (the KM's
-        # items made) may still be on its way when Ready is seen.
+        # The last event of the convergence (the KM's items made). obreg posts it before
+        # it writes Synced; it used to be lost when the KM pass ran from the resync task
+        # (kopf.event raised LookupError there), which made this wait time out.
         poll(
             lambda: (
                 "KeyManagerUpdated"
@@ -82,7 +83,7 @@ def test_no_write_requests_when_nothing_changes(
         metrics_before = apiserver_metrics.requests(kubectl("get", "--raw", "/metrics").stdout)
 
         def quiet() -> bool:
-            # kopf may still post an event queued for an object of an earlier test's
+            # obreg may still post an event about an object of an earlier test's
             # namespace, now gone (refused with 404): that reacted to a deletion.
             live = set(kubectl("get", "namespaces", "-o", "name").stdout.split())
             written = [
