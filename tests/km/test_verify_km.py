@@ -3,7 +3,9 @@ obreg made, says what differs, never writes, and never prints a secret."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +45,8 @@ def verify_km(km: tuple[kmdouble.KmDouble, bytes], tmp_path: Path, *extra: str) 
         capture_output=True,
         text=True,
         timeout=60,
+        # The interpreter running the tests has obreg's dependencies, wherever it lives.
+        env={**os.environ, "OBREG_PYTHON": sys.executable},
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 
