@@ -10,36 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.bad_inputs import CASES, SCHEMA_CASES, Docs, sample_documents
 from tests.kubetools import Kubectl, poll
-from tests.unit.test_bad_inputs import CASES, Docs, sample_documents
 
 pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
-# Cases of the bad-input table that the schema alone can catch (the rest need the
-# referenced Secrets' and ConfigMaps' content, which only rendering sees).
-SCHEMA_CASES = {
-    "non-https endpoint",
-    "unsupported algorithm",
-    "unknown field",
-    "missing required field",
-    "two sources in one",
-    "half the client credentials",
-    "fresh database without its files",
-    "invalid workload name",
-    "absolute output path",
-    "wrong apiVersion",
-    "output path climbing out of the product home",
-    "output path with the key separator",
-    "output path too long to be a key",
-    "application name that is a path",
-    "application name with a colon",
-    "application name too long for a file name",
-    "service provider name too long for its credentials Secret",
-    "workload name too long for a label value",
-    "a base URL with a query string",
-    "a URL carrying a password",
-}
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,11 @@ import yaml
 
 from kmdouble import KmDouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
+from tests.bad_inputs import sample_documents
 from tests.kubetools import Kubectl
-from tests.unit.test_bad_inputs import sample_documents
 
 SETTLE = 0.5
+WINDOW = SETTLE * 6 + 2  # long enough for any reconcile a change would cause
 
 
 @dataclass

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 import kmdouble
-from tests.cluster.test_crds_on_the_api_server import SCHEMA_CASES
+from tests.bad_inputs import CASES, MANIFEST_ONLY_CASES, SCHEMA_CASES, Docs
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import Kubectl, poll
-from tests.unit.test_bad_inputs import CASES, MANIFEST_ONLY_CASES, Docs
 
 pytestmark = pytest.mark.cluster
 

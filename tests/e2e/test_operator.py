@@ -11,13 +11,11 @@ import pytest
 import yaml
 
 from obreg.cli import main as obreg_main
-from tests.e2e.harness import SETTLE, Operator, Scenario, consistently
+from tests.e2e.harness import WINDOW, Operator, Scenario, consistently
 from tests.kubetools import poll
 from tests.pki import issue
 
 pytestmark = pytest.mark.cluster
-
-WINDOW = SETTLE * 6 + 2  # long enough for any reconcile a change would cause
 
 
 def converge(scenario: Scenario) -> dict[str, int]:

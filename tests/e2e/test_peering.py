@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.harness import Operator, Scenario, consistently
-from tests.e2e.test_operator import WINDOW
+from tests.e2e.harness import WINDOW, Operator, Scenario, consistently
 from tests.kubetools import poll
 from tests.pki import issue
 

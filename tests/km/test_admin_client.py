@@ -3,13 +3,11 @@ runbook's three database items, idempotence, updates, and every failure the issu
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import http.client
 import ssl
-from collections.abc import Awaitable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -19,21 +17,8 @@ import kmcontract
 import kmdouble
 from obreg.km import soap, sync
 from obreg.km.client import AdminClient, Connection, KmError
-from obreg.km.desired import OIDC_DIALECT, Desired, ExternalClaim, OAuthApp
-
-T = TypeVar("T")
-SECRET = "s3cret-Value-never-printed"
-WANT = Desired(
-    app=OAuthApp(
-        name="apim_store_ob",
-        client_id="store-client-id",
-        client_secret=SECRET,
-        callback_url="https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag",
-        grant_types=("authorization_code",),
-    ),
-    claim=ExternalClaim(OIDC_DIALECT, "tpp_associated", "http://wso2.org/claims/active"),
-    scope="openid",
-)
+from obreg.km.desired import OIDC_DIALECT, ExternalClaim, OAuthApp
+from tests.km.calls import SECRET, WANT, converge, run
 
 
 @pytest.fixture
@@ -41,31 +26,6 @@ def km() -> Iterator[tuple[kmdouble.KmDouble, bytes]]:
     double, ca = kmdouble.new(password="km-admin-pw")
     yield double, ca
     double.stop()
-
-
-def run(coro: Awaitable[T]) -> T:
-    async def wrapped() -> T:
-        return await coro
-
-    return asyncio.run(wrapped())
-
-
-def converge(
-    km: tuple[kmdouble.KmDouble, bytes],
-    want: Desired = WANT,
-    password: str = "km-admin-pw",
-    timeout: float = 5.0,
-    ca: bytes | None = None,
-) -> list[str]:
-    double, default_ca = km
-    connection = Connection(double.url, "admin", password, ca or default_ca, "localhost", timeout)
-
-    async def go() -> list[str]:
-        async with aiohttp.ClientSession() as session:
-            client = AdminClient(connection, session, retry_delays=(0.1, 0.2))
-            return await sync.converge(client, want)
-
-    return run(go())
 
 
 def test_first_run_creates_the_runbook_items_and_the_second_writes_nothing(

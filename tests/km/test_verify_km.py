@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import kmdouble
-from tests.km.test_admin_client import WANT, converge
+from tests.km.calls import WANT, converge
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "km-admin-pw"

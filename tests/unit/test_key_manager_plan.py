@@ -17,7 +17,7 @@ from obreg.km.desired import (
 )
 from obreg.render import site_json
 from obreg.render.credentials import ClientCredentials
-from tests.unit.test_bad_inputs import find, sample_documents
+from tests.bad_inputs import find, sample_documents
 
 SP = parse.parse(find(sample_documents(), "OBServiceProvider"))
 WANT = desired(SP.spec, ClientCredentials("the-id", "the-secret"))
