@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kmdouble import KmDouble
@@ -132,16 +133,36 @@ class Scenario:
                 counts[app] += 1
         return counts
 
+    def ready_conditions(self) -> dict[str, dict[str, Any]]:
+        """Each resource's Ready condition, as ``Kind name`` -> condition."""
+        listed = json.loads(
+            self.kubectl("get", "obta,obidp,obsp", "-n", self.namespace, "-o", "json").stdout
+        )["items"]
+        return {
+            f"{item['kind']} {item['metadata']['name']}": next(
+                (c for c in item.get("status", {}).get("conditions", []) if c["type"] == "Ready"),
+                {},
+            )
+            for item in listed
+        }
+
     def wait_ready(self, timeout: float = 60) -> None:
-        self.kubectl(
-            "wait",
-            "--for=condition=Ready",
-            "obta,obidp,obsp",
-            "--all",
-            "-n",
-            self.namespace,
-            f"--timeout={timeout:.0f}s",
-        )
+        """All of the namespace's resources Ready, read from their conditions with a
+        deadline; on a timeout the failure shows each Ready condition. (Not kubectl wait:
+        in the one failure whose log was kept, obreg's status writes ended before the wait
+        began and nothing changed for its 60 s, yet it never saw Ready.)"""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.ready_conditions()
+            if found and all(c.get("status") == "True" for c in found.values()):
+                return
+            if time.monotonic() > deadline:
+                shown = [
+                    f"{name}: {c.get('status')} {c.get('reason')}: {c.get('message')}"
+                    for name, c in sorted(found.items())
+                ]
+                pytest.fail(f"not Ready within {timeout:.0f} s:\n" + "\n".join(shown))
+            time.sleep(0.2)
 
     def condition(self, kind: str, name: str, type_: str = "Ready") -> dict[str, Any]:
         conditions = self.get(kind, name).get("status", {}).get("conditions", [])
