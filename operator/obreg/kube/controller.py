@@ -60,6 +60,10 @@ class Controller:
     locks: collections.defaultdict[WorkloadId, asyncio.Lock] = field(
         default_factory=lambda: collections.defaultdict(asyncio.Lock)
     )
+    # One status writer at a time per resource (see write_statuses).
+    status_locks: collections.defaultdict[ResourceId, asyncio.Lock] = field(
+        default_factory=lambda: collections.defaultdict(asyncio.Lock)
+    )
     results: dict[ResourceId, dict[WorkloadRef, TargetOutcome]] = field(default_factory=dict)
     # Targets each resource had when last seen, so a removed target is reconciled too.
     known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
@@ -98,6 +102,9 @@ class Controller:
             self.known_targets.pop(rid, None)
             self.results.pop(rid, None)
             self.written.pop(rid, None)
+            lock = self.status_locks.get(rid)
+            if lock is not None and not lock.locked():
+                del self.status_locks[rid]
             self.key_manager.forget(rid[0], rid[2])
             return set(before)
         self.known_targets[rid] = frozenset(refs)
@@ -204,57 +211,81 @@ class Controller:
         self, snap: state.Snapshot, only: Iterable[tuple[str, str]] | None = None
     ) -> None:
         """Status of the resources ``only`` names (default: all of the namespace), once
-        every one of their targets has an outcome; and of every invalid resource."""
+        every one of their targets has an outcome; and of every invalid resource.
+
+        Reconciles of a resource's different workloads run side by side, and each may
+        write its status: under a lock per resource, the status is computed from the
+        results as they are at that moment and written before the next writer looks, so
+        an older computation can never land after a newer one."""
         namespace = snap.namespace.name
-        now = self.clock()
         wanted = set(only) if only is not None else None
         for resource in snap.namespace.resources():
             if wanted is not None and (resource.kind, resource.name) not in wanted:
                 continue
             rid = (namespace, resource.kind, resource.name)
-            known = self.results.get(rid, {})
-            refs = sorted(state.targets(resource), key=lambda r: (r.kind, r.name))
-            if not all(r in known for r in refs):
-                continue  # not every target reconciled yet (e.g. just after start)
-            outcomes = [known[r] for r in refs]
-            warnings = sorted({w for o in outcomes for w in o.warnings})
-            certificates = next((o.certificates for o in outcomes if o.certificates), ())
             raw = snap.raw[(resource.kind, resource.name)]
-            shown = self.written.get(rid) or raw.get("status")
-            key_manager = None
-            if resource.kind == "OBServiceProvider":
-                key_manager = self.key_manager.result(resource, shown)
-                if key_manager is None:
-                    warnings.append(MANUAL_KM_STEPS)
-                warnings += [w for w in self.key_manager.warnings(resource) if w not in warnings]
-            desired = status.build(
-                resource.generation,
-                [o.result for o in outcomes],
-                [],
-                shown,
-                now,
-                certificates,
-                warnings,
-                key_manager,
-            )
-            await self._write_status(rid, raw, desired)
+            async with self.status_locks[rid]:
+                desired = self._status(resource, raw)
+                if desired is not None:
+                    await self._write_status(rid, raw, desired)
         for invalid in snap.invalid:
             rid = (namespace, invalid.kind, invalid.name)
             raw = snap.raw[(invalid.kind, invalid.name)]
             generation = int(raw["metadata"].get("generation") or 0)
             problems = [f"{p.path}: {p.message}" for p in invalid.problems]
-            desired = status.build(
-                generation, [], problems, self.written.get(rid) or raw.get("status"), now
-            )
-            await self._write_status(rid, raw, desired)
+            async with self.status_locks[rid]:
+                desired = status.build(
+                    generation, [], problems, self._shown(rid, raw), self.clock()
+                )
+                await self._write_status(rid, raw, desired)
+
+    def _shown(self, rid: ResourceId, raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The status the resource has: what this process last wrote (the index lags
+        behind our own writes), else what the index holds (just after a start)."""
+        return self.written[rid] if rid in self.written else raw.get("status")
+
+    def _status(self, resource: Any, raw: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The status ``resource`` should have now, or None while a target has no
+        outcome yet (e.g. just after a start)."""
+        rid = (resource.namespace, resource.kind, resource.name)
+        known = self.results.get(rid, {})
+        refs = sorted(state.targets(resource), key=lambda r: (r.kind, r.name))
+        if not all(r in known for r in refs):
+            return None
+        outcomes = [known[r] for r in refs]
+        warnings = sorted({w for o in outcomes for w in o.warnings})
+        certificates = next((o.certificates for o in outcomes if o.certificates), ())
+        shown = self._shown(rid, raw)
+        key_manager = None
+        if resource.kind == "OBServiceProvider":
+            key_manager = self.key_manager.result(resource, shown)
+            if key_manager is None:
+                warnings.append(MANUAL_KM_STEPS)
+            warnings += [w for w in self.key_manager.warnings(resource) if w not in warnings]
+        return status.build(
+            resource.generation,
+            [o.result for o in outcomes],
+            [],
+            shown,
+            self.clock(),
+            certificates,
+            warnings,
+            key_manager,
+        )
 
     async def _write_status(
         self, rid: ResourceId, raw: Mapping[str, Any], desired: Mapping[str, Any]
     ) -> None:
-        if status.same(raw.get("status"), desired) or self.written.get(rid) == desired:
+        if status.same(self._shown(rid, raw), desired):
             return
         namespace, kind, name = rid
-        await self.api.patch_status(API_VERSION, kind, namespace, name, desired)
+        try:
+            await self.api.patch_status(API_VERSION, kind, namespace, name, desired)
+        except ApiError as err:
+            if err.status == 404:  # deleted meanwhile: nothing to tell it any more
+                self.written.pop(rid, None)
+                return
+            raise
         self.written[rid] = dict(desired)
         ready = desired["conditions"][0]
         message = ready["message"]
