@@ -148,9 +148,9 @@ class Scenario:
 
     def wait_ready(self, timeout: float = 60) -> None:
         """All of the namespace's resources Ready, read from their conditions with a
-        deadline; on a timeout the failure shows each Ready condition. (Not kubectl wait:
-        in the one failure whose log was kept, obreg's status writes ended before the wait
-        began and nothing changed for its 60 s, yet it never saw Ready.)"""
+        deadline; on a timeout the failure shows each resource's Ready condition, so the
+        report says which one is stuck and why (that is how a status-write race was
+        found, which kubectl wait's bare "timed out" had hidden)."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.ready_conditions()
