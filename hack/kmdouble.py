@@ -133,6 +133,8 @@ class KmDouble:
         self.unauthorized = 0  # requests refused for their credentials
         self.delay = 0.0
         self.hash_secrets = False
+        # What a load balancer's maintenance page looks like to a SOAP client.
+        self.garbage = False
         self.faults: dict[str, str] = {}
         self.lock = threading.Lock()
         self.port = 0
@@ -161,6 +163,12 @@ class KmDouble:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def renew_certificate(self) -> bytes:
+        """A new serving certificate from a new CA, served from the next start; returns
+        that CA (the KM's certificate replaced, as a renewal by another CA does)."""
+        ca, self.cert_pem, self.key_pem = certificates()
+        return ca
 
     @property
     def url(self) -> str:
@@ -298,6 +306,8 @@ class KmDouble:
     def answer(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
         if self.delay:
             time.sleep(self.delay)
+        if self.garbage:
+            return 200, {"Content-Type": "text/html"}, b"<html><body>Down for maintenance"
         if not self._authorized(headers.get("Authorization", "")):
             with self.lock:
                 self.unauthorized += 1
@@ -345,7 +355,7 @@ def _handler(double: KmDouble) -> type[http.server.BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            if body:
+            if body and "Content-Type" not in headers:
                 self.send_header("Content-Type", "text/xml; charset=UTF-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

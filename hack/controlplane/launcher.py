@@ -246,7 +246,12 @@ class ControlPlane:
         log = self.root / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         component = Component(name, [str(self.binaries[name]), *args], log)
-        with log.open("wb") as sink:
+        self._run(component)
+        self.components.append(component)
+
+    def _run(self, component: Component) -> None:
+        # Appended to: a component restarted by a fault test keeps its earlier log.
+        with component.log.open("ab") as sink:
             component.process = subprocess.Popen(
                 component.argv,
                 stdin=subprocess.DEVNULL,
@@ -257,7 +262,6 @@ class ControlPlane:
                 start_new_session=True,
                 preexec_fn=_die_with_parent if self.tie_to_parent else None,
             )
-        self.components.append(component)
 
     def _await(self, name: str, check: Callable[[], bool]) -> None:
         component = next(c for c in self.components if c.name == name)
@@ -275,6 +279,49 @@ class ControlPlane:
             wait_until(alive_and_ready, START_TIMEOUT, name)
         except TimeoutError as err:
             raise StartError(f"{err}; log {component.log}:\n{component.log_tail()}") from None
+
+    # -- faults (tests/faults) ---------------------------------------------------------
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
+
+    def stop_component(self, name: str, hard: bool = False) -> None:
+        """Stop one component: SIGTERM with a grace period, or SIGKILL (``hard``)."""
+        component = self.component(name)
+        assert component.process is not None, f"{name} is not running"
+        if hard:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(component.process.pid, signal.SIGKILL)
+        else:
+            stop_process_group(component.process.pid)
+        component.process.wait()
+        component.process = None
+
+    def start_component(self, name: str, flags: Mapping[str, str] | None = None) -> None:
+        """Start a stopped component again with the same arguments (``flags`` replaces or
+        adds ``--flag=value`` ones) and wait until it serves."""
+        component = self.component(name)
+        assert component.process is None, f"{name} is running"
+        for flag, value in (flags or {}).items():
+            component.argv = [a for a in component.argv if not a.startswith(f"{flag}=")]
+            component.argv.append(f"{flag}={value}")
+        self._run(component)
+        checks: dict[str, Callable[[], bool]] = {
+            "etcd": lambda: self._http_ok(f"{self.etcd_url}/health"),
+            "kube-apiserver": lambda: self._api_ok("/readyz"),
+        }
+        self._await(name, checks.get(name, lambda: True))
+
+    def start_stopped(self) -> None:
+        """Start whatever a fault test left stopped (it failed before restarting it)."""
+        for component in self.components:
+            if component.process is None:
+                self.start_component(component.name)
+
+    @property
+    def etcd_url(self) -> str:
+        etcd = self.component("etcd")
+        return next(a.split("=", 1)[1] for a in etcd.argv if a.startswith("--listen-client-urls="))
 
     # -- probes -----------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
     memo.resync.cancel()
+    await memo.controller.stop()
 
 
 # -- indexes --------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+import audit_log
+import install_obreg
+from controlplane.launcher import ControlPlane
 from kmdouble import KmDouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 from tests.bad_inputs import sample_documents
@@ -24,6 +27,19 @@ from tests.kubetools import Kubectl
 
 SETTLE = 0.5
 WINDOW = SETTLE * 6 + 2  # long enough for any reconcile a change would cause
+OBREG = f"system:serviceaccount:{install_obreg.NAMESPACE}:{install_obreg.SERVICE_ACCOUNT}"
+# kopf's peering keepalives are the one write an idle obreg makes, by design.
+PEERING = {"clusterkopfpeerings", "kopfpeerings"}
+
+
+def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Write]:
+    """obreg's write requests (but its peering keepalives) the audit log recorded after
+    ``offset``."""
+    return [
+        w
+        for w in audit_log.writes(cluster.audit_log, offset)
+        if w.user == OBREG and w.resource not in PEERING
+    ]
 
 
 @dataclass
@@ -75,6 +91,9 @@ class Operator:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def assert_alive(self) -> None:
         """Fail with the operator's own log when it has exited."""

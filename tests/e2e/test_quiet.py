@@ -9,25 +9,13 @@ import pytest
 
 import apiserver_metrics
 import audit_log
-import install_obreg
 from controlplane.launcher import ControlPlane
-from tests.e2e.harness import Operator, Scenario, consistently
+from tests.e2e.harness import Operator, Scenario, consistently, obreg_writes
 from tests.kubetools import Kubectl, poll
 
 pytestmark = pytest.mark.cluster
 
 RESYNC = 2.0
-OBREG = f"system:serviceaccount:{install_obreg.NAMESPACE}:{install_obreg.SERVICE_ACCOUNT}"
-# kopf's peering keepalives are the one write an idle obreg makes, by design.
-PEERING = {"clusterkopfpeerings", "kopfpeerings"}
-
-
-def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Write]:
-    return [
-        w
-        for w in audit_log.writes(cluster.audit_log, offset)
-        if w.user == OBREG and w.resource not in PEERING
-    ]
 
 
 def test_no_write_requests_when_nothing_changes(

@@ -24,7 +24,7 @@ from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
-from . import events, reconcile, state, status
+from . import events, killpoint, reconcile, state, status
 from .api import Api, ApiError
 from .indexes import Indexes, StoreView, first
 from .key_manager import KeyManagerSteps
@@ -78,6 +78,15 @@ class Controller:
 
     def __post_init__(self) -> None:
         self.key_manager = KeyManagerSteps(self)
+
+    async def stop(self) -> None:
+        """Cancel every waiting and running reconcile and Key Manager pass. After SIGTERM
+        this instance must write no more (a successor may be acting already); what it cut
+        short is finished by whoever acts next, as after a kill (tests/faults)."""
+        tasks = [*self.tasks, *self.key_manager.tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def workload_changed(self, key: tuple[str, str, str], summary: dict[str, Any]) -> bool:
         """Whether a workload differs from when obreg last saw it, in what obreg reads."""
@@ -286,6 +295,7 @@ class Controller:
                 self.written.pop(rid, None)
                 return
             raise
+        killpoint.reached("status-written")
         self.written[rid] = dict(desired)
         ready = desired["conditions"][0]
         message = ready["message"]

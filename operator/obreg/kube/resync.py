@@ -14,7 +14,7 @@ import logging
 
 from ..settings import Settings
 from . import peering, state
-from .api import Api, ApiError
+from .api import Api
 from .controller import Controller
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ async def forever(controller: Controller, api: Api, config: Settings) -> None:
         scopes = config.namespaces or (None,)
         try:
             peerings = [await api.get_peering(config.peering_name, ns) for ns in scopes]
-        except ApiError as err:
+        except Exception as err:  # an API server away must not end the loop
+            # Not only ApiError: with the API server down the client raises its own
+            # connection errors, and one escaping here ended the resync for good.
             log.warning("resync skipped: %s", err)
             continue
         if not all(

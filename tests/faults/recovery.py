@@ -1,0 +1,232 @@
+"""What every fault scenario checks once the fault is over, and the row it reports.
+
+After recovery: every resource Ready, each workload's ConfigMap, pod template and every
+status naming the digest that ``obreg render`` computes offline from the inputs as they
+are now (so the last change landed, and nothing older won); each workload rolled once per
+distinct input it was given; the generated client credentials are the ones made first,
+and the Key Manager's app and site.json carry them; and obreg then writes nothing in the
+namespace for two resync intervals (a loop driven by events shows within one settle
+time, one driven by the resync within one interval).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import json5
+import yaml
+
+import audit_log
+from controlplane.launcher import ControlPlane
+from obreg.cli import main as obreg_main
+from tests.e2e.harness import Scenario, consistently, obreg_writes
+from tests.kubetools import poll
+
+WORKLOADS = ("wso2-km", "wso2-apim")
+GENERATED = "obreg-apim-store-client"
+RESOURCES = (
+    ("obta", "ob-directory-cas"),
+    ("obidp", "ob-directory"),
+    ("obsp", "apim-store"),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the Reliability table."""
+
+    fault: str
+    what_obreg_did: str
+    recovery_seconds: float
+    writes: int
+    rollouts: dict[str, int]
+
+
+REPORT: list[Row] = []  # printed at the end of the session (tests/faults/conftest.py)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """When a fault ended: the clock and where the audit log stood."""
+
+    at: float
+    offset: int
+
+
+@dataclass
+class Watch:
+    """A scenario under a fault: where the audit log stood and what the credentials were
+    before it, to compare with after."""
+
+    scenario: Scenario
+    cluster: ControlPlane
+    resync: float
+    started: float = field(default_factory=time.monotonic)
+    offset: int = 0
+    credentials: tuple[str, dict[str, str]] | None = None
+
+    def __post_init__(self) -> None:
+        self.offset = audit_log.end(self.cluster.audit_log)
+
+    def keep_credentials(self) -> None:
+        """Remember the generated credentials (uid and data): they must never change."""
+        poll(lambda: self._credentials() is not None, 60, f"Secret {GENERATED}")
+        self.credentials = self._credentials()
+
+    def _credentials(self) -> tuple[str, dict[str, str]] | None:
+        found = self.scenario.kubectl(
+            "get",
+            "secret",
+            GENERATED,
+            "-n",
+            self.scenario.namespace,
+            "-o",
+            "json",
+            check=False,
+        )
+        if found.returncode != 0:
+            return None
+        secret = json.loads(found.stdout)
+        return secret["metadata"]["uid"], secret["data"]
+
+    def writes(self, offset: int | None = None) -> list[audit_log.Write]:
+        """obreg's writes in the scenario's namespace since ``offset`` (default: since the
+        watch began)."""
+        ns = self.scenario.namespace
+        since = self.offset if offset is None else offset
+        return [w for w in obreg_writes(self.cluster, since) if w.namespace == ns]
+
+    def mark(self) -> Mark:
+        """Call when the fault ends (the process restarted, the server back)."""
+        return Mark(time.monotonic(), audit_log.end(self.cluster.audit_log))
+
+    def recovered(
+        self, tmp_path: Path, rollouts: dict[str, int], fault: str, what: str, since: Mark
+    ) -> Row:
+        """Assert recovery (see the module's docstring); ``since`` is when the fault ended,
+        from which the recovery time and the writes are counted. Reports and returns the
+        table row."""
+        scenario = self.scenario
+        expected = offline_digests(scenario, tmp_path)
+        poll(lambda: live_digests(scenario) == expected, 180, f"the digests {expected}")
+        poll(lambda: statuses(scenario) == expected, 120, f"every status to show {expected}")
+        scenario.wait_ready(timeout=60)
+        recovery = time.monotonic() - since.at
+        poll(lambda: self.rollouts() == rollouts, 60, f"rollouts {rollouts}")
+        if self.credentials is not None:
+            assert self._credentials() == self.credentials, "generated credentials changed"
+        client = self.client()
+        assert site_json_clients(scenario) == {client}, "site.json carries the credentials"
+        poll(lambda: client[0] in scenario.km.db.apps, 60, "the KM app of the client id")
+        assert list(scenario.km.db.apps) == [client[0]], "one app, the client's own"
+        app = scenario.km.db.apps[client[0]]
+        assert app["oauthConsumerSecret"] == scenario.km.stored_secret(client[1])
+        writes = len(self.writes(since.offset))
+        quiet = audit_log.end(self.cluster.audit_log)
+        ns = scenario.namespace
+
+        def silent() -> bool:
+            extra = [w for w in obreg_writes(self.cluster, quiet) if w.namespace == ns]
+            assert not extra, f"obreg kept writing after recovery: {extra}"
+            return True
+
+        consistently(silent, 2 * self.resync + 2, "no write in two resync intervals")
+        assert self.rollouts() == rollouts, "no rollout while quiet"
+        row = Row(fault, what, round(recovery, 1), writes, rollouts)
+        REPORT.append(row)
+        return row
+
+    def rollouts(self) -> dict[str, int]:
+        """Per workload, the distinct digests its ReplicaSets' templates carried: each one
+        a rollout obreg caused (a hand restart of the same files adds a ReplicaSet, not a
+        digest)."""
+        replica_sets = json.loads(
+            self.scenario.kubectl("get", "rs", "-n", self.scenario.namespace, "-o", "json").stdout
+        )["items"]
+        digests: dict[str, set[str]] = {w: set() for w in WORKLOADS}
+        for rs in replica_sets:
+            annotations = rs["spec"]["template"]["metadata"].get("annotations") or {}
+            app = rs["metadata"]["labels"].get("app")
+            if app in digests and "obreg.dev/digest" in annotations:
+                digests[app].add(annotations["obreg.dev/digest"])
+        return {w: len(d) for w, d in digests.items()}
+
+    def client(self) -> tuple[str, str]:
+        """The generated client id and secret."""
+        data = self.scenario.get("secret", GENERATED)["data"]
+        return tuple(  # type: ignore[return-value]
+            base64.b64decode(data[key]).decode() for key in ("client-id", "client-secret")
+        )
+
+
+def offline_digests(scenario: Scenario, tmp_path: Path) -> dict[str, str]:
+    """Each workload's digest as ``obreg render`` makes it from the scenario's manifests
+    and the generated credentials Secret."""
+    generated = scenario.get("secret", GENERATED)
+    generated.pop("status", None)
+    for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+        generated["metadata"].pop(key, None)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    manifests = tmp_path / "in.yaml"
+    manifests.write_text(yaml.safe_dump_all([*scenario.docs, generated]))
+    out = tmp_path / "out"
+    assert obreg_main(["render", "-f", str(manifests), "-o", str(out)]) == 0
+    digests = {}
+    for workload in WORKLOADS:
+        objects = (out / scenario.namespace / workload / "obreg-objects.yaml").read_text()
+        config_map = next(yaml.safe_load_all(objects))
+        digests[workload] = config_map["metadata"]["annotations"]["obreg.dev/digest"]
+    return digests
+
+
+def live_digests(scenario: Scenario) -> dict[str, str]:
+    """Each workload's digest where all three must agree (ConfigMap, Secret, pod
+    template); a disagreement or a missing object is no digest at all."""
+
+    def digest(kind: str, name: str, where: str) -> str:
+        found = scenario.kubectl(
+            "get", kind, name, "-n", scenario.namespace, "-o", f"jsonpath={where}", check=False
+        )
+        return found.stdout if found.returncode == 0 else "absent"
+
+    annotation = "{.metadata.annotations.obreg\\.dev/digest}"
+    found = {}
+    for workload in WORKLOADS:
+        seen = {
+            digest("configmap", f"obreg-{workload}", annotation),
+            digest("secret", f"obreg-{workload}", annotation),
+            digest("deployment", workload, "{.spec.template" + annotation[1:]),
+        }
+        found[workload] = seen.pop() if len(seen) == 1 else f"disagree: {sorted(seen)}"
+    return found
+
+
+def statuses(scenario: Scenario) -> dict[str, str]:
+    """The digest per workload that every resource's status shows for its current
+    generation (Ready, observedGeneration current), or a mark of what is not so."""
+    shown: dict[str, set[str]] = {w: set() for w in WORKLOADS}
+    for kind, name in RESOURCES:
+        resource = scenario.get(kind, name)
+        status = resource.get("status", {})
+        ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+        current = status.get("observedGeneration") == resource["metadata"]["generation"]
+        for target in status.get("targets", []):
+            fine = current and ready.get("status") == "True"
+            shown[target["name"]].add(target["digest"] if fine else f"{kind} not Ready yet")
+    return {w: d.pop() if len(d) == 1 else f"disagree: {sorted(d)}" for w, d in shown.items()}
+
+
+def site_json_clients(scenario: Scenario) -> set[tuple[str, str]]:
+    """The client id and secret in site.json as obreg wrote it for the API Manager."""
+    data = scenario.get("secret", "obreg-wso2-apim")["data"]
+    found = set()
+    for key, value in data.items():
+        if key.endswith("site.json"):
+            site = json5.loads(base64.b64decode(value).decode())  # comments, as WSO2 ships it
+            client = site["oidcConfiguration"]["clientConfiguration"]
+            found.add((client["clientId"], client["clientSecret"]))
+    return found

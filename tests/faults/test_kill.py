@@ -1,0 +1,98 @@
+"""obreg killed with SIGKILL at each point of a reconcile (reached through the test-only
+hook of obreg/kube/killpoint.py, not by timing), then started again under its pod's
+identity: the change lands once, and nothing made before the kill is made again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from controlplane.launcher import ControlPlane
+from obreg.kube import killpoint
+from tests.e2e.harness import Operator, Scenario
+from tests.faults.conftest import RESYNC
+from tests.faults.recovery import Watch
+from tests.kubetools import poll
+from tests.pki import issue
+
+pytestmark = [pytest.mark.cluster, pytest.mark.faults]
+
+ONCE = {"wso2-km": 1, "wso2-apim": 1}
+TWICE = {"wso2-km": 2, "wso2-apim": 2}
+
+
+def died(instance: Operator, point: str) -> None:
+    """The instance killed itself at ``point`` (and only by that)."""
+    process = instance.process
+    assert process is not None
+    poll(lambda: process.poll() is not None, 90, f"obreg to be killed at {point}")
+    assert process.returncode == -9, instance.text()[-3000:]
+    assert f"killed at {point}" in instance.text()
+    instance.process = None
+
+
+def new_ca(scenario: Scenario, label: str) -> None:
+    anchor = scenario.find("OBTrustAnchor")
+    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
+    scenario.apply()
+
+
+# Points a first reconcile passes (files made, credentials generated, the KM's app made).
+@pytest.mark.parametrize("point", ["credentials-created", "key-manager-converged"])
+def test_killed_during_the_first_reconcile(
+    point: str,
+    scenario: Scenario,
+    cluster: ControlPlane,
+    instances: Callable[..., Operator],
+    tmp_path: Path,
+) -> None:
+    watch = Watch(scenario, cluster, RESYNC)
+    doomed = instances(env={killpoint.ENVIRONMENT: point})
+    scenario.apply()
+    died(doomed, point)
+    credentials = watch.scenario.get("secret", "obreg-apim-store-client")["metadata"]["uid"]
+    restarted = watch.mark()
+    instances()
+    watch.keep_credentials()
+    assert watch.credentials is not None and watch.credentials[0] == credentials
+    watch.recovered(
+        tmp_path,
+        ONCE,
+        f"SIGKILL at {point} (first reconcile)",
+        "restarted under its identity, kept the credentials made before the kill",
+        restarted,
+    )
+
+
+# Points a change passes: files written, the workload rolled, status written.
+@pytest.mark.parametrize(
+    "point", ["config-map-applied", "secret-applied", "workload-applied", "status-written"]
+)
+def test_killed_while_a_change_lands(
+    point: str,
+    scenario: Scenario,
+    cluster: ControlPlane,
+    instances: Callable[..., Operator],
+    tmp_path: Path,
+) -> None:
+    watch = Watch(scenario, cluster, RESYNC)
+    first = instances()
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    watch.keep_credentials()
+    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
+    first.stop()
+    doomed = instances(env={killpoint.ENVIRONMENT: point})
+    new_ca(scenario, "afterkill")
+    died(doomed, point)
+    restarted = watch.mark()
+    instances()
+    watch.recovered(
+        tmp_path,
+        TWICE,
+        f"SIGKILL at {point} (a CA added)",
+        "restarted under its identity, finished the change, rolled once",
+        restarted,
+    )
