@@ -171,6 +171,10 @@ class KmDouble:
         return ca
 
     @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 

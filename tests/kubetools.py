@@ -40,10 +40,12 @@ class Kubectl:
         return result
 
 
-def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Wait for a condition with a deadline; fail the test naming what never happened."""
+def poll(check: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
+    """Wait for a condition with a deadline; fail the test naming what never happened
+    (``what`` may be a function, to tell what was seen last)."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            told = what() if callable(what) else what
+            pytest.fail(f"timed out after {timeout}s waiting for {told}")
         time.sleep(0.2)

@@ -35,7 +35,8 @@ KM_CALLS = Counter(
 )
 KM_SYNCS = Counter(
     "obreg_key_manager_syncs_total",
-    "Key Manager database passes, by result: synced, unavailable, unauthorized, fault, protocol.",
+    "Key Manager database passes, by result: synced, unavailable, garbled, unauthorized, "
+    "fault, protocol, unsupported.",
     ["result"],
 )
 NOT_AFTER = Gauge(

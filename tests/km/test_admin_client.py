@@ -141,6 +141,21 @@ def test_slow_km_hits_the_timeout(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     assert "getOAuthApplicationData: no answer within 0.5 s" in str(slow.value)
 
 
+def test_an_answer_that_is_not_the_kms_is_garbled_and_passes(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    """A proxy's maintenance page (HTTP 200, HTML) is not the KM's answer: a kind that is
+    retried with backoff, not one that waits for an input to change."""
+    double, _ = km
+    double.garbage = True
+    with pytest.raises(KmError) as garbled:
+        converge(km)
+    assert garbled.value.kind == "garbled"
+    assert "getOAuthApplicationData: not a Key Manager answer" in str(garbled.value)
+    double.garbage = False
+    assert len(converge(km)) == 3
+
+
 def test_a_km_certificate_from_another_ca_is_refused(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     other_ca, _, _ = kmdouble.certificates()
     with pytest.raises(KmError) as untrusted:

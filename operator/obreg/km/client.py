@@ -48,7 +48,10 @@ _DENIED = ("access denied", "authentication failed", "not authorized")
 # getOAuthApplicationData's fault for a consumer key it does not know.
 _UNKNOWN_KEY = "Error while retrieving the app information using consumerKey: "
 
-ErrorKind = Literal["unavailable", "unauthorized", "fault", "protocol", "unsupported"]
+# unavailable: no answer; garbled: an answer that is not the KM's (a proxy's error or
+# maintenance page): both pass, so they are retried with backoff. unauthorized, protocol
+# (TLS) and unsupported wait for a change of input instead.
+ErrorKind = Literal["unavailable", "garbled", "unauthorized", "fault", "protocol", "unsupported"]
 
 
 class KmError(Exception):
@@ -187,10 +190,10 @@ class AdminClient:
             if status == 202 and not data.strip():
                 return []  # a void operation
             if status != 200:
-                raise KmError("protocol", f"{where}: unexpected HTTP {status}")
+                raise KmError("garbled", f"{where}: not a Key Manager answer: HTTP {status}")
             return soap.response(data, operation)
         except soap.MalformedResponse as err:
-            raise KmError("protocol", f"{where}: {err}") from None
+            raise KmError("garbled", f"{where}: not a Key Manager answer: {err}") from None
 
     # -- OAuthAdminService --------------------------------------------------------------
 

@@ -236,14 +236,15 @@ class KeyManagerSteps:
             # (IS locks a user after failed logins), and an untrusted certificate or a KM
             # setting obreg cannot work with will not change by itself: they wait for
             # their Secret, ConfigMap or resource to change, or for the periodic check.
-            retry = err.kind in ("unavailable", "fault")
+            retry = err.kind in ("unavailable", "garbled", "fault")
             if err.kind == "unsupported":
                 message += "; obreg checks again when the resource changes and periodically"
             elif not retry:
                 message += "; obreg tries again when the referenced Secret or CA changes"
             log.warning("Key Manager steps of %s: %s", sp.label, message)
             failed = KeyManagerResult(
-                state="Unavailable" if err.kind == "unavailable" else "Failed", message=message
+                state="Unavailable" if err.kind in ("unavailable", "garbled") else "Failed",
+                message=message,
             )
             await self._record(snap, sp, Outcome(failed, None, None if retry else attempt, read))
             return retry
