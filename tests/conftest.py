@@ -114,4 +114,4 @@ def scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     yield Scenario(kubectl, namespace, km, km_ca)
     km.stop()
     operator.assert_alive()
-    kubectl("delete", "namespace", namespace, "--wait=false")
+    kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")

@@ -12,6 +12,7 @@ time, one driven by the resync within one interval).
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import time
 from dataclasses import dataclass, field
@@ -125,7 +126,15 @@ class Watch:
         assert list(scenario.km.db.apps) == [client[0]], "one app, the client's own"
         app = scenario.km.db.apps[client[0]]
         assert app["oauthConsumerSecret"] == scenario.km.stored_secret(client[1])
-        writes = len(self.writes(since.offset))
+        made = self.writes(since.offset)
+        writes = len(made)
+        print(
+            f"{fault}: obreg's writes since the fault ended:",
+            collections.Counter(
+                f"{w.verb} {w.resource}{'/' + w.subresource if w.subresource else ''} {w.code}"
+                for w in made
+            ),
+        )
         quiet = audit_log.end(self.cluster.audit_log)
         ns = scenario.namespace
 

@@ -1,5 +1,5 @@
 """obreg killed with SIGKILL at each point of a reconcile (reached through the test-only
-hook of obreg/kube/killpoint.py, not by timing), then started again under its pod's
+hook of obreg/kube/faultpoint.py, not by timing), then started again under its pod's
 identity: the change lands once, and nothing made before the kill is made again."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.launcher import ControlPlane
-from obreg.kube import killpoint
+from obreg.kube import faultpoint
 from tests.e2e.harness import Operator, Scenario
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import Watch
@@ -49,7 +49,7 @@ def test_killed_during_the_first_reconcile(
     tmp_path: Path,
 ) -> None:
     watch = Watch(scenario, cluster, RESYNC)
-    doomed = instances(env={killpoint.ENVIRONMENT: point})
+    doomed = instances(env={faultpoint.KILL: point})
     scenario.apply()
     died(doomed, point)
     credentials = watch.scenario.get("secret", "obreg-apim-store-client")["metadata"]["uid"]
@@ -84,7 +84,7 @@ def test_killed_while_a_change_lands(
     watch.keep_credentials()
     poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
     first.stop()
-    doomed = instances(env={killpoint.ENVIRONMENT: point})
+    doomed = instances(env={faultpoint.KILL: point})
     new_ca(scenario, "afterkill")
     died(doomed, point)
     restarted = watch.mark()

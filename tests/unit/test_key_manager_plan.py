@@ -94,3 +94,15 @@ def test_a_hashing_km_is_not_re_registered_on_every_pass() -> None:
     assert "hashes client secrets" in blocked.reason
     # A KM that keeps secrets readable gets the app registered again with the new secret.
     assert kinds(hashed) == ["replace_app"]
+
+
+def test_an_app_of_the_name_with_another_client_id_is_not_taken_over() -> None:
+    """No app has the client id, but one has the name: registering would be refused, and
+    replacing it could cut off whoever uses it; a person decides, so no timed retry."""
+    absent = dataclasses.replace(seen(), app=None)
+    assert kinds(absent)[0] == "register_app"
+    steps = plan(WANT, dataclasses.replace(absent, name_taken_by="someone-elses-id"))
+    assert isinstance(steps, Blocked) and not steps.retry
+    assert "apim_store_ob exists already with another client id (someone-elses-id)" in (
+        steps.reason
+    )

@@ -8,6 +8,7 @@ import datetime
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
 from obreg.kube import peering, status, workload
+from obreg.kube.indexes import StoreView
 from obreg.render.bundle import Bundle, File
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
@@ -186,3 +187,21 @@ def test_rollout_is_complete_only_when_every_pod_runs_the_current_template() -> 
     assert not workload.rollout(body(updatedReplicas=1))["complete"]
     assert not workload.rollout(body(replicas=3))["complete"]  # an old pod remains
     assert not workload.rollout(body(availableReplicas=1, readyReplicas=1))["complete"]
+
+
+def test_a_view_reads_the_extra_mapping_it_was_given_even_when_filled_later() -> None:
+    """Credentials created during a reconcile are added to the mapping after the view of
+    the Secrets was made; the view must show them (it once kept a copy of an empty one)."""
+    generated: dict[tuple[str, str], dict[str, bytes]] = {}
+    view = StoreView({}, "data", extra=generated)
+    generated[("ns", "obreg-sp-client")] = {"client-id": b"id"}
+    assert view[("ns", "obreg-sp-client")] == {"client-id": b"id"}
+    assert ("ns", "obreg-sp-client") in view
+
+
+def test_the_workload_apply_is_conditional_on_the_workloads_uid() -> None:
+    """The uid in the apply body is a precondition: the API server refuses (409) to create
+    a workload someone deleted, or to touch a new one of the same name."""
+    target = {"kind": "Deployment", "name": "km", "namespace": "ns", "uid": "u-1"}
+    body = workload.apply_body(target, Bundle("ns", KM, (), ()))
+    assert body["metadata"] == {"name": "km", "namespace": "ns", "uid": "u-1"}

@@ -101,6 +101,9 @@ class Observed:
     scopes: Mapping[str, Sequence[str]]  # scope -> claims (a claimless scope: [])
     # Asked only when the app's secret differs: whether the KM keeps secrets unhashed.
     secrets_readable: bool = True
+    # Asked only when no app has the client id: the client id of an app that has the
+    # name already (app names are unique per owner, so registering would be refused).
+    name_taken_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,17 @@ def plan(want: Desired, seen: Observed) -> list[Step] | Blocked:
     """The writes that bring ``seen`` to ``want``, in order; or why it cannot be done."""
     steps: list[Step] = []
     app = want.app
+    if seen.app is None and seen.name_taken_by is not None:
+        # Maybe obreg's own app of credentials since lost (its OBServiceProvider deleted
+        # and made again), maybe someone else's: nothing in the KM tells, and taking it
+        # over would cut off whoever uses it. Retrying cannot help; a person decides.
+        return Blocked(
+            f"an OAuth app named {app.name} exists already with another client id "
+            f"({seen.name_taken_by}); obreg does not take over an app it cannot tell is its "
+            "own: delete that app in the Key Manager, or give this OBServiceProvider its "
+            "credentials (spec.clientCredentials)",
+            retry=False,
+        )
     if seen.app is None:
         steps.append(Step("register_app", f"registered OAuth app {app.name}"))
     elif secret_differs(want, seen.app):

@@ -14,16 +14,23 @@ from .desired import OIDC_DIALECT, Blocked, Desired, Observed, plan, secret_diff
 
 
 async def observe(client: AdminClient, want: Desired) -> Observed:
-    """Three reads, and two more only when they decide something: whether secrets are
-    readable (the app's secret differs) and whether the scope exists without claims
-    (getScopes does not list it)."""
+    """Three reads, and three more only when they decide something: whether secrets are
+    readable (the app's secret differs), whether the scope exists without claims
+    (getScopes does not list it) and whether an app has the name (none has the id)."""
     app = await client.get_app(want.app.client_id)
     claims = await client.get_external_claims(OIDC_DIALECT)
     scopes: dict[str, Sequence[str]] = dict(await client.get_scopes())
     if want.scope not in scopes and await client.scope_exists(want.scope):
         scopes[want.scope] = []
     readable = app is None or not secret_differs(want, app) or await client.hash_disabled()
-    return Observed(app=app, claims=claims, scopes=scopes, secrets_readable=readable)
+    named = await client.get_app_by_name(want.app.name) if app is None else None
+    return Observed(
+        app=app,
+        claims=claims,
+        scopes=scopes,
+        secrets_readable=readable,
+        name_taken_by=named.client_id if named is not None else None,
+    )
 
 
 async def converge(client: AdminClient, want: Desired) -> list[str]:

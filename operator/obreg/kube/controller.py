@@ -24,7 +24,7 @@ from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
 from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
-from . import events, killpoint, reconcile, state, status
+from . import events, faultpoint, reconcile, state, status
 from .api import Api, ApiError
 from .indexes import Indexes, StoreView, first
 from .key_manager import KeyManagerSteps
@@ -74,6 +74,11 @@ class Controller:
     # The status this process last wrote per resource: fresher than the index, which
     # lags behind our own writes when the operator is busy.
     written: dict[ResourceId, dict[str, Any]] = field(default_factory=dict)
+    # Credentials Secrets this process created that the index has not shown yet, shared
+    # by the reconciles of all workloads (two workloads of one service provider must not
+    # both generate: the second create fails and its render would miss the Secret).
+    generated: dict[tuple[str, str], Any] = field(default_factory=dict)
+    generating: asyncio.Lock = field(default_factory=asyncio.Lock)
     key_manager: KeyManagerSteps = field(init=False)
 
     def __post_init__(self) -> None:
@@ -163,9 +168,10 @@ class Controller:
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
         snap = state.snapshot(namespace, indexes.custom_objects(namespace))
-        secrets: dict[tuple[str, str], Any] = {}
+        for key in [k for k in self.generated if k in indexes.secrets]:
+            del self.generated[key]  # the index has caught up
         inputs = Inputs(
-            secrets=StoreView(indexes.secrets, "data", extra=secrets),
+            secrets=StoreView(indexes.secrets, "data", extra=self.generated),
             config_maps=StoreView(indexes.config_maps, "data"),
         )
         target = indexes.workload(namespace, ref)
@@ -180,7 +186,8 @@ class Controller:
             for kind, obj in existing.items()
             if obj is not None and current[kind] is None
         ]
-        await reconcile.ensure_credentials(snap, inputs, self.api, secrets)
+        async with self.generating:
+            await reconcile.ensure_credentials(snap, inputs, self.api, self.generated)
         outcome = await reconcile.reconcile(
             ref, snap, inputs, target, current, self.api, self.clock(), foreign
         )
@@ -295,7 +302,7 @@ class Controller:
                 self.written.pop(rid, None)
                 return
             raise
-        killpoint.reached("status-written")
+        await faultpoint.reached("status-written")
         self.written[rid] = dict(desired)
         ready = desired["conditions"][0]
         message = ready["message"]

@@ -17,7 +17,10 @@ class StoreView(Mapping[Any, Any]):
     def __init__(
         self, index: Mapping[Any, Any], field_name: str, extra: Mapping[Any, Any] | None = None
     ) -> None:
-        self._index, self._field, self._extra = index, field_name, extra or {}
+        # Not ``extra or {}``: an empty mapping given must stay the one read, since its
+        # owner may fill it after this view was made.
+        self._index, self._field = index, field_name
+        self._extra = extra if extra is not None else {}
 
     def __getitem__(self, key: Any) -> Any:
         if key in self._extra:

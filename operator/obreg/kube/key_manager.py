@@ -36,7 +36,7 @@ from ..km.client import AdminClient, Connection, KmError
 from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs
-from . import events, killpoint, state
+from . import events, faultpoint, state
 from .indexes import Indexes, StoreView
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ class KeyManagerSteps:
             )
             await self._record(snap, sp, Outcome(failed, None, None if retry else attempt, read))
             return retry
-        killpoint.reached("key-manager-converged")
+        await faultpoint.reached("key-manager-converged")
         metrics.KM_SYNCS.labels("synced").inc()
         if done or previous is None or previous.result.state != "Synced":
             summary = "; ".join(done) if done else "found already in place"

@@ -23,7 +23,7 @@ from ..errors import InvalidInput
 from ..render import bundle as bundles
 from ..render import credentials, objects
 from ..render.inputs import Inputs
-from . import killpoint, state, workload
+from . import faultpoint, state, workload
 from .api import Api
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ async def ensure_credentials(
             }
         ]
         if await api.create(secret):
-            killpoint.reached("credentials-created")
+            await faultpoint.reached("credentials-created")
             secrets[(sp.namespace, name)] = data
             created += 1
             log.info("generated client credentials for %s into Secret %s", sp.label, name)
@@ -241,13 +241,13 @@ async def reconcile(
         if _differs(desired, current.get(desired["kind"])):
             await api.apply(desired)
             outcome.writes += 1
-            killpoint.reached(
+            await faultpoint.reached(
                 f"{'config-map' if desired['kind'] == 'ConfigMap' else 'secret'}-applied"
             )
     if workload.needs_apply(target, rendered):
         await api.apply(workload.apply_body(target, rendered))
         outcome.writes += 1
-        killpoint.reached("workload-applied")
+        await faultpoint.reached("workload-applied")
         if target.get("digest") != rendered.digest:
             outcome.rolled = rendered.digest
             log.info(

@@ -59,7 +59,14 @@ def apply_body(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": workload["kind"],
-        "metadata": {"name": workload["name"], "namespace": workload["namespace"]},
+        # The uid is a precondition: an apply never creates a workload someone deleted
+        # meanwhile (a half object of obreg's fields), nor lands on a new one of the same
+        # name that obreg has not read yet; the API server answers 409 instead.
+        "metadata": {
+            "name": workload["name"],
+            "namespace": workload["namespace"],
+            "uid": workload["uid"],
+        },
         "spec": {"template": template},
     }
 

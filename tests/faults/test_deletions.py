@@ -1,0 +1,190 @@
+"""What obreg writes to, or reads from, deleted in the middle of a reconcile (reached
+through the test-only pause of obreg/kube/faultpoint.py: the reconcile waits after its
+ConfigMap apply while the test deletes), and obreg's CRDs deleted and re-created."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from controlplane.launcher import ControlPlane
+from obreg.kube import faultpoint
+from tests.e2e.harness import Operator, Scenario, consistently
+from tests.faults.conftest import RESYNC
+from tests.faults.recovery import REPORT, Row, Watch
+from tests.kubetools import Kubectl, poll
+from tests.pki import issue
+
+pytestmark = [pytest.mark.cluster, pytest.mark.faults]
+
+ONCE = {"wso2-km": 1, "wso2-apim": 1}
+TWICE = {"wso2-km": 2, "wso2-apim": 2}
+POINT = "config-map-applied"
+
+
+def converged(scenario: Scenario, instance: Operator, cluster: ControlPlane) -> Watch:
+    watch = Watch(scenario, cluster, RESYNC)
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    watch.keep_credentials()
+    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
+    return watch
+
+
+def paused(instance: Operator, times: int) -> Callable[[], bool]:
+    """Whether the instance has paused at POINT ``times`` more times from now."""
+    before = instance.text().count(f"paused at {POINT}")
+    return lambda: instance.text().count(f"paused at {POINT}") >= before + times
+
+
+def add_ca(scenario: Scenario, label: str) -> None:
+    anchor = scenario.find("OBTrustAnchor")
+    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
+    scenario.apply()
+
+
+def ready_reason(scenario: Scenario, kind: str, name: str) -> str:
+    return str(scenario.condition(kind, name).get("message", ""))
+
+
+def test_a_workload_deleted_mid_reconcile(
+    scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
+) -> None:
+    instance = instances(env={faultpoint.PAUSE: POINT})
+    watch = converged(scenario, instance, cluster)
+    both = paused(instance, 2)
+    add_ca(scenario, "deletedworkload")
+    poll(both, 30, "both workloads' reconciles to pause after their ConfigMap")
+    scenario.kubectl("delete", "deployment", "wso2-apim", "-n", scenario.namespace)
+    poll(
+        lambda: "WaitingForWorkload" in json.dumps(scenario.get("obta", "ob-directory-cas")),
+        60,
+        "the anchor to wait for its deleted workload",
+    )
+    # obreg's apply carries the workload's uid as a precondition: it never re-creates
+    # a workload someone deleted.
+    gone = scenario.kubectl("get", "deployment", "wso2-apim", "-n", scenario.namespace, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
+    back = watch.mark()
+    scenario.apply()  # the workload comes back (a GitOps tool re-creates it)
+    watch.recovered(
+        tmp_path,
+        # The new wso2-apim has only the ReplicaSet of the current files; the old one's
+        # went with it.
+        {"wso2-km": 2, "wso2-apim": 1},
+        "workload deleted mid-reconcile, then re-created",
+        "WaitingForWorkload, never re-created it; files at once when it came back",
+        back,
+    )
+
+
+def test_a_referenced_secret_deleted_mid_reconcile(
+    scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
+) -> None:
+    instance = instances(env={faultpoint.PAUSE: POINT})
+    watch = converged(scenario, instance, cluster)
+    both = paused(instance, 2)
+    add_ca(scenario, "deletedsecret")
+    poll(both, 30, "both workloads' reconciles to pause after their ConfigMap")
+    scenario.kubectl("delete", "secret", "ob-directory-client", "-n", scenario.namespace)
+    poll(
+        lambda: "ob-directory-client" in ready_reason(scenario, "obidp", "ob-directory"),
+        60,
+        "the identity provider to say its Secret is missing",
+    )
+    assert scenario.condition("obidp", "ob-directory")["status"] == "False"
+    back = watch.mark()
+    scenario.apply()  # the Secret comes back, the same
+    watch.recovered(
+        tmp_path,
+        TWICE,
+        "referenced Secret deleted mid-reconcile, then re-created",
+        "Failed naming the Secret, kept the last good files, no rollout for it",
+        back,
+    )
+
+
+def test_the_namespace_deleted_mid_reconcile(
+    scenario: Scenario,
+    cluster: ControlPlane,
+    kubectl: Kubectl,
+    instances: Callable[..., Operator],
+) -> None:
+    instance = instances(env={faultpoint.PAUSE: POINT})
+    watch = converged(scenario, instance, cluster)
+    both = paused(instance, 2)
+    add_ca(scenario, "deletednamespace")
+    poll(both, 30, "both workloads' reconciles to pause after their ConfigMap")
+    deleted = watch.mark()
+    kubectl("delete", "namespace", scenario.namespace, "--wait=false")
+    poll(
+        lambda: kubectl("get", "namespace", scenario.namespace, check=False).returncode != 0,
+        120,
+        "the namespace to be gone",
+    )
+    gone = watch.mark()
+    consistently(
+        lambda: not watch.writes(gone.offset),
+        2 * RESYNC + 2,
+        "no write to the deleted namespace",
+    )
+    assert instance.alive()
+    assert "Traceback" not in instance.text()
+    REPORT.append(
+        Row(
+            "namespace deleted mid-reconcile",
+            "its writes there refused, retried until the resources were gone, then none",
+            round(gone.at - deleted.at, 1),
+            len(watch.writes(deleted.offset)),
+            {"wso2-km": 0, "wso2-apim": 0},
+        )
+    )
+
+
+def test_the_crds_deleted_and_re_created(
+    scenario: Scenario,
+    cluster: ControlPlane,
+    kubectl: Kubectl,
+    instances: Callable[..., Operator],
+    tmp_path: Path,
+) -> None:
+    """Deleting a CRD deletes every resource of its kind, and the generated credentials
+    go with their OBServiceProvider (owner reference, so that deleting one leaves no
+    secret behind): re-created, it gets new ones, and the KM still holds the app of the
+    old ones under the same name. obreg does not take that app over (it cannot tell it is
+    its own); it says so, and goes on once a person removed it. The KM check interval is
+    short here so that the test need not wait an hour for it."""
+    instance = instances(env={"OBREG_KM_RESYNC_SECONDS": "8"})
+    watch = converged(scenario, instance, cluster)
+    old_client = watch.client()[0]
+    kinds = ("obtrustanchors", "obidentityproviders", "observiceproviders")
+    kubectl("delete", "crd", *[f"{kind}.obreg.dev" for kind in kinds])
+    # Every resource went with its CRD: the workloads return to their stock files.
+    poll(lambda: watch.rollouts() == TWICE, 60, "one rollout back to the stock files")
+    assert instance.alive()
+    back = watch.mark()
+    kubectl("apply", "--server-side", "-f", str(Path(__file__).parents[2] / "crds"))
+    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    scenario.apply()
+    poll(
+        lambda: (
+            "exists already with another client id"
+            in json.dumps(scenario.condition("obsp", "apim-store", "KeyManagerDatabase"))
+        ),
+        90,
+        "the service provider to say the KM has an app of its name",
+    )
+    with scenario.km.lock:
+        del scenario.km.db.apps[old_client]  # the person's step, in the KM console
+    watch.credentials = None  # new ones: the old went with their owner
+    watch.recovered(
+        tmp_path,
+        {"wso2-km": 3, "wso2-apim": 3},
+        "CRDs deleted (every resource with them), re-created and re-applied",
+        "stock files, then new credentials; refused the old app of the name until removed",
+        back,
+    )
+    assert instance.alive()
