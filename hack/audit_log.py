@@ -1,5 +1,5 @@
-"""Write requests from the kube-apiserver's audit log (the local plane writes one), with
-the user who made each. The quiet-period test counts obreg's own writes this way: the
+"""Requests from the kube-apiserver's audit log (the local plane writes one: every write,
+and obreg's reads), with the user who made each. The quiet-period test counts obreg's own writes this way: the
 apiserver's request metrics cannot tell obreg from the controllers, whose events about
 earlier tests' deleted namespaces land at any time."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class Write:
+class Request:
     user: str
     verb: str
     resource: str
@@ -26,8 +26,16 @@ def end(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def writes(path: Path, offset: int = 0) -> list[Write]:
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+
+
+def writes(path: Path, offset: int = 0) -> list[Request]:
     """The writes recorded after ``offset`` (whole lines only)."""
+    return [r for r in requests(path, offset) if r.verb in WRITE_VERBS]
+
+
+def requests(path: Path, offset: int = 0) -> list[Request]:
+    """Every request recorded after ``offset``: the writes, and obreg's reads."""
     with path.open("rb") as log:
         log.seek(offset)
         data = log.read()
@@ -39,7 +47,7 @@ def writes(path: Path, offset: int = 0) -> list[Write]:
             continue  # a line still being written
         ref = event.get("objectRef") or {}
         found.append(
-            Write(
+            Request(
                 user=str((event.get("user") or {}).get("username", "")),
                 verb=str(event.get("verb", "")),
                 resource=str(ref.get("resource", "")),

@@ -117,7 +117,8 @@ class ControlPlane:
     # -- start ------------------------------------------------------------------------
 
     def _audit_policy(self) -> Path:
-        """Writes only, at Metadata level: small, and enough to say who wrote what."""
+        """Writes, and obreg's reads, at Metadata level: small, and enough to say who
+        wrote what."""
         policy = self.root / "audit-policy.yaml"
         policy.write_text(
             "apiVersion: audit.k8s.io/v1\n"
@@ -126,6 +127,11 @@ class ControlPlane:
             "rules:\n"
             "- level: Metadata\n"
             "  verbs: [create, update, patch, delete, deletecollection]\n"
+            # obreg's reads too (its ServiceAccount's namespace), so that a test can see
+            # the reads API Priority and Fairness refused.
+            "- level: Metadata\n"
+            "  userGroups: [system:serviceaccounts:obreg-system]\n"
+            "  verbs: [get, list]\n"
             "- level: None\n"
         )
         return policy

@@ -32,7 +32,7 @@ OBREG = f"system:serviceaccount:{install_obreg.NAMESPACE}:{install_obreg.SERVICE
 PEERING = {"clusterkopfpeerings", "kopfpeerings"}
 
 
-def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Write]:
+def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Request]:
     """obreg's write requests (but its peering keepalives) the audit log recorded after
     ``offset``."""
     return [

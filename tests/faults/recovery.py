@@ -17,6 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import json5
 import yaml
@@ -28,6 +29,7 @@ from tests.e2e.harness import Scenario, consistently, obreg_writes
 from tests.kubetools import poll
 
 WORKLOADS = ("wso2-km", "wso2-apim")
+DIGEST = "obreg.dev/digest"
 GENERATED = "obreg-apim-store-client"
 RESOURCES = (
     ("obta", "ob-directory-cas"),
@@ -94,7 +96,7 @@ class Watch:
         secret = json.loads(found.stdout)
         return secret["metadata"]["uid"], secret["data"]
 
-    def writes(self, offset: int | None = None) -> list[audit_log.Write]:
+    def writes(self, offset: int | None = None) -> list[audit_log.Request]:
         """obreg's writes in the scenario's namespace since ``offset`` (default: since the
         watch began)."""
         ns = self.scenario.namespace
@@ -112,8 +114,20 @@ class Watch:
         from which the recovery time and the writes are counted. Reports and returns the
         table row."""
         scenario = self.scenario
-        expected = offline_digests(scenario, tmp_path)
+        rendered = offline_objects(scenario, tmp_path)
+        expected = {
+            w: objects[0]["metadata"]["annotations"][DIGEST] for w, objects in rendered.items()
+        }
         poll(lambda: live_digests(scenario) == expected, 180, f"the digests {expected}")
+        files = [obj for objects in rendered.values() for obj in objects]
+
+        def same_files() -> bool:  # the files themselves, so no one's edit stayed
+            return all(
+                data(scenario.get(obj["kind"].lower(), obj["metadata"]["name"])) == data(obj)
+                for obj in files
+            )
+
+        poll(same_files, 60, "the live files to be the rendered ones")
         poll(lambda: statuses(scenario) == expected, 120, f"every status to show {expected}")
         scenario.wait_ready(timeout=60)
         recovery = time.monotonic() - since.at
@@ -175,6 +189,15 @@ class Watch:
 def offline_digests(scenario: Scenario, tmp_path: Path) -> dict[str, str]:
     """Each workload's digest as ``obreg render`` makes it from the scenario's manifests
     and the generated credentials Secret."""
+    return {
+        w: objects[0]["metadata"]["annotations"][DIGEST]
+        for w, objects in offline_objects(scenario, tmp_path).items()
+    }
+
+
+def offline_objects(scenario: Scenario, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each workload's ConfigMap and Secret as ``obreg render`` makes them from the
+    scenario's manifests and the generated credentials Secret."""
     generated = scenario.get("secret", GENERATED)
     generated.pop("status", None)
     for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
@@ -184,12 +207,18 @@ def offline_digests(scenario: Scenario, tmp_path: Path) -> dict[str, str]:
     manifests.write_text(yaml.safe_dump_all([*scenario.docs, generated]))
     out = tmp_path / "out"
     assert obreg_main(["render", "-f", str(manifests), "-o", str(out)]) == 0
-    digests = {}
-    for workload in WORKLOADS:
-        objects = (out / scenario.namespace / workload / "obreg-objects.yaml").read_text()
-        config_map = next(yaml.safe_load_all(objects))
-        digests[workload] = config_map["metadata"]["annotations"]["obreg.dev/digest"]
-    return digests
+    return {
+        workload: list(
+            yaml.safe_load_all(
+                (out / scenario.namespace / workload / "obreg-objects.yaml").read_text()
+            )
+        )
+        for workload in WORKLOADS
+    }
+
+
+def data(obj: dict[str, Any]) -> dict[str, str]:
+    return {**obj.get("data", {}), **obj.get("binaryData", {})}
 
 
 def live_digests(scenario: Scenario) -> dict[str, str]:

@@ -138,6 +138,20 @@ class Api:
                 return None
             raise
 
+    async def remove_keys(self, kind: str, namespace: str, name: str, keys: list[str]) -> None:
+        """Remove data keys someone else added to obreg's ConfigMap or Secret: a
+        server-side apply leaves the fields of other managers alone, so it cannot."""
+        fields = ("data", "binaryData") if kind == "ConfigMap" else ("data",)
+        await self._call(
+            "patch",
+            f"{kind} {namespace}/{name}",
+            "PATCH",
+            path("v1", kind, namespace, name),
+            {field: dict.fromkeys(keys) for field in fields},
+            "application/merge-patch+json",
+            [("fieldManager", FIELD_MANAGER)],
+        )
+
     async def patch_status(
         self, api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]
     ) -> None:

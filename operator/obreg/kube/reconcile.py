@@ -238,9 +238,15 @@ async def reconcile(
 
     for desired in (objects.config_map(rendered), objects.secret(rendered)):
         desired = _owned(desired, target)
-        if _differs(desired, current.get(desired["kind"])):
+        found = current.get(desired["kind"])
+        if _differs(desired, found):
             await api.apply(desired)
             outcome.writes += 1
+            foreign = sorted(set(found["data"]) - set(_object_data(desired))) if found else []
+            if foreign:  # keys someone added: obreg's objects hold its files only
+                meta = desired["metadata"]
+                await api.remove_keys(desired["kind"], meta["namespace"], meta["name"], foreign)
+                outcome.writes += 1
             await faultpoint.reached(
                 f"{'config-map' if desired['kind'] == 'ConfigMap' else 'secret'}-applied"
             )
