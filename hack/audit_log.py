@@ -1,7 +1,7 @@
 """Requests from the kube-apiserver's audit log (the local plane writes one: every write,
-and obreg's reads), with the user who made each. The quiet-period test counts obreg's own writes this way: the
-apiserver's request metrics cannot tell obreg from the controllers, whose events about
-earlier tests' deleted namespaces land at any time."""
+and obreg's reads), with the user who made each. The quiet-period test counts obreg's
+own writes this way: the apiserver's request metrics cannot tell obreg from the
+controllers, whose events about earlier tests' deleted namespaces land at any time."""
 
 from __future__ import annotations
 
