@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test fuzz crds e2e-kind bench bench-quick
+.PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz crds e2e-kind bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ demo: controlplane
 
 test: controlplane
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault-injection tier alone (tests/faults; make test runs it too): obreg killed at
+# each point of a reconcile, the API server and etcd stopped, watches expired, throttling,
+# the Key Manager failing, deletions mid-reconcile; prints the Reliability table.
+faults: controlplane
+	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 # The property-based tests with many more examples than CI's bounded, fixed-seed run
 # (tests/fuzz); what they find is kept in .hypothesis/ and replayed first next time.

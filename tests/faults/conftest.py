@@ -48,11 +48,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("Reliability (tests/faults)")
     terminalreporter.write_line(
-        "| fault | what obreg did | recovery s | writes | rollouts km/apim |"
+        "| fault | what obreg did | files s | Ready s | writes | rollouts km/apim |"
     )
-    terminalreporter.write_line("|---|---|---|---|---|")
+    terminalreporter.write_line("|---|---|---|---|---|---|")
     for row in REPORT:
         terminalreporter.write_line(
-            f"| {row.fault} | {row.what_obreg_did} | {row.recovery_seconds} | {row.writes} | "
+            f"| {row.fault} | {row.what_obreg_did} | {row.landed_seconds} | "
+            f"{row.ready_seconds} | {row.writes} | "
             f"{row.rollouts['wso2-km']}/{row.rollouts['wso2-apim']} |"
         )

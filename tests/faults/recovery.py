@@ -44,7 +44,8 @@ class Row:
 
     fault: str
     what_obreg_did: str
-    recovery_seconds: float
+    landed_seconds: float  # until every workload's files were the latest input's
+    ready_seconds: float  # until every resource was Ready with them (after rollouts)
     writes: int
     rollouts: dict[str, int]
 
@@ -119,6 +120,7 @@ class Watch:
             w: objects[0]["metadata"]["annotations"][DIGEST] for w, objects in rendered.items()
         }
         poll(lambda: live_digests(scenario) == expected, 180, f"the digests {expected}")
+        landed = time.monotonic() - since.at
         files = [obj for objects in rendered.values() for obj in objects]
 
         def same_files() -> bool:  # the files themselves, so no one's edit stayed
@@ -152,14 +154,22 @@ class Watch:
         quiet = audit_log.end(self.cluster.audit_log)
         ns = scenario.namespace
 
+        before = {(k, n): scenario.get(k, n).get("status") for k, n in RESOURCES}
+
         def silent() -> bool:
             extra = [w for w in obreg_writes(self.cluster, quiet) if w.namespace == ns]
-            assert not extra, f"obreg kept writing after recovery: {extra}"
+            if extra:  # say what changed, so the failure tells which rule wrote
+                now = {(k, n): scenario.get(k, n).get("status") for k, n in RESOURCES}
+                changed = {key: (before[key], now[key]) for key in now if now[key] != before[key]}
+                raise AssertionError(
+                    f"obreg kept writing after recovery: {extra}; statuses before and "
+                    f"after: {json.dumps({str(k): v for k, v in changed.items()}, indent=1)}"
+                )
             return True
 
         consistently(silent, 2 * self.resync + 2, "no write in two resync intervals")
         assert self.rollouts() == rollouts, "no rollout while quiet"
-        row = Row(fault, what, round(recovery, 1), writes, rollouts)
+        row = Row(fault, what, round(landed, 1), round(recovery, 1), writes, rollouts)
         REPORT.append(row)
         return row
 

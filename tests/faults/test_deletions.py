@@ -138,6 +138,7 @@ def test_the_namespace_deleted_mid_reconcile(
             "namespace deleted mid-reconcile",
             "its writes there refused, retried until the resources were gone, then none",
             round(gone.at - deleted.at, 1),
+            round(gone.at - deleted.at, 1),
             len(watch.writes(deleted.offset)),
             {"wso2-km": 0, "wso2-apim": 0},
         )

@@ -4,11 +4,13 @@ a workload and which mounts hide its files."""
 from __future__ import annotations
 
 import datetime
+from typing import Any, cast
 
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
 from obreg.kube import peering, status, workload
 from obreg.kube.indexes import StoreView
+from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
@@ -205,3 +207,19 @@ def test_the_workload_apply_is_conditional_on_the_workloads_uid() -> None:
     target = {"kind": "Deployment", "name": "km", "namespace": "ns", "uid": "u-1"}
     body = workload.apply_body(target, Bundle("ns", KM, (), ()))
     assert body["metadata"] == {"name": "km", "namespace": "ns", "uid": "u-1"}
+
+
+def test_a_complete_rollout_requests_the_km_steps_once_or_when_a_pass_waits_for_it() -> None:
+    """kopf may merge a rollout's events so that its incomplete states are never seen;
+    a pass that found the KM rolling out must still be requested once it is complete."""
+    steps = KeyManagerSteps(controller=cast(Any, None))
+    key = ("ns", "Deployment", "km")
+    done, rolling = {"complete": True, "ready": 1}, {"complete": False, "ready": 1}
+    assert steps.rollout_seen(key, done)  # the first time seen complete
+    assert not steps.rollout_seen(key, done)  # the same again: nothing new
+    assert not steps.rollout_seen(key, rolling)
+    assert steps.rollout_seen(key, done)  # a rollout ended
+    steps.awaited.add(key)
+    assert not steps.rollout_seen(key, rolling)  # still waiting: kept
+    assert steps.rollout_seen(key, done)  # seen as before, but a pass waits for it
+    assert not steps.rollout_seen(key, done)

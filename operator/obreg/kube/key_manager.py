@@ -79,6 +79,10 @@ class KeyManagerSteps:
     # Service providers a forced request is pending for: a newer, unforced request that
     # supersedes it must still re-check the KM.
     forced: set[SpId] = field(default_factory=set)
+    # KM workloads (namespace, kind, name) that a pass found still rolling out: the next
+    # event that shows them complete requests the steps, even when kopf merged the
+    # events of the rollout so that no "incomplete" state was ever seen.
+    awaited: set[tuple[str, str, str]] = field(default_factory=set)
 
     # -- what status shows ----------------------------------------------------------------
 
@@ -116,10 +120,15 @@ class KeyManagerSteps:
 
     def rollout_seen(self, key: tuple[str, str, str], rollout: Mapping[str, Any]) -> bool:
         """Whether the workload's pods just came (back) to all running the current
-        template: its first rollout, a new one, or pods that restarted."""
+        template: its first rollout, a new one, pods that restarted, or a rollout a pass
+        is waiting for."""
         before = self.rollouts_seen.get(key)
         self.rollouts_seen[key] = rollout
-        return bool(rollout["complete"]) and before != rollout
+        if not rollout["complete"]:
+            return False
+        awaited = key in self.awaited
+        self.awaited.discard(key)
+        return awaited or before != rollout
 
     def request_for(
         self, snap: state.Snapshot, km: WorkloadRef, indexes: Indexes, force: bool = False
@@ -190,6 +199,7 @@ class KeyManagerSteps:
             and target.get("digest") == files.result.digest
             and target["rollout"]["complete"]
         ):
+            self.awaited.add((namespace, km.kind, km.name))
             await self._record(
                 snap, sp, _pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
             )
