@@ -4,7 +4,9 @@ compacted and defragmented so that watches expire (410 Gone) while changes happe
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import apiserver_metrics
-from controlplane.launcher import ControlPlane
+from controlplane.launcher import FAKE_NODE, ControlPlane
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import Watch, live_digests, offline_digests
@@ -40,6 +42,36 @@ def converged(
     return watch, instance
 
 
+def plane_settled(scenario: Scenario, kubectl: Kubectl) -> float:
+    """The plane's own recovery, waited out before the change under test (returns how
+    long it took): the fake node's lease renewed from now on (else the node controller
+    may still mark the node, and every pod on it, NotReady) and the scenario's workloads
+    available again. Without this the change raced the workloads' pods going NotReady
+    and back, which the Key Manager's steps rightly wait for."""
+
+    def renewed() -> bool:
+        lease = json.loads(
+            kubectl("get", "lease", FAKE_NODE, "-n", "kube-node-lease", "-o", "json").stdout
+        )
+        stamp = datetime.datetime.fromisoformat(lease["spec"]["renewTime"])
+        return stamp > since
+
+    def available() -> bool:
+        for name in ("wso2-km", "wso2-apim"):
+            status = scenario.get("deployment", name).get("status", {})
+            if status.get("availableReplicas") != status.get("replicas"):
+                return False
+        node = json.loads(kubectl("get", "node", FAKE_NODE, "-o", "json").stdout)
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        return bool(ready["status"] == "True")
+
+    since = datetime.datetime.now(datetime.UTC)
+    started = time.monotonic()
+    poll(renewed, 120, "the fake node's lease to be renewed after the outage")
+    poll(available, 120, "the node and the workloads to be available again")
+    return time.monotonic() - started
+
+
 def add_ca(scenario: Scenario, label: str) -> None:
     anchor = scenario.find("OBTrustAnchor")
     anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
@@ -63,12 +95,14 @@ def test_api_server_stopped_for_a_minute(
     plane.stop_component("kube-apiserver")
     consistently(instance.alive, OUTAGE, "obreg stays up while the API server is away")
     plane.start_component("kube-apiserver")
+    settled = plane_settled(scenario, kubectl)
     back = watch.mark()
     add_ca(scenario, "afteroutage")
     watch.recovered(
         tmp_path,
         {"wso2-km": 2, "wso2-apim": 2},
-        f"kube-apiserver stopped for {OUTAGE:.0f} s, a CA added when it is back",
+        f"kube-apiserver stopped for {OUTAGE:.0f} s; a CA added once the plane settled "
+        f"({settled:.0f} s)",
         "kept running, watches resumed, the change landed once",
         back,
     )
@@ -93,6 +127,7 @@ def resyncs_run(kubectl: Kubectl) -> None:
 def test_etcd_stopped_and_started(
     scenario: Scenario,
     plane: ControlPlane,
+    kubectl: Kubectl,
     instances: Callable[..., Operator],
     tmp_path: Path,
 ) -> None:
@@ -100,12 +135,13 @@ def test_etcd_stopped_and_started(
     plane.stop_component("etcd")
     consistently(instance.alive, 20, "obreg stays up while etcd is away")
     plane.start_component("etcd")
+    settled = plane_settled(scenario, kubectl)
     back = watch.mark()
     add_ca(scenario, "afteretcd")
     watch.recovered(
         tmp_path,
         {"wso2-km": 2, "wso2-apim": 2},
-        "etcd stopped for 20 s, a CA added when it is back",
+        f"etcd stopped for 20 s; a CA added once the plane settled ({settled:.0f} s)",
         "kept running, the change landed once",
         back,
     )
