@@ -27,9 +27,12 @@ from controlplane.launcher import ControlPlane
 from obreg.cli import main as obreg_main
 from tests.e2e.harness import Scenario, consistently, obreg_writes
 from tests.kubetools import poll
+from tests.pki import issue
 
 WORKLOADS = ("wso2-km", "wso2-apim")
 DIGEST = "obreg.dev/digest"
+ONCE = {"wso2-km": 1, "wso2-apim": 1}
+TWICE = {"wso2-km": 2, "wso2-apim": 2}
 GENERATED = "obreg-apim-store-client"
 RESOURCES = (
     ("obta", "ob-directory-cas"),
@@ -194,6 +197,25 @@ class Watch:
         return tuple(  # type: ignore[return-value]
             base64.b64decode(data[key]).decode() for key in ("client-id", "client-secret")
         )
+
+
+def converged(scenario: Scenario, cluster: ControlPlane, resync: float) -> Watch:
+    """The scenario applied and Ready under obreg (started by the caller), rolled once,
+    its credentials kept: the start of every fault."""
+    watch = Watch(scenario, cluster, resync)
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    watch.keep_credentials()
+    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
+    return watch
+
+
+def add_ca(scenario: Scenario, label: str) -> None:
+    """The change under test: a CA added to the anchor, new files for both workloads
+    (and, once the KM rolled, a check of its database)."""
+    anchor = scenario.find("OBTrustAnchor")
+    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
+    scenario.apply()
 
 
 def offline_digests(scenario: Scenario, tmp_path: Path) -> dict[str, str]:

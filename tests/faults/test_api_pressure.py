@@ -18,14 +18,11 @@ import install_obreg
 from controlplane.launcher import ControlPlane
 from tests.e2e.harness import OBREG, Operator, Scenario
 from tests.faults.conftest import RESYNC
-from tests.faults.recovery import REPORT, Watch
+from tests.faults.recovery import REPORT, TWICE, Watch, add_ca, converged
 from tests.kubetools import Kubectl, poll
-from tests.pki import issue
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
-ONCE = {"wso2-km": 1, "wso2-apim": 1}
-TWICE = {"wso2-km": 2, "wso2-apim": 2}
 # The plane's own settings, restored after the test.
 STOCK = {"--enable-priority-and-fairness": "false"}
 # 15 seats for the whole server: a priority level of one share gets one of them.
@@ -34,12 +31,6 @@ TIGHT = {
     "--max-requests-inflight": "10",
     "--max-mutating-requests-inflight": "5",
 }
-
-
-def add_ca(scenario: Scenario, label: str) -> None:
-    anchor = scenario.find("OBTrustAnchor")
-    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
-    scenario.apply()
 
 
 @pytest.fixture
@@ -149,12 +140,8 @@ def test_other_field_managers_edit_while_a_change_lands(
 ) -> None:
     """kubectl rollout restart, an annotation and a label on obreg's objects, a hand
     edit of their data, all looping while a CA change lands."""
-    watch = Watch(scenario, cluster, RESYNC)
     instances()
-    scenario.apply()
-    scenario.wait_ready(timeout=90)
-    watch.keep_credentials()
-    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
+    watch = converged(scenario, cluster, RESYNC)
     ns = scenario.namespace
     done = threading.Event()
     edits: collections.Counter[str] = collections.Counter()

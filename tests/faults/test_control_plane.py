@@ -18,28 +18,17 @@ import apiserver_metrics
 from controlplane.launcher import FAKE_NODE, ControlPlane
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
-from tests.faults.recovery import Watch, live_digests, offline_digests
+from tests.faults.recovery import (
+    add_ca,
+    converged,
+    live_digests,
+    offline_digests,
+)
 from tests.kubetools import Kubectl, poll
-from tests.pki import issue
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 OUTAGE = 60.0  # seconds the API server stays away
-
-
-def converged(
-    scenario: Scenario,
-    instances: Callable[..., Operator],
-    cluster: ControlPlane,
-    verbose: bool = False,
-) -> tuple[Watch, Operator]:
-    watch = Watch(scenario, cluster, RESYNC)
-    instance = instances(verbose=verbose)
-    scenario.apply()
-    scenario.wait_ready(timeout=90)
-    watch.keep_credentials()
-    poll(lambda: watch.rollouts() == {"wso2-km": 1, "wso2-apim": 1}, 60, "the first rollouts")
-    return watch, instance
 
 
 def plane_settled(scenario: Scenario, kubectl: Kubectl) -> float:
@@ -72,12 +61,6 @@ def plane_settled(scenario: Scenario, kubectl: Kubectl) -> float:
     return time.monotonic() - started
 
 
-def add_ca(scenario: Scenario, label: str) -> None:
-    anchor = scenario.find("OBTrustAnchor")
-    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
-    scenario.apply()
-
-
 def landed(scenario: Scenario, tmp_path: Path) -> None:
     """Wait until the last change is in every workload's files."""
     expected = offline_digests(scenario, tmp_path)
@@ -91,7 +74,8 @@ def test_api_server_stopped_for_a_minute(
     instances: Callable[..., Operator],
     tmp_path: Path,
 ) -> None:
-    watch, instance = converged(scenario, instances, plane)
+    instance = instances()
+    watch = converged(scenario, plane, RESYNC)
     plane.stop_component("kube-apiserver")
     consistently(instance.alive, OUTAGE, "obreg stays up while the API server is away")
     plane.start_component("kube-apiserver")
@@ -131,7 +115,8 @@ def test_etcd_stopped_and_started(
     instances: Callable[..., Operator],
     tmp_path: Path,
 ) -> None:
-    watch, instance = converged(scenario, instances, plane)
+    instance = instances()
+    watch = converged(scenario, plane, RESYNC)
     plane.stop_component("etcd")
     consistently(instance.alive, 20, "obreg stays up while etcd is away")
     plane.start_component("etcd")
@@ -186,7 +171,8 @@ def test_watches_expire_while_changes_happen(
     """Every change is followed by a compaction; the API server is then restarted, so its
     watch cache starts anew and every watch resumes from a compacted revision: 410 Gone,
     and kopf lists again. Changes made meanwhile must all land, each rolled once."""
-    watch, instance = converged(scenario, instances, plane, verbose=True)
+    instance = instances(verbose=True)
+    watch = converged(scenario, plane, RESYNC)
     changes = 3
     for n in range(changes):
         add_ca(scenario, f"compacted{n}")

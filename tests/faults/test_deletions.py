@@ -14,36 +14,30 @@ from controlplane.launcher import ControlPlane
 from obreg.kube import faultpoint
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
-from tests.faults.recovery import REPORT, Row, Watch
+from tests.faults.recovery import REPORT, TWICE, Row, Watch, add_ca, converged
 from tests.kubetools import Kubectl, poll
-from tests.pki import issue
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
-ONCE = {"wso2-km": 1, "wso2-apim": 1}
-TWICE = {"wso2-km": 2, "wso2-apim": 2}
 POINT = "config-map-applied"
 
 
-def converged(scenario: Scenario, instance: Operator, cluster: ControlPlane) -> Watch:
-    watch = Watch(scenario, cluster, RESYNC)
-    scenario.apply()
-    scenario.wait_ready(timeout=90)
-    watch.keep_credentials()
-    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
-    return watch
-
-
-def paused(instance: Operator, times: int) -> Callable[[], bool]:
-    """Whether the instance has paused at POINT ``times`` more times from now."""
+def mid_change(
+    scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], label: str
+) -> tuple[Operator, Watch]:
+    """The scenario converged under an instance that pauses after each ConfigMap apply,
+    then a change, and both workloads' reconciles of it paused there: what the test
+    deletes now, it deletes in the middle of a reconcile."""
+    instance = instances(env={faultpoint.PAUSE: POINT})
+    watch = converged(scenario, cluster, RESYNC)
     before = instance.text().count(f"paused at {POINT}")
-    return lambda: instance.text().count(f"paused at {POINT}") >= before + times
-
-
-def add_ca(scenario: Scenario, label: str) -> None:
-    anchor = scenario.find("OBTrustAnchor")
-    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
-    scenario.apply()
+    add_ca(scenario, label)
+    poll(
+        lambda: instance.text().count(f"paused at {POINT}") >= before + 2,
+        30,
+        "both workloads' reconciles to pause after their ConfigMap",
+    )
+    return instance, watch
 
 
 def ready_reason(scenario: Scenario, kind: str, name: str) -> str:
@@ -53,11 +47,7 @@ def ready_reason(scenario: Scenario, kind: str, name: str) -> str:
 def test_a_workload_deleted_mid_reconcile(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
-    instance = instances(env={faultpoint.PAUSE: POINT})
-    watch = converged(scenario, instance, cluster)
-    both = paused(instance, 2)
-    add_ca(scenario, "deletedworkload")
-    poll(both, 30, "both workloads' reconciles to pause after their ConfigMap")
+    _, watch = mid_change(scenario, cluster, instances, "deletedworkload")
     scenario.kubectl("delete", "deployment", "wso2-apim", "-n", scenario.namespace)
     poll(
         lambda: "WaitingForWorkload" in json.dumps(scenario.get("obta", "ob-directory-cas")),
@@ -84,11 +74,7 @@ def test_a_workload_deleted_mid_reconcile(
 def test_a_referenced_secret_deleted_mid_reconcile(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
-    instance = instances(env={faultpoint.PAUSE: POINT})
-    watch = converged(scenario, instance, cluster)
-    both = paused(instance, 2)
-    add_ca(scenario, "deletedsecret")
-    poll(both, 30, "both workloads' reconciles to pause after their ConfigMap")
+    _, watch = mid_change(scenario, cluster, instances, "deletedsecret")
     scenario.kubectl("delete", "secret", "ob-directory-client", "-n", scenario.namespace)
     poll(
         lambda: "ob-directory-client" in ready_reason(scenario, "obidp", "ob-directory"),
@@ -113,11 +99,7 @@ def test_the_namespace_deleted_mid_reconcile(
     kubectl: Kubectl,
     instances: Callable[..., Operator],
 ) -> None:
-    instance = instances(env={faultpoint.PAUSE: POINT})
-    watch = converged(scenario, instance, cluster)
-    both = paused(instance, 2)
-    add_ca(scenario, "deletednamespace")
-    poll(both, 30, "both workloads' reconciles to pause after their ConfigMap")
+    instance, watch = mid_change(scenario, cluster, instances, "deletednamespace")
     deleted = watch.mark()
     kubectl("delete", "namespace", scenario.namespace, "--wait=false")
     poll(
@@ -159,7 +141,7 @@ def test_the_crds_deleted_and_re_created(
     its own); it says so, and goes on once a person removed it. The KM check interval is
     short here so that the test need not wait an hour for it."""
     instance = instances(env={"OBREG_KM_RESYNC_SECONDS": "8"})
-    watch = converged(scenario, instance, cluster)
+    watch = converged(scenario, cluster, RESYNC)
     old_client = watch.client()[0]
     kinds = ("obtrustanchors", "obidentityproviders", "observiceproviders")
     kubectl("delete", "crd", *[f"{kind}.obreg.dev" for kind in kinds])

@@ -15,26 +15,10 @@ import kmdouble
 from controlplane.launcher import ControlPlane
 from tests.e2e.harness import Operator, Scenario
 from tests.faults.conftest import RESYNC
-from tests.faults.recovery import Watch
+from tests.faults.recovery import ONCE, TWICE, add_ca, converged
 from tests.kubetools import poll
-from tests.pki import issue
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
-
-ONCE = {"wso2-km": 1, "wso2-apim": 1}
-TWICE = {"wso2-km": 2, "wso2-apim": 2}
-
-
-def converged(
-    scenario: Scenario, instances: Callable[..., Operator], cluster: ControlPlane
-) -> Watch:
-    watch = Watch(scenario, cluster, RESYNC)
-    instances()
-    scenario.apply()
-    scenario.wait_ready(timeout=90)
-    watch.keep_credentials()
-    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
-    return watch
 
 
 def shown(scenario: Scenario, reason: str, text: str) -> None:
@@ -48,13 +32,6 @@ def shown(scenario: Scenario, reason: str, text: str) -> None:
     poll(says, 90, lambda: f"KeyManagerDatabase {reason} saying {text!r} (last: {seen})")
 
 
-def add_ca(scenario: Scenario, label: str) -> None:
-    """A change that rolls the KM, after which obreg checks the KM's database."""
-    anchor = scenario.find("OBTrustAnchor")
-    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
-    scenario.apply()
-
-
 def restart_km_pod(scenario: Scenario) -> None:
     """What a KM restart looks like to obreg: its pod replaced."""
     scenario.kubectl("delete", "pod", "-n", scenario.namespace, "-l", "app=wso2-km")
@@ -64,7 +41,8 @@ def test_slower_than_the_timeout(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
     scenario.find("OBServiceProvider")["spec"]["keyManagerAdmin"]["timeoutSeconds"] = 1
-    watch = converged(scenario, instances, cluster)
+    instances()
+    watch = converged(scenario, cluster, RESYNC)
     scenario.km.delay = 2.5
     add_ca(scenario, "slowkm")
     shown(scenario, "Unavailable", "no answer within 1 s")
@@ -87,7 +65,8 @@ def test_flapping(
 ) -> None:
     """Down 8 s, up 2 s, over and over: longer down than the client's own retries
     (3.5 s), so some passes fail and some calls of a pass land."""
-    watch = converged(scenario, instances, cluster)
+    instances()
+    watch = converged(scenario, cluster, RESYNC)
     done = threading.Event()
 
     def flap() -> None:
@@ -121,7 +100,8 @@ def test_flapping(
 def test_garbage_answers(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
-    watch = converged(scenario, instances, cluster)
+    instances()
+    watch = converged(scenario, cluster, RESYNC)
     scenario.km.garbage = True
     add_ca(scenario, "garbage")
     shown(scenario, "Unavailable", "not a Key Manager answer")
@@ -139,7 +119,8 @@ def test_garbage_answers(
 def test_a_new_tls_certificate(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
-    watch = converged(scenario, instances, cluster)
+    instances()
+    watch = converged(scenario, cluster, RESYNC)
     scenario.km.stop()
     new_ca = scenario.km.renew_certificate()
     scenario.km.start()
@@ -160,7 +141,8 @@ def test_a_new_tls_certificate(
 def test_restarted_onto_an_empty_database(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
-    watch = converged(scenario, instances, cluster)
+    instances()
+    watch = converged(scenario, cluster, RESYNC)
     scenario.km.stop()
     scenario.km.db = kmdouble.Database()  # an embedded H2 database after a restart
     scenario.km.start()  # same port, same certificate

@@ -13,14 +13,10 @@ from controlplane.launcher import ControlPlane
 from obreg.kube import faultpoint
 from tests.e2e.harness import Operator, Scenario
 from tests.faults.conftest import RESYNC
-from tests.faults.recovery import Watch
+from tests.faults.recovery import ONCE, TWICE, Watch, add_ca, converged
 from tests.kubetools import poll
-from tests.pki import issue
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
-
-ONCE = {"wso2-km": 1, "wso2-apim": 1}
-TWICE = {"wso2-km": 2, "wso2-apim": 2}
 
 
 def died(instance: Operator, point: str) -> None:
@@ -31,12 +27,6 @@ def died(instance: Operator, point: str) -> None:
     assert process.returncode == -9, instance.text()[-3000:]
     assert f"killed at {point}" in instance.text()
     instance.process = None
-
-
-def new_ca(scenario: Scenario, label: str) -> None:
-    anchor = scenario.find("OBTrustAnchor")
-    anchor["spec"]["certificates"].append({"alias": label, "inline": issue(label).pem.decode()})
-    scenario.apply()
 
 
 # Points a first reconcile passes (files made, credentials generated, the KM's app made).
@@ -77,15 +67,11 @@ def test_killed_while_a_change_lands(
     instances: Callable[..., Operator],
     tmp_path: Path,
 ) -> None:
-    watch = Watch(scenario, cluster, RESYNC)
     first = instances()
-    scenario.apply()
-    scenario.wait_ready(timeout=90)
-    watch.keep_credentials()
-    poll(lambda: watch.rollouts() == ONCE, 60, "the first rollouts")
+    watch = converged(scenario, cluster, RESYNC)
     first.stop()
     doomed = instances(env={faultpoint.KILL: point})
-    new_ca(scenario, "afterkill")
+    add_ca(scenario, "afterkill")
     died(doomed, point)
     restarted = watch.mark()
     instances()
