@@ -4,14 +4,17 @@ a workload and which mounts hide its files."""
 from __future__ import annotations
 
 import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
+from obreg.api import parse
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
 from obreg.kube import peering, status, workload
 from obreg.kube.indexes import StoreView
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
+from tests.bad_inputs import find, sample_documents
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
 KM = WorkloadRef(name="km")
@@ -223,3 +226,27 @@ def test_a_complete_rollout_requests_the_km_steps_once_or_when_a_pass_waits_for_
     assert not steps.rollout_seen(key, rolling)  # still waiting: kept
     assert steps.rollout_seen(key, done)  # seen as before, but a pass waits for it
     assert not steps.rollout_seen(key, done)
+
+
+def test_a_km_still_rolling_out_shows_pending_not_the_last_synced() -> None:
+    """A status written with new files must not say Synced for the KM's database: that
+    was checked for the files before. Until the KM runs the new files it is Pending, and
+    the rollout's end is awaited."""
+    sp = parse.parse(find(sample_documents(), "OBServiceProvider"))
+    km = sp.spec.key_manager
+    digest = "new-digest"
+    target = {"digest": "old-digest", "rollout": {"complete": True, "ready": 1}}
+    indexes = SimpleNamespace(workload=lambda namespace, ref: target)
+    files = SimpleNamespace(result=result("Applied").model_copy(update={"digest": digest}))
+    controller = SimpleNamespace(
+        results={(sp.namespace, sp.kind, sp.name): {km: files}}, indexes=indexes
+    )
+    steps = KeyManagerSteps(controller=cast(Any, controller))
+    synced = {"keyManagerDatabase": {"state": "Synced", "message": "in place"}}
+    shown = steps.result(sp, synced)
+    assert shown is not None and shown.state == "Pending"
+    assert "finish rolling out" in shown.message
+    assert (sp.namespace, km.kind, km.name) in steps.awaited
+    target["digest"] = digest  # the KM runs the new files: what was verified shows
+    shown = steps.result(sp, synced)
+    assert shown is not None and shown.state == "Synced"

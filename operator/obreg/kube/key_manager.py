@@ -92,8 +92,30 @@ class KeyManagerSteps:
         """The KM outcome status shows for ``sp``: None when it does not ask for one."""
         if sp.spec.key_manager_admin is None:
             return None
+        rolling = self._rolling(sp)
+        if rolling is not None:
+            return rolling.result
         found = self._known((sp.namespace, sp.name), shown)
         return found.result if found else _pending("waiting for the Key Manager's files").result
+
+    def _rolling(self, sp: Resource[OBServiceProviderSpec]) -> Outcome | None:
+        """Pending while the KM is not yet running the files obreg gave it: what a pass
+        verified was for the files before, so the status written with the new files
+        must not say Synced (it did, until the pass after the rollout said Pending and
+        then Synced again: a Ready that came too early, then flipped). The rollout's
+        end requests that pass."""
+        km = sp.spec.key_manager
+        files = self.controller.results.get((sp.namespace, KIND, sp.name), {}).get(km)
+        indexes = self.controller.indexes
+        if files is None or files.result.state != "Applied" or indexes is None:
+            return None
+        target = indexes.workload(sp.namespace, km)
+        if target is None or (
+            target.get("digest") == files.result.digest and target["rollout"]["complete"]
+        ):
+            return None
+        self.awaited.add((sp.namespace, km.kind, km.name))
+        return _pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
 
     def warnings(self, sp: Resource[OBServiceProviderSpec]) -> list[str]:
         found = self.outcomes.get((sp.namespace, sp.name))
