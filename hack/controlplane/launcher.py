@@ -210,6 +210,11 @@ class ControlPlane:
                 f"--secure-port={free_port()}",
                 # Garbage collection and rollouts must be prompt in tests.
                 "--concurrent-gc-syncs=5",
+                # The fake node's lease must outlive the plane's own outages (tests/faults
+                # stops the API server for 60 s and etcd for 20 s): once marked NotReady,
+                # its pods stay NotReady (kwok does not make them Ready again) until they
+                # are evicted minutes later, and every rollout waits for that.
+                "--node-monitor-grace-period=180s",
             ],
         )
         self._spawn(
