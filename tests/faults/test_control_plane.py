@@ -19,6 +19,9 @@ from controlplane.launcher import FAKE_NODE, ControlPlane
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import (
+    TWICE,
+    Mark,
+    Watch,
     add_ca,
     converged,
     live_digests,
@@ -67,6 +70,29 @@ def landed(scenario: Scenario, tmp_path: Path) -> None:
     poll(lambda: live_digests(scenario) == expected, 60, f"the change to land: {expected}")
 
 
+def outage(
+    scenario: Scenario,
+    plane: ControlPlane,
+    kubectl: Kubectl,
+    instances: Callable[..., Operator],
+    component: str,
+    seconds: float,
+    label: str,
+) -> tuple[Operator, Watch, float, Mark]:
+    """Converge, stop ``component`` for ``seconds`` (obreg must stay up), start it, wait
+    for the plane to settle, then make the change under test; returns the instance, the
+    watch, how long the plane took to settle and the mark the recovery counts from."""
+    instance = instances()
+    watch = converged(scenario, plane, RESYNC)
+    plane.stop_component(component)
+    consistently(instance.alive, seconds, f"obreg stays up while {component} is away")
+    plane.start_component(component)
+    settled = plane_settled(scenario, kubectl)
+    back = watch.mark()
+    add_ca(scenario, label)
+    return instance, watch, settled, back
+
+
 def test_api_server_stopped_for_a_minute(
     scenario: Scenario,
     plane: ControlPlane,
@@ -74,17 +100,12 @@ def test_api_server_stopped_for_a_minute(
     instances: Callable[..., Operator],
     tmp_path: Path,
 ) -> None:
-    instance = instances()
-    watch = converged(scenario, plane, RESYNC)
-    plane.stop_component("kube-apiserver")
-    consistently(instance.alive, OUTAGE, "obreg stays up while the API server is away")
-    plane.start_component("kube-apiserver")
-    settled = plane_settled(scenario, kubectl)
-    back = watch.mark()
-    add_ca(scenario, "afteroutage")
+    instance, watch, settled, back = outage(
+        scenario, plane, kubectl, instances, "kube-apiserver", OUTAGE, "afteroutage"
+    )
     watch.recovered(
         tmp_path,
-        {"wso2-km": 2, "wso2-apim": 2},
+        TWICE,
         f"kube-apiserver stopped for {OUTAGE:.0f} s; a CA added once the plane settled "
         f"({settled:.0f} s)",
         "kept running, watches resumed, the change landed once",
@@ -115,17 +136,10 @@ def test_etcd_stopped_and_started(
     instances: Callable[..., Operator],
     tmp_path: Path,
 ) -> None:
-    instance = instances()
-    watch = converged(scenario, plane, RESYNC)
-    plane.stop_component("etcd")
-    consistently(instance.alive, 20, "obreg stays up while etcd is away")
-    plane.start_component("etcd")
-    settled = plane_settled(scenario, kubectl)
-    back = watch.mark()
-    add_ca(scenario, "afteretcd")
+    _, watch, settled, back = outage(scenario, plane, kubectl, instances, "etcd", 20, "afteretcd")
     watch.recovered(
         tmp_path,
-        {"wso2-km": 2, "wso2-apim": 2},
+        TWICE,
         f"etcd stopped for 20 s; a CA added once the plane settled ({settled:.0f} s)",
         "kept running, the change landed once",
         back,
