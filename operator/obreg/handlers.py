@@ -1,14 +1,17 @@
-"""kopf wiring only: indexes, event handlers, and starting the resync task.
+"""kopf wiring only: indexes, event handlers, and starting the data watch and the resync.
 
 No create/update handlers anywhere: they would make kopf store its own state on the
-objects (and copy a Secret's data into an annotation). Instead indexes hold everything a
-reconcile reads, and event handlers only map an event to the workloads it affects.
+objects (and copy a Secret's data into an annotation). Instead indexes hold what a
+reconcile reads of obreg's resources and workloads, the data watch (kube/datawatch.py)
+holds the Secrets and ConfigMaps they read, and handlers only map a change to the
+workloads it affects. Secrets and ConfigMaps are not watched by kopf: its watches would
+bring every object's data of the whole cluster into the operator.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import functools
 import logging
 from typing import Any
 
@@ -17,12 +20,12 @@ import kopf
 from . import metrics
 from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
-from .kube import resync, state
+from .kube import datawatch, resync, state
 from .kube.api import Api, client
 from .kube.controller import Controller
 from .kube.indexes import Indexes
 from .kube.workload import summarize
-from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
+from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,20 +40,21 @@ def _ns(namespace: str | None) -> str:
 def _controller(memo: Any, kwargs: dict[str, Any]) -> Controller:
     controller: Controller = memo.controller
     # kopf's indexes are live objects: the resync task reads the same ones later.
-    controller.indexes = _indexes(kwargs)
+    controller.indexes = _indexes(memo, kwargs)
     return controller
 
 
-def _indexes(kwargs: dict[str, Any]) -> Indexes:
-    """The live kopf indexes, as every handler receives them."""
+def _indexes(memo: Any, kwargs: dict[str, Any]) -> Indexes:
+    """The live kopf indexes, as every handler receives them, and the held data."""
+    holdings = memo.data.holdings
     return Indexes(
         custom=(
             kwargs["ob_trust_anchors"],
             kwargs["ob_identity_providers"],
             kwargs["ob_service_providers"],
         ),
-        secrets=kwargs["secret_index"],
-        config_maps=kwargs["config_map_index"],
+        secrets=holdings.view("Secret"),
+        config_maps=holdings.view("ConfigMap"),
         workloads={
             "Deployment": kwargs["deployment_index"],
             "StatefulSet": kwargs["statefulset_index"],
@@ -69,10 +73,20 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.scanning.disabled = True
     settings.peering.mandatory = config.peering_mandatory
     settings.peering.priority = config.priority
+    # Paginated lists: a start never holds all of a kind's objects in one response.
+    settings.watching.chunk_size = datawatch.PAGE
     if config.metrics_port:
         metrics.serve(config.metrics_port)
     api = Api(client())
-    memo.controller = Controller(api, config.settle_seconds)
+    memo.data = datawatch.DataWatch(api, config.namespaces, functools.partial(_data_changed, memo))
+    memo.controller = Controller(
+        api,
+        config.settle_seconds,
+        settled=memo.data.settled,
+        leading=functools.partial(resync.leads_now, api, config),
+    )
+    # Before kopf's watches start: an event's reconcile must find the data listed.
+    await memo.data.start()
     # Not a kopf timer: those put a finalizer on every resource.
     memo.resync = asyncio.create_task(resync.forever(memo.controller, api, config))
 
@@ -80,6 +94,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
     memo.resync.cancel()
+    memo.data.stop()
     await memo.controller.stop()
 
 
@@ -115,30 +130,6 @@ def ob_service_providers(namespace: str | None, body: kopf.Body, **_: Any) -> di
     return {_ns(namespace): _custom(body, service_provider.KIND)}
 
 
-def _data_summary(body: kopf.Body, encoded: str, plain: str) -> dict[str, Any]:
-    data = {k: base64.b64decode(v) for k, v in (body.get(encoded) or {}).items()}
-    data.update({k: str(v).encode() for k, v in (body.get(plain) or {}).items()})
-    return {
-        "data": data,
-        "labels": dict(body.metadata.labels),
-        # obreg reads only its own annotations (kubectl's last-applied copy can be large).
-        "annotations": {
-            k: v for k, v in body.metadata.annotations.items() if k.startswith("obreg.dev/")
-        },
-        "owners": [o.get("uid") for o in body.metadata.get("ownerReferences") or []],
-    }
-
-
-@kopf.index("v1", "secrets")
-def secret_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {(_ns(namespace), name): _data_summary(body, "data", "stringData")}
-
-
-@kopf.index("v1", "configmaps")
-def config_map_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {(_ns(namespace), name): _data_summary(body, "binaryData", "data")}
-
-
 @kopf.index("apps", "v1", "deployments")
 def deployment_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(_ns(namespace), "Deployment", name): summarize({**body, "kind": "Deployment"})}
@@ -165,39 +156,44 @@ async def custom_changed(
     memo: Any,
     **kwargs: Any,
 ) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(kwargs)
+    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(memo, kwargs)
     kind = str(kwargs["resource"].kind)
     refs = None if event.get("type") == "DELETED" else state.raw_targets(kind, body.spec)
     affected = controller.track((ns, kind, name), refs)
     snap = state.snapshot(ns, indexes.custom_objects(ns))
+    memo.data.want(ns, state.reads(snap, controller.targeted(ns) | affected))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
         await controller.write_statuses(snap, only=())  # its own Stalled status
     controller.request(ns, affected, indexes)
 
 
-@kopf.on.event("v1", "secrets")
-@kopf.on.event("v1", "configmaps")
-async def data_changed(
-    body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
-) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(kwargs)
-    labels = body.metadata.labels
+def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
+    """A held Secret or ConfigMap changed, appeared or went: reconcile the workloads that
+    read it, or whose output it is (drift to revert)."""
+    kind, ns, name = item
+    controller: Controller = memo.controller
+    indexes = controller.indexes
+    if indexes is None:  # no resource seen yet, so none reads it
+        return
+    targeted = controller.targeted(ns)
+    refs = {ref for ref in targeted if output_name(ref) == name}
+    held = memo.data.holdings.held.get(item)
+    labels = held["labels"] if held is not None else {}
     if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and WORKLOAD_LABEL in labels:
-        # obreg's own output: an edit by hand is drift to revert.
-        refs = {
+        # obreg's own output, maybe of a workload no resource targets any more.
+        refs.add(
             WorkloadRef.model_validate(
                 {
                     "kind": labels.get(WORKLOAD_KIND_LABEL, "Deployment"),
                     "name": labels[WORKLOAD_LABEL],
                 }
             )
-        }
-    elif controller.targeted(ns):
+        )
+    if targeted:
         snap = state.snapshot(ns, indexes.custom_objects(ns))
-        refs = state.workloads_reading(snap.namespace, str(kwargs["resource"].kind), name)
-    else:
-        return
-    controller.request(ns, refs, indexes)
+        refs |= state.workloads_reading(snap.namespace, kind, name)
+    # Not through kopf, which pauses a standby's handlers: ask whether this one leads.
+    controller.request(ns, refs, indexes, ask_leader=True)
 
 
 @kopf.on.event("apps", "v1", "deployments")
@@ -205,7 +201,7 @@ async def data_changed(
 async def workload_changed(
     body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
 ) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(kwargs)
+    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(memo, kwargs)
     kind = kwargs["resource"].kind
     ref = WorkloadRef.model_validate({"kind": kind, "name": name})
     if ref not in controller.targeted(ns):

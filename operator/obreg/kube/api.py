@@ -57,6 +57,51 @@ class Api:
     def __init__(self, api_client: ApiClient) -> None:
         self._client = api_client
 
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: object = None,
+        content_type: str = "application/json",
+        query: list[tuple[str, str]] | None = None,
+        accept: str = "application/json",
+        timeout: float | None = None,
+    ) -> Any:
+        """One request, its response not yet read (so a watch can be streamed)."""
+        method_, url_, headers, _, _ = self._client.param_serialize(
+            method=method,
+            resource_path=url,
+            query_params=query or [],
+            header_params={"Content-Type": content_type, "Accept": accept},
+            auth_settings=["BearerToken"],
+        )
+        # The client JSON-encodes the body for +json and +yaml types (JSON is YAML).
+        return self._client.call_api(
+            method_, url_, header_params=headers, body=body, _request_timeout=timeout
+        )
+
+    def read(
+        self,
+        verb: str,
+        what: str,
+        method: str,
+        url: str,
+        body: object = None,
+        content_type: str = "application/json",
+        query: list[tuple[str, str]] | None = None,
+        accept: str = "application/json",
+    ) -> dict[str, Any]:
+        """One request and its JSON answer, blocking; an ApiError unless 2xx."""
+        response = self.send(
+            method, url, body=body, content_type=content_type, query=query, accept=accept
+        )
+        response.read()
+        if not 200 <= response.status < 300:
+            raise ApiError(verb, what, response.status, str(response.reason))
+        data: dict[str, Any] = json.loads(response.data or b"{}")
+        return data
+
     async def _call(
         self,
         verb: str,
@@ -67,23 +112,26 @@ class Api:
         content_type: str,
         query: list[tuple[str, str]],
     ) -> dict[str, Any]:
-        def send() -> dict[str, Any]:
-            method_, url_, headers, _, _ = self._client.param_serialize(
-                method=method,
-                resource_path=url,
-                query_params=query,
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                auth_settings=["BearerToken"],
-            )
-            # The client JSON-encodes the body for +json and +yaml types (JSON is YAML).
-            response = self._client.call_api(method_, url_, header_params=headers, body=body)
-            response.read()  # type: ignore[no-untyped-call]
-            if not 200 <= response.status < 300:
-                raise ApiError(verb, what, response.status, str(response.reason))
-            data: dict[str, Any] = json.loads(response.data or b"{}")
-            return data
+        return await asyncio.to_thread(
+            self.read, verb, what, method, url, body, content_type, query
+        )
 
-        return await asyncio.to_thread(send)
+    async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A core object (Secret, ConfigMap) as it is now, or None when absent."""
+        try:
+            return await self._call(
+                "get",
+                f"{kind} {namespace}/{name}",
+                "GET",
+                path("v1", kind, namespace, name),
+                None,
+                "application/json",
+                [],
+            )
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise
 
     async def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply of ``obj`` as obreg, taking over conflicting fields (obreg

@@ -15,7 +15,7 @@ import asyncio
 import collections
 import datetime
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +23,10 @@ from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
-from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
+from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
 from . import events, faultpoint, reconcile, state, status
 from .api import Api, ApiError
-from .indexes import Indexes, StoreView, first
+from .indexes import Indexes, StoreView
 from .key_manager import KeyManagerSteps
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,14 @@ MANUAL_KM_STEPS = (
     "scope on the Key Manager by hand (a fresh database gets the claim and scope from "
     "the files)"
 )
+
+
+async def _nothing_pending(_: str) -> None:
+    return None
+
+
+async def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,12 @@ class Controller:
     # both generate: the second create fails and its render would miss the Secret).
     generated: dict[tuple[str, str], Any] = field(default_factory=dict)
     generating: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Waits until the Secrets and ConfigMaps of a namespace being fetched are held
+    # (datawatch.py): a reconcile must not read a view older than its request.
+    settled: Callable[[str], Awaitable[None]] = _nothing_pending
+    # Whether this instance leads its peers now; asked before work that did not come
+    # through kopf's handlers, which kopf pauses in a standby (see peering.py).
+    leading: Callable[[], Awaitable[bool]] = _always
     key_manager: KeyManagerSteps = field(init=False)
 
     def __post_init__(self) -> None:
@@ -124,23 +138,37 @@ class Controller:
         self.known_targets[rid] = frozenset(refs)
         return set(before) | set(refs)
 
-    def request(self, namespace: str, refs: Iterable[WorkloadRef], indexes: Indexes) -> None:
+    def request(
+        self,
+        namespace: str,
+        refs: Iterable[WorkloadRef],
+        indexes: Indexes,
+        ask_leader: bool = False,
+    ) -> None:
         """Schedule a reconcile of each workload and return at once: a handler that waited
         would hold its object's kopf worker, whose next events (and so the index) would
-        wait too, and a reconcile could then act on a stale view of that object."""
+        wait too, and a reconcile could then act on a stale view of that object.
+        ``ask_leader``: the request did not come through kopf, so check leadership."""
         for ref in refs:
-            task = asyncio.create_task(self._request(namespace, ref, indexes))
+            task = asyncio.create_task(self._request(namespace, ref, indexes, 0, ask_leader))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
     async def _request(
-        self, namespace: str, ref: WorkloadRef, indexes: Indexes, attempt: int = 0
+        self,
+        namespace: str,
+        ref: WorkloadRef,
+        indexes: Indexes,
+        attempt: int = 0,
+        ask_leader: bool = False,
     ) -> None:
         key = (namespace, ref)
         ticket = self.tickets[key] = self.tickets.get(key, 0) + 1
         await asyncio.sleep(self.settle_seconds if attempt == 0 else RETRY_DELAYS[attempt - 1])
         if self.tickets.get(key) != ticket:
             return  # a newer request for this workload will do the work
+        if ask_leader and not await self.leading():
+            return
         async with self.locks[key]:
             with metrics.DURATION.time():
                 try:
@@ -167,6 +195,7 @@ class Controller:
         task.add_done_callback(self.tasks.discard)
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
+        await self.settled(namespace)
         snap = state.snapshot(namespace, indexes.custom_objects(namespace))
         for key in [k for k in self.generated if k in indexes.secrets]:
             del self.generated[key]  # the index has caught up
@@ -175,10 +204,10 @@ class Controller:
             config_maps=StoreView(indexes.config_maps, "data"),
         )
         target = indexes.workload(namespace, ref)
-        name = f"obreg-{ref.name}"
+        name = output_name(ref)
         existing = {
-            "ConfigMap": first(indexes.config_maps, (namespace, name)),
-            "Secret": first(indexes.secrets, (namespace, name)),
+            "ConfigMap": indexes.config_maps.get((namespace, name)),
+            "Secret": indexes.secrets.get((namespace, name)),
         }
         current = {kind: _ours(obj, ref) for kind, obj in existing.items()}
         foreign = [

@@ -1,5 +1,6 @@
-"""The kopf indexes a reconcile reads, seen in place (never copied), so a reconcile or a
-Key Manager step reads the indexes as they are now."""
+"""What a reconcile reads, seen in place (never copied), so a reconcile or a Key Manager
+step reads it as it is now: kopf's indexes of obreg's resources and of workloads, and
+the Secrets and ConfigMaps obreg holds (holdings.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from ..api.common import WorkloadRef
 
 
 class StoreView(Mapping[Any, Any]):
-    """A kopf index whose keys each hold one object, seen as a plain mapping of one field
-    of it; no copy is made, so a reconcile reads the index as it is now."""
+    """Held objects seen as a plain mapping of one field of each; no copy is made, so a
+    reconcile reads them as they are now."""
 
     def __init__(
         self, index: Mapping[Any, Any], field_name: str, extra: Mapping[Any, Any] | None = None
@@ -25,9 +26,7 @@ class StoreView(Mapping[Any, Any]):
     def __getitem__(self, key: Any) -> Any:
         if key in self._extra:
             return self._extra[key]
-        for value in self._index[key]:
-            return value[self._field]
-        raise KeyError(key)
+        return self._index[key][self._field]
 
     def __iter__(self) -> Iterator[Any]:
         yield from self._extra
@@ -46,11 +45,11 @@ def first(index: Mapping[Any, Any], key: Any) -> Any:
 
 @dataclass
 class Indexes:
-    """The kopf indexes a reconcile reads (see handlers.py), read in place."""
+    """What a reconcile reads (see handlers.py), read in place."""
 
     custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
-    secrets: Mapping[tuple[str, str], Any]
-    config_maps: Mapping[tuple[str, str], Any]
+    secrets: Mapping[tuple[str, str], Mapping[str, Any]]  # (namespace, name) -> held
+    config_maps: Mapping[tuple[str, str], Mapping[str, Any]]
     workloads: Mapping[str, Mapping[tuple[str, str, str], Any]]  # kind -> index
 
     def custom_objects(self, namespace: str) -> list[dict[str, Any]]:

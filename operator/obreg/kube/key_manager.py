@@ -227,7 +227,8 @@ class KeyManagerSteps:
             )
             return False
         inputs = Inputs(
-            secrets=StoreView(indexes.secrets, "data"),
+            # With the credentials just generated, which the watch may not show yet.
+            secrets=StoreView(indexes.secrets, "data", extra=self.controller.generated),
             config_maps=StoreView(indexes.config_maps, "data"),
         ).tracked()
         try:

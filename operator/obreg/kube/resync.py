@@ -20,25 +20,31 @@ from .controller import Controller
 log = logging.getLogger(__name__)
 
 
+async def leads_now(api: Api, config: Settings) -> bool:
+    """Whether this instance leads its peers in every scope it serves, read now."""
+    now = datetime.datetime.now(datetime.UTC)
+    for scope in config.namespaces or (None,):
+        found = await api.get_peering(config.peering_name, scope)
+        if found is not None and not peering.leads(
+            found.get("status"), config.identity, config.priority, now
+        ):
+            return False
+    return True
+
+
 async def forever(controller: Controller, api: Api, config: Settings) -> None:
     """Every ``resync_seconds``, when leading, request every targeted workload; every
     ``km_resync_seconds``, force every Key Manager check."""
     km_due = asyncio.get_running_loop().time() + config.km_resync_seconds
     while True:
         await asyncio.sleep(config.resync_seconds)
-        now = datetime.datetime.now(datetime.UTC)
-        scopes = config.namespaces or (None,)
         try:
-            peerings = [await api.get_peering(config.peering_name, ns) for ns in scopes]
+            if not await leads_now(api, config):
+                continue
         except Exception as err:  # an API server away must not end the loop
             # Not only ApiError: with the API server down the client raises its own
             # connection errors, and one escaping here ended the resync for good.
             log.warning("resync skipped: %s", err)
-            continue
-        if not all(
-            p is None or peering.leads(p.get("status"), config.identity, config.priority, now)
-            for p in peerings
-        ):
             continue
         indexes = controller.indexes
         if indexes is None:

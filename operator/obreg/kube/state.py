@@ -7,6 +7,7 @@ to reconcile without an API call. Pure: testable without kopf or a cluster.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from ..errors import InvalidInput, Problem
 from ..render import bundle, credentials
 from ..render.bundle import Namespace
 from ..render.inputs import Inputs
+from ..render.objects import output_name
 
 CUSTOM_KINDS = tuple(parse.SPECS)
 
@@ -60,6 +62,48 @@ def raw_targets(kind: str, spec: Mapping[str, Any]) -> frozenset[WorkloadRef]:
     return frozenset(refs)
 
 
+PARSED_KEPT = 8192
+_parsed_cache: collections.OrderedDict[tuple[Any, ...], Resource[Any] | InvalidInput] = (
+    collections.OrderedDict()
+)
+
+
+def _parsed(obj: Mapping[str, Any]) -> Resource[Any]:
+    """``parse.parse(obj)``, remembered by uid and generation: a namespace is validated
+    on every event of any of its resources (status writes included), and validating
+    all of them each time was most of obreg's CPU at scale. The API server bumps
+    ``generation`` on every change of spec, so the same pair means the same spec;
+    objects without both (tests, files) are parsed each time."""
+    meta = obj.get("metadata")
+    uid = meta.get("uid") if isinstance(meta, Mapping) else None
+    generation = meta.get("generation") if isinstance(meta, Mapping) else None
+    if not (isinstance(uid, str) and uid and isinstance(generation, int) and generation > 0):
+        return parse.parse(obj)
+    assert isinstance(meta, Mapping)
+    key = (
+        obj.get("apiVersion"),
+        obj.get("kind"),
+        meta.get("namespace"),
+        meta.get("name"),
+        uid,
+        generation,
+    )
+    if key in _parsed_cache:
+        _parsed_cache.move_to_end(key)
+        found = _parsed_cache[key]
+    else:
+        try:
+            found = parse.parse(obj)
+        except InvalidInput as err:
+            found = err
+        _parsed_cache[key] = found
+        if len(_parsed_cache) > PARSED_KEPT:
+            _parsed_cache.popitem(last=False)
+    if isinstance(found, InvalidInput):
+        raise InvalidInput(found.problems)
+    return found
+
+
 def snapshot(namespace: str, objects: Iterable[Mapping[str, Any]]) -> Snapshot:
     """Validate every custom resource of a namespace; invalid ones are kept apart."""
     anchors: list[Resource[Any]] = []
@@ -70,7 +114,7 @@ def snapshot(namespace: str, objects: Iterable[Mapping[str, Any]]) -> Snapshot:
         kind, name = obj["kind"], obj["metadata"]["name"]
         result.raw[(kind, name)] = dict(obj)
         try:
-            resource = parse.parse(obj)
+            resource = _parsed(obj)
         except InvalidInput as err:
             result.invalid.append(
                 Invalid(
@@ -133,6 +177,19 @@ def copy_inputs(snap: Snapshot, inputs: Inputs) -> Inputs:
         if (namespace, name) in objects:
             copies[kind][(namespace, name)] = objects[(namespace, name)]
     return Inputs(secrets=copies["Secret"], config_maps=copies["ConfigMap"])
+
+
+def reads(snap: Snapshot, workloads: Iterable[WorkloadRef]) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every Secret and ConfigMap obreg reads in a namespace:
+    what its valid resources reference, and the objects under obreg's names for
+    ``workloads`` (obreg's own, or someone else's in their way)."""
+    namespace = snap.namespace.name
+    found = {
+        (kind, namespace, name) for r in snap.namespace.resources() for kind, name in _file_refs(r)
+    }
+    for ref in workloads:
+        found |= {(kind, namespace, output_name(ref)) for kind in ("Secret", "ConfigMap")}
+    return found
 
 
 def workloads_reading(namespace: Namespace, kind: str, name: str) -> set[WorkloadRef]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ..api.common import WorkloadRef
 from .bundle import Bundle
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "obreg"}
@@ -18,8 +19,13 @@ WORKLOAD_LABEL = "obreg.dev/workload"
 WORKLOAD_KIND_LABEL = "obreg.dev/workload-kind"
 
 
+def output_name(workload: WorkloadRef) -> str:
+    """The name of obreg's ConfigMap and Secret for a workload."""
+    return f"obreg-{workload.name}"
+
+
 def object_name(bundle: Bundle) -> str:
-    return f"obreg-{bundle.workload.name}"
+    return output_name(bundle.workload)
 
 
 def _metadata(bundle: Bundle) -> dict[str, Any]:

@@ -1,0 +1,263 @@
+"""Keeping holdings.py current: two watches per kind of data object, and GETs.
+
+Per kind (Secret, ConfigMap) and scope (the cluster, or each served namespace):
+- obreg's own objects, in full, selected by label on the server, so their drift is seen
+  with the data that changed;
+- every object's metadata only (PartialObjectMetadata), so the API server never sends
+  obreg the data of objects it does not read; of these obreg keeps a resourceVersion.
+An object some resource reads is fetched with a GET when it becomes read and whenever
+its resourceVersion changes. Lists are paginated, so a start never holds a cluster's
+objects in one response.
+
+kopf's watches cannot do either (no metadata-only requests), hence these, on the
+official client. A stream blocks on its socket, so each runs in its own thread and hands
+its pages and events to the event loop, where every decision is taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from kubernetes.watch.watch import iter_resp_lines
+
+from ..render.objects import MANAGED_BY
+from .api import Api, ApiError
+from .holdings import KINDS, Holdings, Key, key, summary
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+WATCH_SECONDS = 290  # the server ends a watch after this; it is resumed where it was
+METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+FETCH_TIMEOUT = 30.0  # a reconcile waits this long for a fetch, then fails and retries
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old (HTTP 410): list again."""
+
+
+def _collection(kind: str, namespace: str | None) -> str:
+    plural = "secrets" if kind == "Secret" else "configmaps"
+    return f"/api/v1/namespaces/{namespace}/{plural}" if namespace else f"/api/v1/{plural}"
+
+
+class Stream:
+    """One list-then-watch of one kind in one scope, in a thread of its own."""
+
+    def __init__(self, owner: DataWatch, kind: str, namespace: str | None, full: bool) -> None:
+        self.owner, self.kind, self.namespace, self.full = owner, kind, namespace, full
+        self.listed = asyncio.Event()
+        self.name = f"{'obreg' if full else 'metadata'} {kind} {namespace or '*'}"
+
+    def _query(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [*extra, *([("labelSelector", SELECTOR)] if self.full else [])]
+
+    def list_all(self) -> str:
+        """Every page, handed over one by one; the list's resourceVersion."""
+        token, seen = "", []
+        while True:
+            query = self._query([("limit", str(PAGE)), *([("continue", token)] if token else [])])
+            page = self.owner.api.read(
+                "list",
+                self.name,
+                "GET",
+                _collection(self.kind, self.namespace),
+                query=query,
+                accept="application/json" if self.full else METADATA_LIST,
+            )
+            items = page.get("items") or []
+            seen += [key(self.kind, i["metadata"]) for i in items]
+            self.owner.hand_over(self._page, items)
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") or ""
+            if not token:
+                self.owner.hand_over(self._listed, seen)
+                return str(meta.get("resourceVersion") or "")
+
+    def _page(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            self._event("ADDED", item)
+
+    def _listed(self, seen: list[Key]) -> None:
+        holdings = self.owner.holdings
+        if self.full:
+            gone = holdings.managed_relisted(self.kind, self.namespace, seen)
+        else:
+            gone = holdings.relisted(self.kind, self.namespace, seen)
+        for item in gone:
+            self.owner.changed(item)
+        if self.full:  # forgotten ones may live on outside the label: read them again
+            for item in gone:
+                self.owner.fetch_if_wanted(item)
+        self.listed.set()
+
+    def _event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
+        holdings, item = self.owner.holdings, key(self.kind, obj["metadata"])
+        if self.full:
+            if holdings.managed_event(self.kind, kind_of_event, obj):
+                self.owner.changed(item)
+            if kind_of_event == "DELETED":
+                self.owner.fetch_if_wanted(item)
+        else:
+            action = holdings.metadata_event(self.kind, kind_of_event, obj["metadata"])
+            if action == "fetch":
+                self.owner.fetch(item)
+            elif action == "gone":
+                self.owner.changed(item)
+
+    def watch(self, version: str) -> str:
+        """Events from ``version`` until the server ends the watch; the last version."""
+        query = self._query(
+            [
+                ("watch", "true"),
+                ("resourceVersion", version),
+                ("allowWatchBookmarks", "true"),
+                ("timeoutSeconds", str(WATCH_SECONDS)),
+            ]
+        )
+        response = self.owner.api.send(
+            "GET",
+            _collection(self.kind, self.namespace),
+            query=query,
+            accept="application/json" if self.full else METADATA,
+            timeout=WATCH_SECONDS + 30,
+        )
+        raw = response.response  # urllib3's, streamed
+        try:
+            if response.status == 410:
+                raise Gone()
+            if response.status != 200:
+                raise ApiError("watch", self.name, response.status, str(response.reason))
+            for event in _events(iter_resp_lines(raw)):  # type: ignore[no-untyped-call]
+                kind_of_event, obj = event.get("type"), event.get("object") or {}
+                if kind_of_event == "ERROR":
+                    if obj.get("code") == 410:
+                        raise Gone()
+                    raise ApiError("watch", self.name, int(obj.get("code") or 0), "error event")
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if kind_of_event in ("ADDED", "MODIFIED", "DELETED"):
+                    self.owner.hand_over(self._event, str(kind_of_event), obj)
+        finally:
+            raw.release_conn()
+        return version
+
+    def run(self) -> None:
+        """List, then watch from where the list or the last event left off; list again
+        only when the server says the version is gone. Errors are retried with backoff."""
+        version, failures = "", 0
+        while not self.owner.stopping.is_set():
+            try:
+                if not version:
+                    version = self.list_all()
+                version = self.watch(version)
+                failures = 0
+            except Gone:
+                version = ""
+            except Exception as err:  # an API server away, a dropped connection
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                failures += 1
+                log.warning("%s: %s; again in %.1f s", self.name, err, delay)
+                self.owner.stopping.wait(delay)
+
+
+def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        if line:
+            yield json.loads(line)
+
+
+class DataWatch:
+    """The holdings, kept current; ``on_change`` is told of each key whose held content
+    changed (on the event loop)."""
+
+    def __init__(
+        self, api: Api, namespaces: tuple[str, ...], on_change: Callable[[Key], None]
+    ) -> None:
+        self.api, self.on_change = api, on_change
+        self.holdings = Holdings()
+        self.stopping = threading.Event()
+        self.streams = [
+            Stream(self, kind, namespace, full)
+            for kind in KINDS
+            for namespace in (namespaces or (None,))
+            for full in (True, False)
+        ]
+        self._fetches: dict[Key, asyncio.Task[None]] = {}
+        self._again: set[Key] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Start every stream and return once each has listed once."""
+        self._loop = asyncio.get_running_loop()
+        for stream in self.streams:
+            threading.Thread(target=stream.run, name=stream.name, daemon=True).start()
+        await asyncio.gather(*(s.listed.wait() for s in self.streams))
+
+    def stop(self) -> None:
+        """Streams end at their next retry or watch timeout; fetches are cancelled."""
+        self.stopping.set()
+        for task in self._fetches.values():
+            task.cancel()
+
+    def hand_over(self, handle: Callable[..., None], *args: Any) -> None:
+        """From a stream's thread to the event loop, in order."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(handle, *args)
+
+    def want(self, namespace: str, items: Iterable[Key]) -> None:
+        for item in self.holdings.want(namespace, items):
+            self.fetch(item)
+
+    def fetch_if_wanted(self, item: Key) -> None:
+        if self.holdings.is_wanted(item) and item in self.holdings.existing:
+            self.fetch(item)
+
+    def changed(self, item: Key) -> None:
+        self.on_change(item)
+
+    def fetch(self, item: Key) -> None:
+        """GET ``item`` now, or again after the GET under way."""
+        if item in self._fetches:
+            self._again.add(item)
+            return
+        task = asyncio.get_running_loop().create_task(self._fetch(item))
+        self._fetches[item] = task
+        task.add_done_callback(lambda _: self._fetches.pop(item, None))
+
+    async def _fetch(self, item: Key) -> None:
+        kind, namespace, name = item
+        failures = 0
+        while True:
+            self._again.discard(item)
+            before = self.holdings.sequence.get(item, 0)
+            try:
+                obj = await self.api.get(kind, namespace, name)
+            except Exception as err:  # retried: a reconcile waits for it (settled)
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                failures += 1
+                log.warning(
+                    "reading %s %s/%s: %s; again in %.1f s", kind, namespace, name, err, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            if item in self._again or self.holdings.sequence.get(item, 0) != before:
+                continue  # it changed while being read: read it again
+            if self.holdings.store(item, summary(kind, obj) if obj is not None else None):
+                self.on_change(item)
+            return
+
+    async def settled(self, namespace: str) -> None:
+        """Wait for the fetches under way in ``namespace``: a reconcile reads them."""
+        pending = [t for k, t in self._fetches.items() if k[1] == namespace]
+        if pending:
+            await asyncio.wait_for(
+                asyncio.gather(*(asyncio.shield(t) for t in pending)), FETCH_TIMEOUT
+            )
