@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import datetime
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,12 @@ INTERNAL_ERROR = (
 )
 
 ResourceKey = tuple[str, str]  # (kind, name)
+
+# Renders run in threads of their own, at most two at once: in the default pool they
+# could take every thread the API calls need (those of every namespace), and more would
+# only contend for the interpreter. A heavy namespace's render then delays the next
+# render, not the others' reads and writes.
+RENDERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
 
 
 @dataclass
@@ -213,8 +221,11 @@ async def reconcile(
     try:
         # Pure and CPU-bound: off the event loop, so a heavy namespace does not delay
         # the others; on its own copy of the inputs, which the loop keeps updating.
-        rendered = await asyncio.to_thread(
-            _render_all, snap, ref, contributors, state.copy_inputs(snap, inputs), now
+        rendered = await asyncio.get_running_loop().run_in_executor(
+            RENDERS,
+            functools.partial(
+                _render_all, snap, ref, contributors, state.copy_inputs(snap, inputs), now
+            ),
         )
     except InvalidInput as err:
         failed = {_key(p.resource): str(p) for p in err.problems}
