@@ -10,7 +10,7 @@ from typing import Any, cast
 from obreg.api import parse
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
-from obreg.kube import peering, status, workload
+from obreg.kube import peering, state, status, workload
 from obreg.kube.indexes import StoreView
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
@@ -250,3 +250,23 @@ def test_a_km_still_rolling_out_shows_pending_not_the_last_synced() -> None:
     target["digest"] = digest  # the KM runs the new files: what was verified shows
     shown = steps.result(sp, synced)
     assert shown is not None and shown.state == "Synced"
+
+
+def test_validation_is_remembered_by_uid_and_generation_only() -> None:
+    """A namespace is validated on every event of its resources; the result is reused
+    while uid and generation are the same (the API server bumps generation with every
+    spec change), and never for objects that lack either."""
+    anchor = next(d for d in sample_documents() if d["kind"] == "OBTrustAnchor")
+    anchor["metadata"].update(namespace="memo", uid="u-memo", generation=1)
+    first = state.snapshot("memo", [anchor]).namespace.trust_anchors[0]
+    assert state.snapshot("memo", [anchor]).namespace.trust_anchors[0] is first
+    changed = {**anchor, "metadata": {**anchor["metadata"], "generation": 2}, "spec": {}}
+    assert [i.name for i in state.snapshot("memo", [changed]).invalid] == [
+        anchor["metadata"]["name"]
+    ]
+    # Back to a valid spec under a new generation: validated again, not the refusal.
+    fixed = {**anchor, "metadata": {**anchor["metadata"], "generation": 3}}
+    assert state.snapshot("memo", [fixed]).namespace.trust_anchors[0] is not first
+    no_uid = {**anchor, "metadata": {**anchor["metadata"], "uid": ""}}
+    once = state.snapshot("memo", [no_uid]).namespace.trust_anchors[0]
+    assert state.snapshot("memo", [no_uid]).namespace.trust_anchors[0] is not once

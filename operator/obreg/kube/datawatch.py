@@ -31,7 +31,10 @@ from .holdings import KINDS, Holdings, Key, key, summary
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
+PAGE = 500  # kopf's lists (obreg's resources, workloads)
+# Metadata can be large too (kubectl's last-applied copy of a Secret holds its data), and
+# a page is parsed whole.
+METADATA_PAGE = 100
 WATCH_SECONDS = 290  # the server ends a watch after this; it is resumed where it was
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -64,7 +67,8 @@ class Stream:
         """Every page, handed over one by one; the list's resourceVersion."""
         token, seen = "", []
         while True:
-            query = self._query([("limit", str(PAGE)), *([("continue", token)] if token else [])])
+            limit = PAGE if self.full else METADATA_PAGE
+            query = self._query([("limit", str(limit)), *([("continue", token)] if token else [])])
             page = self.owner.api.read(
                 "list",
                 self.name,
