@@ -1,6 +1,7 @@
 """Build the control plane's binaries from the Go module proxy into a per-machine cache.
 
-Each tool family is a Go module beside this file (k8s/, etcd/, kwok/, helm/) whose go.mod
+Each tool family is a Go module beside this file (k8s/, etcd/, kwok/, helm/,
+trust-manager/) whose go.mod
 is the one place that names its version; this script reads the version back from go.mod
 with ``go list -m`` rather than repeating it. Binaries land in
 ``$OBREG_CACHE/controlplane/<family>-<version>-<hash>/`` (outside the checkout), where the
@@ -59,6 +60,10 @@ class Family:
     module: str
     packages: tuple[str, ...]
     binaries: tuple[str, ...]
+    # Edits to the module's own source for this build, as (file, old, new): applied to a
+    # copy made at build time, so nothing of the module is kept in this repository.
+    edits: tuple[tuple[str, str, str], ...] = ()
+    variant: str = ""  # names the cache entry of an edited build
 
     @property
     def dir(self) -> Path:
@@ -90,7 +95,10 @@ class Family:
         for name in ("go.mod", "go.sum"):
             digest.update((self.dir / name).read_bytes())
         digest.update(_go(["version"], self.dir).encode())
-        return f"{self.name}-{self.version()}-{digest.hexdigest()[:10]}"
+        if self.edits:  # (not hashed when absent: existing cache entries stay valid)
+            digest.update(repr(self.edits).encode())
+        name = f"{self.name}-{self.variant}" if self.variant else self.name
+        return f"{name}-{self.version()}-{digest.hexdigest()[:10]}"
 
     def bin_dir(self) -> Path:
         return cache_root() / "controlplane" / self.key()
@@ -115,6 +123,31 @@ FAMILIES = (
     Family("helm", "helm.sh/helm/v3", ("helm.sh/helm/v3/cmd/helm",), ("helm",)),
 )
 
+# Not part of the plane, so built only when asked for: the peer `make bench` runs obreg
+# against on the same plane, as released and with client-go's default client-side limit
+# of 5 requests/s lifted (a negative QPS turns it off; trust-manager has no flag for it).
+TRUST_MANAGER = Family(
+    "trust-manager",
+    "github.com/cert-manager/trust-manager",
+    ("github.com/cert-manager/trust-manager/cmd/trust-manager",),
+    ("trust-manager",),
+)
+TRUST_MANAGER_UNTHROTTLED = dataclasses.replace(
+    TRUST_MANAGER,
+    variant="unthrottled",
+    edits=(
+        (
+            "cmd/trust-manager/app/options/options.go",
+            "\to.RestConfig, err = o.kubeConfigFlags.ToRESTConfig()\n\tif err != nil {\n"
+            '\t\treturn fmt.Errorf("failed to build kubernetes rest config: %s", err)\n\t}\n',
+            "\to.RestConfig, err = o.kubeConfigFlags.ToRESTConfig()\n\tif err != nil {\n"
+            '\t\treturn fmt.Errorf("failed to build kubernetes rest config: %s", err)\n\t}\n'
+            "\to.RestConfig.QPS = -1\n",
+        ),
+    ),
+)
+PEERS = (TRUST_MANAGER, TRUST_MANAGER_UNTHROTTLED)
+
 # kwok's standalone binary needs stage definitions; these ship in its module source.
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
@@ -134,6 +167,24 @@ def _install_kwok_stages(family: Family, staging: Path) -> None:
     stages.mkdir()
     for stage in KWOK_STAGES:
         shutil.copyfile(source / "kustomize" / "stage" / stage, stages / Path(stage).name)
+
+
+def _edited_source(family: Family, tmp: Path) -> Path:
+    """A writable copy of the module's source with its edits applied, to build as the
+    main module (Go refuses overlays of files in its module cache); an edit that no
+    longer applies fails the build."""
+    _go(["mod", "download", family.module], family.dir)
+    source = Path(_go(["list", "-m", "-f", "{{.Dir}}", family.module], family.dir))
+    copy = tmp / "src"
+    shutil.copytree(source, copy)
+    for file, old, new in family.edits:
+        target = copy / file
+        text = target.read_text()
+        if old not in text:
+            raise SystemExit(f"{family.module} {file}: the edit no longer applies")
+        target.chmod(0o644)
+        target.write_text(text.replace(old, new, 1))
+    return copy
 
 
 def build(family: Family) -> Path:
@@ -156,7 +207,11 @@ def build(family: Family) -> Path:
         flags = family.ldflags(family.version())
         if flags:
             args += ["-ldflags", flags]
-        subprocess.run(["go", *args, *family.packages], cwd=family.dir, env=go_env(), check=True)
+        cwd, packages = family.dir, list(family.packages)
+        if family.edits:
+            cwd = _edited_source(family, Path(tmp))
+            packages = ["./" + p.removeprefix(family.module).lstrip("/") for p in packages]
+        subprocess.run(["go", *args, *packages], cwd=cwd, env=go_env(), check=True)
         if family.name == "kwok":
             _install_kwok_stages(family, staging)
         shutil.rmtree(target, ignore_errors=True)
@@ -179,3 +234,6 @@ def build_all() -> dict[str, Path]:
 if __name__ == "__main__":
     for name, path in build_all().items():
         print(f"{name}={path}")
+    if sys.argv[1:] == ["--peers"]:
+        for peer in PEERS:
+            print(f"{peer.key()}={build(peer) / peer.binaries[0]}")
