@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import base64
+import collections
 import functools
 import os
 import subprocess
@@ -24,7 +26,10 @@ import yaml
 from tests.pki import issue
 
 import apiserver_metrics
+import audit_log
 import install_obreg
+from bench import peer as peer_module
+from bench.arrivals import Arrivals
 from bench.common import summary, table, write
 from controlplane.launcher import ControlPlane, free_port
 
@@ -147,6 +152,45 @@ def reaction(
     }
 
 
+def _unrelated(cluster: Cluster, namespaces: list[str], count: int, tag: str) -> None:
+    """``count`` Secrets of 100 KB and ``count`` ConfigMaps that no resource reads, spread
+    over ``namespaces``: what a bank's cluster holds besides obreg's inputs (Helm keeps
+    every release revision in such a Secret)."""
+    blob = base64.b64encode(os.urandom(75 * 1024)).decode()  # 100 KB encoded
+    for start in range(0, count, 50):
+        docs = []
+        for i in range(start, min(start + 50, count)):
+            ns = namespaces[i % len(namespaces)]
+            meta = {"name": f"unrelated-{tag}-{i:05d}", "namespace": ns}
+            docs.append(
+                {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {"release": blob}}
+            )
+            docs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": meta,
+                    "data": {"k": "v" * 512},
+                }
+            )
+        # Created as Helm creates its release Secrets: no kubectl last-applied annotation
+        # (which would copy the 100 KB into the metadata obreg does watch).
+        cluster.kubectl("create", "-f", "-", stdin=yaml.safe_dump_all(docs))
+
+
+OBREG_USER = f"system:serviceaccount:{install_obreg.NAMESPACE}:{install_obreg.SERVICE_ACCOUNT}"
+
+
+def _obregs(requests: list[audit_log.Request]) -> list[audit_log.Request]:
+    """obreg's requests, without kopf's peering keepalives."""
+    return [r for r in requests if r.user == OBREG_USER and "kopfpeerings" not in r.resource]
+
+
+def _by_verb(requests: list[audit_log.Request]) -> dict[str, int]:
+    counts = collections.Counter(f"{r.verb} {r.resource}" for r in requests)
+    return dict(sorted(counts.items()))
+
+
 def scale(
     cluster: Cluster,
     operator_kubeconfig: Path,
@@ -154,10 +198,15 @@ def scale(
     anchors: int,
     namespaces: int,
     idle: float,
+    prefix: str = "scale",
+    background: int = 0,
 ) -> dict[str, Any]:
+    """With ``background``: that many unrelated Secrets and ConfigMaps, half before the
+    start and half while it converges."""
     per = anchors // namespaces
+    names = [f"{prefix}-{n:03d}" for n in range(namespaces)]
     for n in range(namespaces):
-        ns = f"scale-{n:03d}"
+        ns = names[n]
         docs: list[dict[str, Any]] = [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         ]
@@ -196,89 +245,308 @@ def scale(
         return sum(
             1
             for i in items
-            if i["metadata"]["namespace"].startswith("scale-")
+            if i["metadata"]["namespace"].startswith(f"{prefix}-")
             for c in i.get("status", {}).get("conditions", [])
             if c["type"] == "Ready" and c["status"] == "True"
         )
 
-    before = cluster.metrics()
+    if background:
+        _unrelated(cluster, names, background // 2, "before")
+    audit = cluster.plane.audit_log
+    before = audit_log.end(audit)
     start = time.perf_counter()
     # Its own priority: an earlier instance's peering entry may linger a while, and peers
     # of equal priority all pause (kopf's rule).
     operator = Operator(
         operator_kubeconfig,
-        work / "scale.log",
+        work / f"{prefix}.log",
         "--priority",
-        "200",
+        str(200 + background),
         "--metrics-port",
         str(free_port()),
     )
     try:
+        if background:
+            _unrelated(cluster, names, background - background // 2, "during")
         converged = wait(lambda: ready() == anchors, 900, "all Ready", every=0.5) - start
         rss, cpu = operator.usage()
-        after = cluster.metrics()
-        used = apiserver_metrics.delta(after, before)
-        idle_start = cluster.metrics()
-        time.sleep(idle)  # the window being measured, not a wait for a condition
-        idle_writes = apiserver_metrics.delta(cluster.metrics(), idle_start)
+        # obreg's own requests, from the audit log (its reads and writes; watches are
+        # not logged): the API server's counters would add the benchmark's own.
+        used = _obregs(audit_log.requests(audit, before))
+        idle_start = audit_log.end(audit)
+        if idle:
+            time.sleep(idle)  # the window being measured, not a wait for a condition
+        idle_writes = _obregs(audit_log.writes(audit, idle_start))
         rss, cpu_total = operator.usage()
     finally:
         operator.stop()
-    total = sum(used.values())
-    writes = apiserver_metrics.obreg_writes(used)
+    writes = [r for r in used if r.verb in audit_log.WRITE_VERBS]
     return {
         "anchors": anchors,
         "namespaces": namespaces,
+        "unrelated_secrets_and_configmaps": background,
         "seconds_to_all_ready": converged,
         "operator_peak_rss_mb": rss,
         "operator_cpu_seconds_to_ready": cpu,
         "operator_cpu_seconds_total": cpu_total,
-        "requests_per_resource": total / anchors,
-        "write_requests_per_resource": writes / anchors,
-        "requests_by_verb_resource": {" ".join(k): v for k, v in sorted(used.items())},
+        "requests_per_resource": len(used) / anchors,
+        "write_requests_per_resource": len(writes) / anchors,
+        "requests_by_verb_resource": _by_verb(used),
         "idle_seconds": idle,
-        "idle_write_requests": apiserver_metrics.obreg_writes(idle_writes),
-        "idle_writes_by_verb_resource": {
-            " ".join(k): v
-            for k, v in sorted(idle_writes.items())
-            if k[0] in apiserver_metrics.WRITES
-        },
+        "idle_write_requests": len(idle_writes),
+        "idle_writes_by_verb_resource": _by_verb(idle_writes),
     }
+
+
+def _gone(cluster: Cluster, prefix: str) -> None:
+    """Delete a run's namespaces and wait until they are gone, so the next run's operator
+    holds only its own."""
+    names = [
+        n["metadata"]["name"]
+        for n in cluster.get("/api/v1/namespaces")["items"]
+        if n["metadata"]["name"].startswith(f"{prefix}-")
+    ]
+    if not names:
+        return
+    cluster.kubectl("delete", "namespace", *names, "--wait=false")
+
+    def left() -> bool:
+        items = cluster.get("/api/v1/namespaces")["items"]
+        return not any(n["metadata"]["name"].startswith(f"{prefix}-") for n in items)
+
+    wait(left, 600, f"{prefix} namespaces deleted", every=1.0)
+
+
+def _workload_and_anchor(ns: str, name: str, certificates: list[dict[str, Any]]) -> list[Any]:
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "example.invalid/x"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "obreg.dev/v1alpha1",
+            "kind": "OBTrustAnchor",
+            "metadata": {"name": "ca", "namespace": ns},
+            "spec": {"targets": [{"name": name}], "certificates": certificates},
+        },
+    ]
+
+
+def _digest(obj: dict[str, Any]) -> str:
+    return str((obj["metadata"].get("annotations") or {}).get("obreg.dev/digest", ""))
+
+
+def _digest_differs(old: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda obj: _digest(obj) != old
+
+
+def isolation(
+    cluster: Cluster, operator_kubeconfig: Path, work: Path, heavy: int, changes: int
+) -> dict[str, Any]:
+    """Reaction in a quiet namespace while another renders ``heavy`` certificates again
+    and again (each change of the heavy anchor makes obreg render all of them)."""
+    pems = [issue(f"heavy CA {i}").pem.decode() for i in range(heavy)]
+    chunk = 750  # PEM bundles of 750 certificates stay under the 1 MiB ConfigMap limit
+    bundles = [pems[i : i + chunk] for i in range(0, heavy, chunk)]
+    docs: list[Any] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+        for n in ("iso-heavy", "iso-quiet")
+    ]
+    for i, bundle in enumerate(bundles):
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"cas-{i}", "namespace": "iso-heavy"},
+                "data": {"bundle.pem": "".join(bundle)},
+            }
+        )
+    heavy_certs = [
+        {"configMapKeyRef": {"name": f"cas-{i}", "key": "bundle.pem"}} for i in range(len(bundles))
+    ]
+    docs += _workload_and_anchor("iso-heavy", "w", heavy_certs)
+    docs += _workload_and_anchor(
+        "iso-quiet", "w", [{"alias": "tpproot", "inline": _pem("quiet CA")}]
+    )
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    operator = Operator(operator_kubeconfig, work / "isolation.log", "--priority", "300")
+    arrivals = Arrivals(cluster.plane, "/api/v1/configmaps", "obreg-w")
+    heavy_path = "/apis/obreg.dev/v1alpha1/namespaces/iso-heavy/obtrustanchors/ca"
+    quiet_path = "/apis/obreg.dev/v1alpha1/namespaces/iso-quiet/obtrustanchors/ca"
+    try:
+        cluster.kubectl(
+            "wait", "--for=condition=Ready", "obta/ca", "-n", "iso-heavy", "--timeout=300s"
+        )
+        cluster.kubectl(
+            "wait", "--for=condition=Ready", "obta/ca", "-n", "iso-quiet", "--timeout=60s"
+        )
+        heavy_renders = 0
+        reactions = []
+        for i in range(changes):
+            # The heavy namespace changes first, so its render is under way (it takes
+            # longer than the settle time) when the quiet one's request comes due.
+            alias = {"alias": "extra", "inline": _pem(f"heavy extra {i}")}
+            change = {"spec": {"certificates": [*heavy_certs, alias]}}
+            cluster.plane.request(heavy_path, "PATCH", change, "application/merge-patch+json")
+            heavy_renders += 1
+            quiet = {"spec": {"certificates": [{"alias": "tpproot", "inline": _pem(f"q {i}")}]}}
+            began = time.perf_counter()
+            old = _digest(arrivals.last("iso-quiet", began) or {"metadata": {}})
+            cluster.plane.request(quiet_path, "PATCH", quiet, "application/merge-patch+json")
+            seen = arrivals.wait(began, ["iso-quiet"], _digest_differs(old), 60)
+            reactions.append(seen["iso-quiet"] - began)
+            # Let the heavy render end before the next round, so each round is alike.
+            cluster.kubectl(
+                "wait", "--for=condition=Ready", "obta/ca", "-n", "iso-heavy", "--timeout=300s"
+            )
+    finally:
+        operator.stop()
+    return {
+        "heavy_certificates": heavy,
+        "heavy_renders": heavy_renders,
+        "settle_seconds": SETTLE,
+        "quiet_reaction": summary(reactions),
+    }
+
+
+def peer(
+    cluster: Cluster, operator_kubeconfig: Path, work: Path, targets: int, changes: int, idle: float
+) -> dict[str, Any]:
+    """obreg's side of bench/peer.py's job: one OBTrustAnchor and workload per namespace;
+    a CA change is one patch per namespace. Settle 0, as trust-manager does not wait."""
+    names = [f"obpeer-{targets}-{i:04d}" for i in range(targets)]
+    for first in range(0, targets, 100):
+        docs: list[Any] = []
+        for ns in names[first : first + 100]:
+            docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            docs += _workload_and_anchor(ns, "w", [{"alias": "ca", "inline": _pem(f"{ns} 0")}])
+        cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    arrivals = Arrivals(cluster.plane, "/api/v1/configmaps", "obreg-w")
+    start = time.perf_counter()
+    operator = Operator(
+        operator_kubeconfig,
+        work / f"peer-{targets}.log",
+        "--priority",
+        str(400 + targets),
+        "--settle-seconds",
+        "0",
+    )
+    try:
+        written = arrivals.wait(start, names, lambda _: True, 900)
+        to_all_written = max(written.values()) - start
+        latencies = []
+        for change in range(changes):
+            began: dict[str, float] = {}
+            for ns in names:
+                path = f"/apis/obreg.dev/v1alpha1/namespaces/{ns}/obtrustanchors/ca"
+                body = {
+                    "spec": {
+                        "certificates": [{"alias": "ca", "inline": _pem(f"{ns} {change + 1}")}]
+                    }
+                }
+                began[ns] = time.perf_counter()
+                cluster.plane.request(path, "PATCH", body, "application/merge-patch+json")
+            for ns in names:
+                old = _digest(arrivals.last(ns, began[ns]) or {"metadata": {}})
+                seen = arrivals.wait(began[ns], [ns], _digest_differs(old), 300)
+                latencies.append(seen[ns] - began[ns])
+        idle_writes = peer_module.idle_writes(cluster, idle)
+        rss, _ = operator.usage()
+    finally:
+        operator.stop()
+    return {
+        "targets": targets,
+        "start_to_all_written_seconds": to_all_written,
+        "change_to_target": summary(latencies),
+        "peak_rss_mb": rss,
+        "idle_seconds": idle,
+        "idle_configmap_writes": idle_writes,
+    }
+
+
+def _ms(figures: dict[str, float], key: str) -> str:
+    return f"{figures[key] * 1000:.0f} ms"
+
+
+def _peer_rows(name: str, f: dict[str, Any]) -> list[str]:
+    c = f["change_to_target"]
+    return [
+        name,
+        str(f["targets"]),
+        f"{f['start_to_all_written_seconds']:.1f} s",
+        _ms(c, "median"),
+        _ms(c, "p95"),
+        _ms(c, "max"),
+        f"{f['peak_rss_mb']:.0f} MB",
+        f"{f['idle_configmap_writes']:.0f}",
+    ]
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     figures: dict[str, Any] = {}
+    anchors, spread = (100, 10) if quick else (1000, 50)
     with ControlPlane() as plane, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
         cluster = Cluster(plane)
         install_obreg.install(cluster.kubectl, plane.binaries["helm"])
         kubeconfig = install_obreg.service_account_kubeconfig(
-            cluster.kubectl, plane.kubeconfig, Path(tmp) / "operator.kubeconfig"
+            cluster.kubectl, plane.kubeconfig, work / "operator.kubeconfig"
         )
-        figures["reaction"] = reaction(cluster, kubeconfig, Path(tmp), 10 if quick else 100)
+        figures["reaction"] = reaction(cluster, kubeconfig, work, 10 if quick else 100)
         figures["scale"] = scale(
+            cluster, kubeconfig, work, anchors, spread, idle=20 if quick else 300
+        )
+        _gone(cluster, "scale")
+        figures["background"] = scale(
             cluster,
             kubeconfig,
-            Path(tmp),
-            anchors=100 if quick else 1000,
-            namespaces=10 if quick else 50,
-            idle=20 if quick else 300,
+            work,
+            anchors,
+            spread,
+            idle=0,
+            prefix="bg",
+            background=200 if quick else 2000,
         )
-    r, s = figures["reaction"], figures["scale"]
+        _gone(cluster, "bg")
+        figures["isolation"] = isolation(
+            cluster, kubeconfig, work, 300 if quick else 3000, 5 if quick else 20
+        )
+        figures["peers"] = []
+        for targets, changes in ((10, 2), (50, 2)) if quick else ((50, 5), (1000, 2)):
+            idle = 10 if quick else 30
+            for unthrottled in (False, True):
+                run = peer_module.trust_manager(cluster, work, unthrottled, targets, changes, idle)
+                run["name"] = f"trust-manager{' (no 5/s limit)' if unthrottled else ''}"
+                figures["peers"].append(run)
+            run = peer(cluster, kubeconfig, work, targets, changes, idle)
+            run["name"] = "obreg (settle 0)"
+            figures["peers"].append(run)
+    r, s, b, i = figures["reaction"], figures["scale"], figures["background"], figures["isolation"]
     print(
         table(
             [
                 ["reaction (settle 1 s)", "p50", "p95", "max"],
                 [
                     "apply -> ConfigMap",
-                    *(f"{r['to_configmap'][k] * 1000:.0f} ms" for k in ("median", "p95", "max")),
+                    *(_ms(r["to_configmap"], k) for k in ("median", "p95", "max")),
                 ],
                 [
                     "apply -> rollout",
-                    *(
-                        f"{r['to_rollout_annotation'][k] * 1000:.0f} ms"
-                        for k in ("median", "p95", "max")
-                    ),
+                    *(_ms(r["to_rollout_annotation"], k) for k in ("median", "p95", "max")),
+                ],
+                [
+                    f"quiet ns, other renders {i['heavy_certificates']} certs",
+                    *(_ms(i["quiet_reaction"], k) for k in ("median", "p95", "max")),
                 ],
             ]
         )
@@ -286,14 +554,49 @@ def main() -> None:
     print(
         table(
             [
-                ["scale", "value"],
-                ["anchors / namespaces", f"{s['anchors']} / {s['namespaces']}"],
-                ["start -> all Ready", f"{s['seconds_to_all_ready']:.1f} s"],
-                ["operator peak RSS", f"{s['operator_peak_rss_mb']:.0f} MB"],
-                ["operator CPU to Ready", f"{s['operator_cpu_seconds_to_ready']:.1f} s"],
-                ["API requests / resource", f"{s['requests_per_resource']:.1f}"],
-                ["obreg writes / resource", f"{s['write_requests_per_resource']:.1f}"],
-                [f"writes in {s['idle_seconds']:.0f} s idle", f"{s['idle_write_requests']:.0f}"],
+                ["scale", "alone", "with unrelated objects"],
+                ["anchors / namespaces", *(f"{x['anchors']} / {x['namespaces']}" for x in (s, b))],
+                [
+                    "unrelated Secrets (100 KB) + ConfigMaps",
+                    "0",
+                    "{0} + {0}".format(b["unrelated_secrets_and_configmaps"]),
+                ],
+                ["start -> all Ready", *(f"{x['seconds_to_all_ready']:.1f} s" for x in (s, b))],
+                ["operator peak RSS", *(f"{x['operator_peak_rss_mb']:.0f} MB" for x in (s, b))],
+                [
+                    "operator CPU to Ready",
+                    *(f"{x['operator_cpu_seconds_to_ready']:.1f} s" for x in (s, b)),
+                ],
+                [
+                    "obreg requests / resource (no watches)",
+                    *(f"{x['requests_per_resource']:.1f}" for x in (s, b)),
+                ],
+                [
+                    "obreg writes / resource",
+                    *(f"{x['write_requests_per_resource']:.1f}" for x in (s, b)),
+                ],
+                [
+                    f"writes in {s['idle_seconds']:.0f} s idle",
+                    f"{s['idle_write_requests']:.0f}",
+                    "-",
+                ],
+            ]
+        )
+    )
+    print(
+        table(
+            [
+                [
+                    "one CA to N targets",
+                    "N",
+                    "start -> all",
+                    "p50",
+                    "p95",
+                    "max",
+                    "peak RSS",
+                    "idle writes",
+                ],
+                *(_peer_rows(f["name"], f) for f in figures["peers"]),
             ]
         )
     )
