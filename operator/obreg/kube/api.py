@@ -91,10 +91,17 @@ class Api:
         content_type: str = "application/json",
         query: list[tuple[str, str]] | None = None,
         accept: str = "application/json",
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """One request and its JSON answer, blocking; an ApiError unless 2xx."""
         response = self.send(
-            method, url, body=body, content_type=content_type, query=query, accept=accept
+            method,
+            url,
+            body=body,
+            content_type=content_type,
+            query=query,
+            accept=accept,
+            timeout=timeout,
         )
         response.read()
         if not 200 <= response.status < 300:

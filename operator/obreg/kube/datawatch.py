@@ -35,11 +35,13 @@ PAGE = 500  # kopf's lists (obreg's resources, workloads)
 # Metadata can be large too (kubectl's last-applied copy of a Secret holds its data), and
 # a page is parsed whole.
 METADATA_PAGE = 100
+LIST_SECONDS = 60  # one page; a list that hangs is retried, not waited for
 WATCH_SECONDS = 290  # the server ends a watch after this; it is resumed where it was
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# Short: while a stream is down, changes of what obreg reads wait for it.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0)
 FETCH_TIMEOUT = 30.0  # a reconcile waits this long for a fetch, then fails and retries
 
 
@@ -76,6 +78,7 @@ class Stream:
                 _collection(self.kind, self.namespace),
                 query=query,
                 accept="application/json" if self.full else METADATA_LIST,
+                timeout=LIST_SECONDS,
             )
             items = page.get("items") or []
             seen += [key(self.kind, i["metadata"]) for i in items]
