@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "obreg"
 NAMESPACE = "obreg-system"
 SERVICE_ACCOUNT = "obreg"
+USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"  # as the audit log names it
 
 Kubectl = Callable[..., str]  # kubectl(*args, stdin=None) -> stdout, raising on failure
 

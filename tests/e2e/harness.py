@@ -27,7 +27,7 @@ from tests.kubetools import Kubectl
 
 SETTLE = 0.5
 WINDOW = SETTLE * 6 + 2  # long enough for any reconcile a change would cause
-OBREG = f"system:serviceaccount:{install_obreg.NAMESPACE}:{install_obreg.SERVICE_ACCOUNT}"
+OBREG = install_obreg.USER
 # kopf's peering keepalives are the one write an idle obreg makes, by design.
 PEERING = {"clusterkopfpeerings", "kopfpeerings"}
 

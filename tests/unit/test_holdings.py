@@ -146,9 +146,8 @@ steps = st.lists(
 def test_held_data_is_only_ever_of_what_is_read_or_obregs_own(plan: list[Any]) -> None:
     """Whatever the order of events, wants and fetch results, an object outside obreg's
     label is held only while some resource reads it."""
-    holdings, version = Holdings(), 0
-    for step in plan:
-        version += 1
+    holdings = Holdings()
+    for version, step in enumerate(plan, start=1):
         if step[0] == "want":
             holdings.want(NS, [("Secret", NS, n) for n in step[1]])
         elif step[0] == "meta":
