@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import functools
+import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +76,13 @@ def wait(check: Callable[[], bool], timeout: float, what: str, every: float = 0.
 
 
 class Operator:
-    def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
+    def __init__(
+        self, kubeconfig: Path, log: Path, *args: str, profile: Path | None = None
+    ) -> None:
+        """``profile``: run under cProfile (its event loop's thread), stats written there."""
+        wrap = ["-m", "cProfile", "-o", str(profile)] if profile else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "obreg.cli", "run", *args],
+            [sys.executable, *wrap, "-m", "obreg.cli", "run", *args],
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -178,12 +185,11 @@ def _unrelated(cluster: Cluster, namespaces: list[str], count: int, tag: str) ->
         cluster.kubectl("create", "-f", "-", stdin=yaml.safe_dump_all(docs))
 
 
-OBREG_USER = f"system:serviceaccount:{install_obreg.NAMESPACE}:{install_obreg.SERVICE_ACCOUNT}"
-
-
 def _obregs(requests: list[audit_log.Request]) -> list[audit_log.Request]:
     """obreg's requests, without kopf's peering keepalives."""
-    return [r for r in requests if r.user == OBREG_USER and "kopfpeerings" not in r.resource]
+    return [
+        r for r in requests if r.user == install_obreg.USER and "kopfpeerings" not in r.resource
+    ]
 
 
 def _by_verb(requests: list[audit_log.Request]) -> dict[str, int]:
@@ -200,6 +206,7 @@ def scale(
     idle: float,
     prefix: str = "scale",
     background: int = 0,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """With ``background``: that many unrelated Secrets and ConfigMaps, half before the
     start and half while it converges."""
@@ -264,6 +271,7 @@ def scale(
         str(200 + background),
         "--metrics-port",
         str(free_port()),
+        profile=profile,
     )
     try:
         if background:
@@ -377,7 +385,8 @@ def isolation(
     docs += _workload_and_anchor(
         "iso-quiet", "w", [{"alias": "tpproot", "inline": _pem("quiet CA")}]
     )
-    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    # Server-side: kubectl's last-applied copy of these would pass the 256 KiB limit.
+    cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
     operator = Operator(operator_kubeconfig, work / "isolation.log", "--priority", "300")
     arrivals = Arrivals(cluster.plane, "/api/v1/configmaps", "obreg-w")
     heavy_path = "/apis/obreg.dev/v1alpha1/namespaces/iso-heavy/obtrustanchors/ca"
@@ -491,46 +500,85 @@ def _peer_rows(name: str, f: dict[str, Any]) -> list[str]:
     ]
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
-    figures: dict[str, Any] = {}
-    anchors, spread = (100, 10) if quick else (1000, 50)
+@contextlib.contextmanager
+def _installed() -> Iterator[tuple[Cluster, Path, Path]]:
+    """A plane with obreg's cluster side installed as the chart would; the operator's
+    kubeconfig (its ServiceAccount) and a work folder."""
     with ControlPlane() as plane, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         cluster = Cluster(plane)
         install_obreg.install(cluster.kubectl, plane.binaries["helm"])
-        kubeconfig = install_obreg.service_account_kubeconfig(
-            cluster.kubectl, plane.kubeconfig, work / "operator.kubeconfig"
+        yield (
+            cluster,
+            install_obreg.service_account_kubeconfig(
+                cluster.kubectl, plane.kubeconfig, work / "operator.kubeconfig"
+            ),
+            work,
         )
-        figures["reaction"] = reaction(cluster, kubeconfig, work, 10 if quick else 100)
-        figures["scale"] = scale(
-            cluster, kubeconfig, work, anchors, spread, idle=20 if quick else 300
+
+
+def profile() -> None:
+    """The scale run only, its operator under cProfile: where obreg's CPU goes. Run it
+    with another checkout's operator first on PYTHONPATH to compare two versions."""
+    with _installed() as (cluster, kubeconfig, work):
+        stats = work / "operator.prof"
+        figures = scale(cluster, kubeconfig, work, 1000, 50, idle=0, profile=stats)
+        print(
+            f"to all Ready {figures['seconds_to_all_ready']:.1f} s, operator CPU "
+            f"{figures['operator_cpu_seconds_to_ready']:.1f} s"
+        )
+        pstats.Stats(str(stats)).sort_stats("tottime").print_stats(25)
+
+
+def main() -> None:
+    if "--profile" in sys.argv:
+        profile()
+        return
+    quick = "--quick" in sys.argv
+    figures: dict[str, Any] = {}
+    anchors, spread = (100, 10) if quick else (1000, 50)
+    with _installed() as (cluster, kubeconfig, work):
+
+        def step(name: str, figure: Any) -> None:
+            # Each step's figures as soon as it ends: a later step's failure loses none.
+            figures[name] = figure
+            print(json.dumps({name: figure}), flush=True)
+
+        step("reaction", reaction(cluster, kubeconfig, work, 10 if quick else 100))
+        step(
+            "scale",
+            scale(cluster, kubeconfig, work, anchors, spread, idle=20 if quick else 300),
         )
         _gone(cluster, "scale")
-        figures["background"] = scale(
-            cluster,
-            kubeconfig,
-            work,
-            anchors,
-            spread,
-            idle=0,
-            prefix="bg",
-            background=200 if quick else 2000,
+        step(
+            "background",
+            scale(
+                cluster,
+                kubeconfig,
+                work,
+                anchors,
+                spread,
+                idle=0,
+                prefix="bg",
+                background=200 if quick else 2000,
+            ),
         )
         _gone(cluster, "bg")
-        figures["isolation"] = isolation(
-            cluster, kubeconfig, work, 300 if quick else 3000, 5 if quick else 20
+        step(
+            "isolation",
+            isolation(cluster, kubeconfig, work, 300 if quick else 3000, 5 if quick else 20),
         )
-        figures["peers"] = []
+        peers = []
         for targets, changes in ((10, 2), (50, 2)) if quick else ((50, 5), (1000, 2)):
             idle = 10 if quick else 30
             for unthrottled in (False, True):
                 run = peer_module.trust_manager(cluster, work, unthrottled, targets, changes, idle)
                 run["name"] = f"trust-manager{' (no 5/s limit)' if unthrottled else ''}"
-                figures["peers"].append(run)
+                peers.append(run)
             run = peer(cluster, kubeconfig, work, targets, changes, idle)
             run["name"] = "obreg (settle 0)"
-            figures["peers"].append(run)
+            peers.append(run)
+        step("peers", peers)
     r, s, b, i = figures["reaction"], figures["scale"], figures["background"], figures["isolation"]
     print(
         table(
