@@ -3,14 +3,16 @@ a workload and which mounts hide its files."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import threading
 from types import SimpleNamespace
 from typing import Any, cast
 
 from obreg.api import parse
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
-from obreg.kube import peering, state, status, workload
+from obreg.kube import peering, reconcile, state, status, workload
 from obreg.kube.indexes import StoreView
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
@@ -270,3 +272,28 @@ def test_validation_is_remembered_by_uid_and_generation_only() -> None:
     no_uid = {**anchor, "metadata": {**anchor["metadata"], "uid": ""}}
     once = state.snapshot("memo", [no_uid]).namespace.trust_anchors[0]
     assert state.snapshot("memo", [no_uid]).namespace.trust_anchors[0] is not once
+
+
+def test_a_namespace_renders_one_at_a_time_and_leaves_a_thread_to_the_others() -> None:
+    """A namespace rendering thousands of certificates must not take every render thread:
+    another namespace's render runs meanwhile, the same namespace's next one waits."""
+
+    async def scenario() -> list[str]:
+        renders, order, release = reconcile.Renders(threads=2), [], threading.Event()
+
+        def render(name: str, block: bool = False) -> Any:
+            order.append(f"start {name}")
+            if block:
+                assert release.wait(10)
+            order.append(f"end {name}")
+
+        heavy = asyncio.ensure_future(renders.run("heavy", lambda: render("heavy-1", True)))
+        again = asyncio.ensure_future(renders.run("heavy", lambda: render("heavy-2")))
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(renders.run("quiet", lambda: render("quiet")), 5)
+        release.set()
+        await asyncio.gather(heavy, again)
+        return order
+
+    order = asyncio.run(scenario())
+    assert order.index("end quiet") < order.index("end heavy-1") < order.index("start heavy-2")

@@ -15,7 +15,7 @@ import concurrent.futures
 import datetime
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,11 +37,35 @@ INTERNAL_ERROR = (
 
 ResourceKey = tuple[str, str]  # (kind, name)
 
-# Renders run in threads of their own, at most two at once: in the default pool they
-# could take every thread the API calls need (those of every namespace), and more would
-# only contend for the interpreter. A heavy namespace's render then delays the next
-# render, not the others' reads and writes.
-RENDERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
+
+class Renders:
+    """Where renders run: threads of their own, ``threads`` at once, one per namespace at
+    a time. In the default pool renders could take every thread the API calls need (of
+    every namespace), and more threads would only contend for the interpreter; one per
+    namespace keeps a thread free for the others while one namespace renders thousands
+    of certificates (with more busy namespaces than threads, they take turns)."""
+
+    def __init__(self, threads: int) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="render")
+        # Per namespace: its lock and how many renders hold or wait for it (so a lock is
+        # dropped only when no one will use it again).
+        self._namespaces: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def run(self, namespace: str, render: Callable[[], bundles.Bundle]) -> bundles.Bundle:
+        lock, users = self._namespaces.get(namespace, (asyncio.Lock(), 0))
+        self._namespaces[namespace] = (lock, users + 1)
+        try:
+            async with lock:
+                return await asyncio.get_running_loop().run_in_executor(self._pool, render)
+        finally:
+            lock, users = self._namespaces[namespace]
+            if users == 1:
+                del self._namespaces[namespace]
+            else:
+                self._namespaces[namespace] = (lock, users - 1)
+
+
+RENDERS = Renders(threads=2)
 
 
 @dataclass
@@ -221,8 +245,8 @@ async def reconcile(
     try:
         # Pure and CPU-bound: off the event loop, so a heavy namespace does not delay
         # the others; on its own copy of the inputs, which the loop keeps updating.
-        rendered = await asyncio.get_running_loop().run_in_executor(
-            RENDERS,
+        rendered = await RENDERS.run(
+            snap.namespace.name,
             functools.partial(
                 _render_all, snap, ref, contributors, state.copy_inputs(snap, inputs), now
             ),
