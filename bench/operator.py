@@ -218,33 +218,8 @@ def scale(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         ]
         for a in range(per):
-            name = f"w{a:03d}"
-            docs.append(
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": name, "namespace": ns},
-                    "spec": {
-                        "replicas": 0,
-                        "selector": {"matchLabels": {"app": name}},
-                        "template": {
-                            "metadata": {"labels": {"app": name}},
-                            "spec": {"containers": [{"name": "c", "image": "example.invalid/x"}]},
-                        },
-                    },
-                }
-            )
-            docs.append(
-                {
-                    "apiVersion": "obreg.dev/v1alpha1",
-                    "kind": "OBTrustAnchor",
-                    "metadata": {"name": f"ca-{a:03d}", "namespace": ns},
-                    "spec": {
-                        "targets": [{"name": name}],
-                        "certificates": [{"alias": "tpproot", "inline": _pem(f"{ns} CA {a}")}],
-                    },
-                }
-            )
+            certificates = [{"alias": "tpproot", "inline": _pem(f"{ns} CA {a}")}]
+            docs += _workload_and_anchor(ns, f"w{a:03d}", certificates, f"ca-{a:03d}")
         cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
 
     def ready() -> int:
@@ -473,14 +448,7 @@ def peer(
         rss, _ = operator.usage()
     finally:
         operator.stop()
-    return {
-        "targets": targets,
-        "start_to_all_written_seconds": to_all_written,
-        "change_to_target": summary(latencies),
-        "peak_rss_mb": rss,
-        "idle_seconds": idle,
-        "idle_configmap_writes": idle_writes,
-    }
+    return peer_module.figures(targets, to_all_written, latencies, rss, idle, idle_writes)
 
 
 def _ms(figures: dict[str, float], key: str) -> str:

@@ -153,13 +153,25 @@ def trust_manager(
         process.terminate()
         process.wait(timeout=30)
         cluster.kubectl("delete", "bundle", bundle, "--wait=false")
+    return figures(targets, to_all_written, latencies, rss, idle, writes)
+
+
+def figures(
+    targets: int,
+    to_all_written: float,
+    latencies: list[float],
+    rss: float,
+    idle: float,
+    idle_writes: float,
+) -> dict[str, Any]:
+    """One peer's row, the same for trust-manager and obreg."""
     return {
         "targets": targets,
         "start_to_all_written_seconds": to_all_written,
         "change_to_target": summary(latencies),
         "peak_rss_mb": rss,
         "idle_seconds": idle,
-        "idle_configmap_writes": writes,
+        "idle_configmap_writes": idle_writes,
     }
 
 

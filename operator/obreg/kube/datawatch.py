@@ -100,7 +100,7 @@ class Stream:
         else:
             gone = holdings.relisted(self.kind, self.namespace, seen)
         for item in gone:
-            self.owner.changed(item)
+            self.owner.on_change(item)
         if self.full:  # forgotten ones may live on outside the label: read them again
             for item in gone:
                 self.owner.fetch_if_wanted(item)
@@ -110,7 +110,7 @@ class Stream:
         holdings, item = self.owner.holdings, key(self.kind, obj["metadata"])
         if self.full:
             if holdings.managed_event(self.kind, kind_of_event, obj):
-                self.owner.changed(item)
+                self.owner.on_change(item)
             if kind_of_event == "DELETED":
                 self.owner.fetch_if_wanted(item)
         else:
@@ -118,7 +118,7 @@ class Stream:
             if action == "fetch":
                 self.owner.fetch(item)
             elif action == "gone":
-                self.owner.changed(item)
+                self.owner.on_change(item)
 
     def watch(self, version: str) -> str:
         """Events from ``version`` until the server ends the watch; the last version."""
@@ -226,9 +226,6 @@ class DataWatch:
     def fetch_if_wanted(self, item: Key) -> None:
         if self.holdings.is_wanted(item) and item in self.holdings.existing:
             self.fetch(item)
-
-    def changed(self, item: Key) -> None:
-        self.on_change(item)
 
     def fetch(self, item: Key) -> None:
         """GET ``item`` now, or again after the GET under way."""
