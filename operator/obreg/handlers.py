@@ -2,10 +2,11 @@
 
 No create/update handlers anywhere: they would make kopf store its own state on the
 objects (and copy a Secret's data into an annotation). Instead indexes hold what a
-reconcile reads of obreg's resources and workloads, the data watch (kube/datawatch.py)
-holds the Secrets and ConfigMaps they read, and handlers only map a change to the
-workloads it affects. Secrets and ConfigMaps are not watched by kopf: its watches would
-bring every object's data of the whole cluster into the operator.
+reconcile reads of obreg's resources, the data watch (kube/datawatch.py) holds the
+workloads and the Secrets and ConfigMaps they read, and handlers only map a change to the
+workloads it affects. Secrets, ConfigMaps and workloads are not watched by kopf: its
+watches would bring every object's data of the whole cluster into the operator, and its
+start-up wait for indexed kinds costs each object a wake-up of every other.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from .kube import datawatch, resync, state
 from .kube.api import Api, client
 from .kube.controller import Controller
 from .kube.indexes import Indexes
-from .kube.workload import summarize
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
 from .settings import Settings
 
@@ -55,10 +55,7 @@ def _indexes(memo: Any, kwargs: dict[str, Any]) -> Indexes:
         ),
         secrets=holdings.view("Secret"),
         config_maps=holdings.view("ConfigMap"),
-        workloads={
-            "Deployment": kwargs["deployment_index"],
-            "StatefulSet": kwargs["statefulset_index"],
-        },
+        workloads=memo.data.workloads.held,
     )
 
 
@@ -78,7 +75,12 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     if config.metrics_port:
         metrics.serve(config.metrics_port)
     api = Api(client())
-    memo.data = datawatch.DataWatch(api, config.namespaces, functools.partial(_data_changed, memo))
+    memo.data = datawatch.DataWatch(
+        api,
+        config.namespaces,
+        functools.partial(_data_changed, memo),
+        functools.partial(_workload_changed, memo),
+    )
     memo.controller = Controller(
         api,
         config.settle_seconds,
@@ -128,18 +130,6 @@ def ob_identity_providers(namespace: str | None, body: kopf.Body, **_: Any) -> d
 @kopf.index(GROUP, VERSION, "observiceproviders")
 def ob_service_providers(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
     return {_ns(namespace): _custom(body, service_provider.KIND)}
-
-
-@kopf.index("apps", "v1", "deployments")
-def deployment_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {(_ns(namespace), "Deployment", name): summarize({**body, "kind": "Deployment"})}
-
-
-@kopf.index("apps", "v1", "statefulsets")
-def statefulset_index(
-    namespace: str | None, name: str, body: kopf.Body, **_: Any
-) -> dict[Any, Any]:
-    return {(_ns(namespace), "StatefulSet", name): summarize({**body, "kind": "StatefulSet"})}
 
 
 # -- events ---------------------------------------------------------------------------
@@ -196,23 +186,32 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     controller.request(ns, refs, indexes, ask_leader=True)
 
 
-@kopf.on.event("apps", "v1", "deployments")
-@kopf.on.event("apps", "v1", "statefulsets")
-async def workload_changed(
-    body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
-) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(memo, kwargs)
-    kind = kwargs["resource"].kind
+def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
+    """A workload's summary changed, appeared or went (datawatch.py): reconcile it if
+    some resource targets it; re-check its Key Manager steps when its rollout ended."""
+    ns, kind, name = key
+    controller: Controller = memo.controller
+    indexes = controller.indexes
     ref = WorkloadRef.model_validate({"kind": kind, "name": name})
-    if ref not in controller.targeted(ns):
+    if indexes is None or ref not in controller.targeted(ns):
         return
-    summary = summarize({**body, "kind": kind})
-    rollout = summary.pop("rollout")
+    held = memo.data.workloads.held.get(key)
+    summary = None if held is None else {k: v for k, v in held.items() if k != "rollout"}
     # Status updates during a rollout change nothing the files depend on: no reconcile.
-    if controller.workload_changed((ns, kind, name), summary):
-        controller.request(ns, [ref], indexes)
+    # Not through kopf, which pauses a standby's handlers: ask whether this one leads.
+    if controller.workload_changed(key, summary):
+        controller.request(ns, [ref], indexes, ask_leader=True)
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.
-    if controller.key_manager.rollout_seen((ns, kind, name), rollout):
+    if held is not None and controller.key_manager.rollout_seen(key, held["rollout"]):
+        task = asyncio.create_task(_key_manager_rolled_out(controller, ns, ref, indexes))
+        controller.tasks.add(task)
+        task.add_done_callback(controller.tasks.discard)
+
+
+async def _key_manager_rolled_out(
+    controller: Controller, ns: str, ref: WorkloadRef, indexes: Indexes
+) -> None:
+    if await controller.leading():
         snap = state.snapshot(ns, indexes.custom_objects(ns))
         controller.key_manager.request_for(snap, ref, indexes, force=True)

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import threading
 from types import SimpleNamespace
 from typing import Any, cast
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from obreg.api import parse
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
 from obreg.kube import peering, reconcile, state, status, workload
+from obreg.kube.controller import Controller
 from obreg.kube.indexes import StoreView
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
@@ -297,3 +302,98 @@ def test_a_namespace_renders_one_at_a_time_and_leaves_a_thread_to_the_others() -
 
     order = asyncio.run(scenario())
     assert order.index("end quiet") < order.index("end heavy-1") < order.index("start heavy-2")
+
+
+_REFS = st.frozensets(st.sampled_from([WorkloadRef(name=n) for n in ("km", "apim", "other")]))
+_TRACKED = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b"]),
+        st.sampled_from(["OBTrustAnchor", "OBServiceProvider"]),
+        st.sampled_from(["one", "two"]),
+        st.none() | _REFS,
+    ),
+    max_size=30,
+)
+
+
+@given(_TRACKED)
+def test_targeted_is_the_union_of_each_resources_latest_targets(steps: list[Any]) -> None:
+    """``targeted`` is kept as counts per namespace (it is asked on every event); after
+    any sequence of changes and deletions it must equal the union of what each
+    resource of the namespace targets now, and list no namespace left with none."""
+    controller = Controller(api=cast(Any, None), settle_seconds=0)
+    latest: dict[tuple[str, str, str], frozenset[WorkloadRef]] = {}
+    for namespace, kind, name, refs in steps:
+        before = latest.get((namespace, kind, name), frozenset())
+        touched = controller.track((namespace, kind, name), refs)
+        assert touched == set(before) | set(refs or ())
+        if refs is None:
+            latest.pop((namespace, kind, name), None)
+        else:
+            latest[(namespace, kind, name)] = refs
+    for namespace in ("a", "b"):
+        expected = {r for (ns, _, _), refs in latest.items() if ns == namespace for r in refs}
+        assert controller.targeted(namespace) == expected
+    assert controller.namespaces() == sorted({ns for (ns, _, _), refs in latest.items() if refs})
+
+
+def test_a_resources_file_references_are_walked_once_per_parsed_spec() -> None:
+    """The references are kept with the parsed object (asked on every event) and go
+    with it; a new spec is walked anew."""
+    sp = parse.parse(find(sample_documents(), "OBServiceProvider"))
+    refs = state._file_refs(sp)
+    assert ("Secret", sp.spec.key_manager_admin.credentials_secret) in refs
+    assert state._file_refs(sp) is refs
+    key = id(sp)
+    del sp
+    gc.collect()
+    assert key not in state._refs_kept
+
+
+def _deployment(namespace: str, name: str, **status: int) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": namespace, "name": name, "uid": f"u-{name}", "generation": 1},
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "c"}]}}},
+        "status": {"observedGeneration": 1, **status},
+    }
+
+
+def test_only_a_change_of_what_obreg_reads_of_a_workload_is_passed_on() -> None:
+    """Workloads are obreg's own watch: a status update that changes nothing obreg reads
+    stops there; a rollout's progress, a spec change and a deletion are passed on."""
+    held = workload.Workloads()
+    key = ("ns", "Deployment", "km")
+    assert held.event("Deployment", "ADDED", _deployment("ns", "km")) == key
+    assert held.event("Deployment", "MODIFIED", _deployment("ns", "km")) is None
+    noise = _deployment("ns", "km", collisionCount=2)  # not read by obreg
+    assert held.event("Deployment", "MODIFIED", noise) is None
+    progressed = _deployment("ns", "km", updatedReplicas=1, replicas=1, readyReplicas=1)
+    assert held.event("Deployment", "MODIFIED", progressed) == key
+    assert held.held[key]["rollout"] != workload.rollout(_deployment("ns", "km"))
+    relabelled = _deployment("ns", "km")
+    relabelled["metadata"]["labels"] = {workload.INJECT_LABEL: "true"}
+    assert held.event("Deployment", "MODIFIED", relabelled) == key
+    assert held.event("Deployment", "DELETED", relabelled) == key
+    assert held.event("Deployment", "DELETED", relabelled) is None
+    assert key not in held.held
+
+
+def test_a_relist_forgets_only_the_missing_workloads_of_its_kind_and_scope() -> None:
+    """After a watch expired, a list is the truth for its kind and scope: what it lacks
+    was deleted meanwhile; other kinds and namespaces are another stream's."""
+    held = workload.Workloads()
+    for namespace, name in (("a", "kept"), ("a", "gone"), ("b", "other")):
+        held.event("Deployment", "ADDED", _deployment(namespace, name))
+    held.event("StatefulSet", "ADDED", _deployment("a", "set"))
+    assert held.relisted("Deployment", "a", [("a", "Deployment", "kept")]) == [
+        ("a", "Deployment", "gone")
+    ]
+    assert set(held.held) == {
+        ("a", "Deployment", "kept"),
+        ("b", "Deployment", "other"),
+        ("a", "StatefulSet", "set"),
+    }
+    assert held.relisted("Deployment", None, []) == [
+        ("a", "Deployment", "kept"),
+        ("b", "Deployment", "other"),
+    ]

@@ -76,6 +76,11 @@ class Controller:
     results: dict[ResourceId, dict[WorkloadRef, TargetOutcome]] = field(default_factory=dict)
     # Targets each resource had when last seen, so a removed target is reconciled too.
     known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
+    # How many resources of each namespace target each workload: ``targeted`` is asked on
+    # every event, and scanning every resource of every namespace was quadratic at scale.
+    target_counts: collections.defaultdict[str, collections.Counter[WorkloadRef]] = field(
+        default_factory=lambda: collections.defaultdict(collections.Counter)
+    )
     last_events: dict[ResourceId, str] = field(default_factory=dict)
     indexes: Indexes | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -114,23 +119,29 @@ class Controller:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def workload_changed(self, key: tuple[str, str, str], summary: dict[str, Any]) -> bool:
-        """Whether a workload differs from when obreg last saw it, in what obreg reads."""
+    def workload_changed(self, key: tuple[str, str, str], summary: dict[str, Any] | None) -> bool:
+        """Whether a workload differs from when obreg last saw it, in what obreg reads
+        (None: it is gone)."""
+        if summary is None:
+            return self.workloads_seen.pop(key, None) is not None
         if self.workloads_seen.get(key) == summary:
             return False
         self.workloads_seen[key] = summary
         return True
 
     def targeted(self, namespace: str) -> set[WorkloadRef]:
-        found: set[WorkloadRef] = set()
-        for (ns, _, _), refs in self.known_targets.items():
-            if ns == namespace:
-                found |= refs
-        return found
+        counts = self.target_counts.get(namespace)
+        return set(counts) if counts else set()
+
+    def namespaces(self) -> list[str]:
+        """The namespaces where some resource targets some workload, sorted."""
+        return sorted(self.target_counts)
 
     def track(self, rid: ResourceId, refs: Iterable[WorkloadRef] | None) -> set[WorkloadRef]:
         """Record a resource's current targets (None: deleted); return old and new."""
         before = self.known_targets.get(rid, frozenset())
+        counts = self.target_counts[rid[0]]
+        counts.subtract(before)
         if refs is None:
             if rid[1] == "OBTrustAnchor":
                 metrics.certificates(rid[0], rid[2], ())
@@ -141,9 +152,19 @@ class Controller:
             if lock is not None and not lock.locked():
                 del self.status_locks[rid]
             self.key_manager.forget(rid[0], rid[2])
+            self._drop_zero_counts(rid[0])
             return set(before)
         self.known_targets[rid] = frozenset(refs)
+        counts.update(self.known_targets[rid])
+        self._drop_zero_counts(rid[0])
         return set(before) | set(refs)
+
+    def _drop_zero_counts(self, namespace: str) -> None:
+        counts = self.target_counts[namespace]
+        for ref in [ref for ref, n in counts.items() if n <= 0]:
+            del counts[ref]
+        if not counts:
+            del self.target_counts[namespace]
 
     def request(
         self,

@@ -1,4 +1,4 @@
-"""Keeping holdings.py current: two watches per kind of data object, and GETs.
+"""Keeping holdings.py and the workloads current: obreg's own watches, and GETs.
 
 Per kind (Secret, ConfigMap) and scope (the cluster, or each served namespace):
 - obreg's own objects, in full, selected by label on the server, so their drift is seen
@@ -6,8 +6,9 @@ Per kind (Secret, ConfigMap) and scope (the cluster, or each served namespace):
 - every object's metadata only (PartialObjectMetadata), so the API server never sends
   obreg the data of objects it does not read; of these obreg keeps a resourceVersion.
 An object some resource reads is fetched with a GET when it becomes read and whenever
-its resourceVersion changes. Lists are paginated, so a start never holds a cluster's
-objects in one response.
+its resourceVersion changes. Per workload kind (Deployment, StatefulSet) and scope, every
+object, kept as the summary obreg reads (see WorkloadStream). Lists are paginated, so a
+start never holds a cluster's objects in one response.
 
 kopf's watches cannot do either (no metadata-only requests), hence these, on the
 official client. A stream blocks on its socket, so each runs in its own thread and hands
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -26,8 +28,10 @@ from typing import Any
 from kubernetes.watch.watch import iter_resp_lines
 
 from ..render.objects import MANAGED_BY
+from . import workload
 from .api import Api, ApiError
 from .holdings import KINDS, Holdings, Key, key, summary
+from .workload import WorkloadKey, Workloads
 
 log = logging.getLogger(__name__)
 
@@ -55,70 +59,61 @@ def _collection(kind: str, namespace: str | None) -> str:
 
 
 class Stream:
-    """One list-then-watch of one kind in one scope, in a thread of its own."""
+    """One list-then-watch of one collection, in a thread of its own. What to ask for
+    and what its items mean is a subclass's; the ``on_*`` methods run on the loop."""
 
-    def __init__(self, owner: DataWatch, kind: str, namespace: str | None, full: bool) -> None:
-        self.owner, self.kind, self.namespace, self.full = owner, kind, namespace, full
+    page_size = PAGE
+    list_accept = watch_accept = "application/json"
+
+    def __init__(self, owner: DataWatch, name: str, collection: str) -> None:
+        self.owner, self.name, self.collection = owner, name, collection
         self.listed = asyncio.Event()
-        self.name = f"{'obreg' if full else 'metadata'} {kind} {namespace or '*'}"
 
     def _query(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [*extra, *([("labelSelector", SELECTOR)] if self.full else [])]
+        return extra
+
+    def key_of(self, metadata: dict[str, Any]) -> Key:
+        raise NotImplementedError
+
+    def on_page(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            self.on_event("ADDED", item)
+
+    def on_listed(self, seen: list[Key]) -> None:
+        """The list is complete: ``seen`` is everything in it."""
+        raise NotImplementedError
+
+    def on_event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _listed(self, seen: list[Key]) -> None:
+        self.on_listed(seen)
+        self.listed.set()
 
     def list_all(self) -> str:
         """Every page, handed over one by one; the list's resourceVersion."""
         token, seen = "", []
         while True:
-            limit = PAGE if self.full else METADATA_PAGE
-            query = self._query([("limit", str(limit)), *([("continue", token)] if token else [])])
+            query = self._query(
+                [("limit", str(self.page_size)), *([("continue", token)] if token else [])]
+            )
             page = self.owner.api.read(
                 "list",
                 self.name,
                 "GET",
-                _collection(self.kind, self.namespace),
+                self.collection,
                 query=query,
-                accept="application/json" if self.full else METADATA_LIST,
+                accept=self.list_accept,
                 timeout=LIST_SECONDS,
             )
             items = page.get("items") or []
-            seen += [key(self.kind, i["metadata"]) for i in items]
-            self.owner.hand_over(self._page, items)
+            seen += [self.key_of(i["metadata"]) for i in items]
+            self.owner.hand_over(self.on_page, items)
             meta = page.get("metadata") or {}
             token = meta.get("continue") or ""
             if not token:
                 self.owner.hand_over(self._listed, seen)
                 return str(meta.get("resourceVersion") or "")
-
-    def _page(self, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            self._event("ADDED", item)
-
-    def _listed(self, seen: list[Key]) -> None:
-        holdings = self.owner.holdings
-        if self.full:
-            gone = holdings.managed_relisted(self.kind, self.namespace, seen)
-        else:
-            gone = holdings.relisted(self.kind, self.namespace, seen)
-        for item in gone:
-            self.owner.on_change(item)
-        if self.full:  # forgotten ones may live on outside the label: read them again
-            for item in gone:
-                self.owner.fetch_if_wanted(item)
-        self.listed.set()
-
-    def _event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
-        holdings, item = self.owner.holdings, key(self.kind, obj["metadata"])
-        if self.full:
-            if holdings.managed_event(self.kind, kind_of_event, obj):
-                self.owner.on_change(item)
-            if kind_of_event == "DELETED":
-                self.owner.fetch_if_wanted(item)
-        else:
-            action = holdings.metadata_event(self.kind, kind_of_event, obj["metadata"])
-            if action == "fetch":
-                self.owner.fetch(item)
-            elif action == "gone":
-                self.owner.on_change(item)
 
     def watch(self, version: str) -> str:
         """Events from ``version`` until the server ends the watch; the last version."""
@@ -132,9 +127,9 @@ class Stream:
         )
         response = self.owner.api.send(
             "GET",
-            _collection(self.kind, self.namespace),
+            self.collection,
             query=query,
-            accept="application/json" if self.full else METADATA,
+            accept=self.watch_accept,
             timeout=WATCH_SECONDS + 30,
         )
         raw = response.response  # urllib3's, streamed
@@ -151,7 +146,7 @@ class Stream:
                     raise ApiError("watch", self.name, int(obj.get("code") or 0), "error event")
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 if kind_of_event in ("ADDED", "MODIFIED", "DELETED"):
-                    self.owner.hand_over(self._event, str(kind_of_event), obj)
+                    self.owner.hand_over(self.on_event, str(kind_of_event), obj)
         finally:
             raw.release_conn()
         return version
@@ -181,21 +176,105 @@ def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
+class DataStream(Stream):
+    """A Secret or ConfigMap collection: obreg's own objects in full, or every object's
+    metadata."""
+
+    def __init__(self, owner: DataWatch, kind: str, namespace: str | None, full: bool) -> None:
+        name = f"{'obreg' if full else 'metadata'} {kind} {namespace or '*'}"
+        super().__init__(owner, name, _collection(kind, namespace))
+        self.kind, self.namespace, self.full = kind, namespace, full
+        if not full:
+            self.page_size = METADATA_PAGE
+            self.list_accept, self.watch_accept = METADATA_LIST, METADATA
+
+    def _query(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [*extra, *([("labelSelector", SELECTOR)] if self.full else [])]
+
+    def key_of(self, metadata: dict[str, Any]) -> Key:
+        return key(self.kind, metadata)
+
+    def on_listed(self, seen: list[Key]) -> None:
+        holdings = self.owner.holdings
+        if self.full:
+            gone = holdings.managed_relisted(self.kind, self.namespace, seen)
+        else:
+            gone = holdings.relisted(self.kind, self.namespace, seen)
+        for item in gone:
+            self.owner.on_change(item)
+        if self.full:  # forgotten ones may live on outside the label: read them again
+            for item in gone:
+                self.owner.fetch_if_wanted(item)
+
+    def on_event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
+        holdings, item = self.owner.holdings, key(self.kind, obj["metadata"])
+        if self.full:
+            if holdings.managed_event(self.kind, kind_of_event, obj):
+                self.owner.on_change(item)
+            if kind_of_event == "DELETED":
+                self.owner.fetch_if_wanted(item)
+        else:
+            action = holdings.metadata_event(self.kind, kind_of_event, obj["metadata"])
+            if action == "fetch":
+                self.owner.fetch(item)
+            elif action == "gone":
+                self.owner.on_change(item)
+
+
+class WorkloadStream(Stream):
+    """Every Deployment or StatefulSet in a scope, summarized (workload.Workloads).
+
+    These were kopf indexes. kopf holds back every handler of every indexed kind until
+    all of their objects are indexed, and each object indexed at start wakes every object
+    waiting: with 1,000 anchors and their 1,000 Deployments listed at start, half of
+    obreg's CPU to Ready went to those wake-ups (a million), with each waiting object's
+    events held meanwhile. obreg reads only a workload's summary, so a plain watch serves,
+    and ``DataWatch.start`` (which kopf's watches wait for) waits for its first list."""
+
+    def __init__(self, owner: DataWatch, kind: str, namespace: str | None) -> None:
+        plural = f"{kind.lower()}s"
+        prefix = f"/apis/apps/v1/namespaces/{namespace}" if namespace else "/apis/apps/v1"
+        super().__init__(owner, f"workload {kind} {namespace or '*'}", f"{prefix}/{plural}")
+        self.kind, self.namespace = kind, namespace
+
+    def key_of(self, metadata: dict[str, Any]) -> Key:
+        return sys.intern(str(metadata["namespace"])), self.kind, str(metadata["name"])
+
+    def on_listed(self, seen: list[Key]) -> None:
+        for item in self.owner.workloads.relisted(self.kind, self.namespace, seen):
+            self.owner.on_workload(item)
+
+    def on_event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
+        item = self.owner.workloads.event(self.kind, kind_of_event, obj)
+        if item is not None:
+            self.owner.on_workload(item)
+
+
 class DataWatch:
-    """The holdings, kept current; ``on_change`` is told of each key whose held content
-    changed (on the event loop)."""
+    """The holdings and the workloads, kept current; ``on_change`` is told of each key
+    whose held content changed, ``on_workload`` of each workload whose summary changed,
+    appeared or went (both on the event loop)."""
 
     def __init__(
-        self, api: Api, namespaces: tuple[str, ...], on_change: Callable[[Key], None]
+        self,
+        api: Api,
+        namespaces: tuple[str, ...],
+        on_change: Callable[[Key], None],
+        on_workload: Callable[[WorkloadKey], None],
     ) -> None:
-        self.api, self.on_change = api, on_change
+        self.api, self.on_change, self.on_workload = api, on_change, on_workload
         self.holdings = Holdings()
+        self.workloads = Workloads()
         self.stopping = threading.Event()
-        self.streams = [
-            Stream(self, kind, namespace, full)
+        scopes = namespaces or (None,)
+        self.streams: list[Stream] = [
+            DataStream(self, kind, namespace, full)
             for kind in KINDS
-            for namespace in (namespaces or (None,))
+            for namespace in scopes
             for full in (True, False)
+        ]
+        self.streams += [
+            WorkloadStream(self, kind, namespace) for kind in workload.KINDS for namespace in scopes
         ]
         self._fetches: dict[Key, asyncio.Task[None]] = {}
         self._again: set[Key] = set()

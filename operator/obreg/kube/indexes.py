@@ -1,6 +1,6 @@
 """What a reconcile reads, seen in place (never copied), so a reconcile or a Key Manager
-step reads it as it is now: kopf's indexes of obreg's resources and of workloads, and
-the Secrets and ConfigMaps obreg holds (holdings.py)."""
+step reads it as it is now: kopf's indexes of obreg's resources, and the workloads,
+Secrets and ConfigMaps obreg's own watches hold (datawatch.py)."""
 
 from __future__ import annotations
 
@@ -36,13 +36,6 @@ class StoreView(Mapping[Any, Any]):
         return sum(1 for _ in self)
 
 
-def first(index: Mapping[Any, Any], key: Any) -> Any:
-    """The one object indexed under ``key``, or None."""
-    if key not in index:
-        return None
-    return next(iter(index[key]), None)
-
-
 @dataclass
 class Indexes:
     """What a reconcile reads (see handlers.py), read in place."""
@@ -50,10 +43,10 @@ class Indexes:
     custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
     secrets: Mapping[tuple[str, str], Mapping[str, Any]]  # (namespace, name) -> held
     config_maps: Mapping[tuple[str, str], Mapping[str, Any]]
-    workloads: Mapping[str, Mapping[tuple[str, str, str], Any]]  # kind -> index
+    workloads: Mapping[tuple[str, str, str], Any]  # (namespace, kind, name) -> summary
 
     def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
         return [obj for index in self.custom if namespace in index for obj in index[namespace]]
 
     def workload(self, namespace: str, ref: WorkloadRef) -> Any:
-        return first(self.workloads[ref.kind], (namespace, ref.kind, ref.name))
+        return self.workloads.get((namespace, ref.kind, ref.name))

@@ -52,7 +52,7 @@ async def forever(controller: Controller, api: Api, config: Settings) -> None:
         check_km = asyncio.get_running_loop().time() >= km_due
         if check_km:
             km_due += config.km_resync_seconds
-        for namespace in sorted({ns for ns, _, _ in controller.known_targets}):
+        for namespace in controller.namespaces():
             controller.request(namespace, controller.targeted(namespace), indexes)
             if check_km:
                 snap = state.snapshot(namespace, indexes.custom_objects(namespace))

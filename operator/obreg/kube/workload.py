@@ -8,7 +8,8 @@ changes. A workload that opts out of injection mounts ``obreg-<name>`` itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..render.bundle import Bundle
@@ -185,3 +186,44 @@ def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
         "volume_objects": volume_objects,
         "rollout": rollout(body),
     }
+
+
+WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
+KINDS = ("Deployment", "StatefulSet")
+
+
+class Workloads:
+    """The summary of every workload in scope, kept from a list-then-watch
+    (datawatch.py). Only a change of a summary is passed on, so the status updates of a
+    rollout that change nothing obreg reads stop here, before any handler runs."""
+
+    def __init__(self) -> None:
+        self.held: dict[WorkloadKey, dict[str, Any]] = {}
+
+    def event(self, kind: str, kind_of_event: str, obj: Mapping[str, Any]) -> WorkloadKey | None:
+        """Apply a watch event (a listed item comes as ADDED); the key if the summary
+        appeared, changed or went."""
+        meta = obj["metadata"]
+        item = (sys.intern(str(meta["namespace"])), kind, str(meta["name"]))
+        if kind_of_event == "DELETED":
+            return item if self.held.pop(item, None) is not None else None
+        new = summarize({**obj, "kind": kind})
+        if self.held.get(item) == new:
+            return None
+        self.held[item] = new
+        return item
+
+    def relisted(
+        self, kind: str, namespace: str | None, seen: Iterable[WorkloadKey]
+    ) -> list[WorkloadKey]:
+        """A complete list of ``kind`` in ``namespace`` (None: every namespace) came:
+        forget and return what it no longer has (deleted while no watch was open)."""
+        present = set(seen)
+        gone = [
+            item
+            for item in self.held
+            if item[1] == kind and namespace in (None, item[0]) and item not in present
+        ]
+        for item in gone:
+            del self.held[item]
+        return gone
