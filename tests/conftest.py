@@ -82,21 +82,54 @@ def installed(
     )
 
 
+# Every operator the session started, so a failing test's report carries their logs.
+_STARTED: list[Operator] = []
+_LOG_TAIL = 40
+
+
 @pytest.fixture(scope="session")
 def start_operator(
     installed: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Operator]]:
-    started: list[Operator] = []
-
     def start(*extra: str, env: dict[str, str] | None = None) -> Operator:
         log = tmp_path_factory.mktemp("operator-log") / "operator.log"
         operator = Operator(installed, log, extra, env).start()
-        started.append(operator)
+        _STARTED.append(operator)
         return operator
 
     yield start
-    for operator in started:
+    for operator in _STARTED:
         operator.stop()
+
+
+_LOG_SIZES = pytest.StashKey[dict[Path, int]]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    item.stash[_LOG_SIZES] = {o.log: o.log.stat().st_size for o in _STARTED if o.log.exists()}
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report ends with the tail of what each operator wrote during it
+    (a poll that timed out says what never happened; the log says why)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if call.when != "call" or not report.failed:
+        return
+    sizes = item.stash.get(_LOG_SIZES, {})
+    for operator in _STARTED:
+        if not operator.log.exists():
+            continue
+        with operator.log.open("rb") as source:
+            source.seek(sizes.get(operator.log, 0))
+            lines = source.read().decode(errors="replace").splitlines()
+        if lines:
+            report.sections.append(
+                (f"operator log {operator.log.parent.name}", "\n".join(lines[-_LOG_TAIL:]))
+            )
 
 
 @pytest.fixture(scope="session")

@@ -51,9 +51,11 @@ class Operator:
     extra: tuple[str, ...] = ()
     env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
+    started_at: int = 0  # the log's size when this process started
 
     def start(self) -> Operator:
         with self.log.open("ab") as sink:
+            self.started_at = sink.tell()
             self.process = subprocess.Popen(
                 [
                     sys.executable,
@@ -91,6 +93,13 @@ class Operator:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def since_start(self) -> str:
+        """What the current process wrote: the log is appended to across restarts, and a
+        wait for a line must not be met by a line of the process before."""
+        with self.log.open("rb") as source:
+            source.seek(self.started_at)
+            return source.read().decode(errors="replace")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
