@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, poll
@@ -176,3 +177,31 @@ def test_service_account_can_do_nothing_beyond_what_obreg_uses(
         verbs = line[line.rindex("[") + 1 : line.rindex("]")].split()
         rows[resource] = " ".join(verbs)
     assert {r: v for r, v in rows.items() if r not in KUBERNETES_DEFAULTS} == OBREG_USES
+
+
+def test_the_service_monitor_scrapes_the_operators_metrics_port(cluster: ControlPlane) -> None:
+    """README: with serviceMonitor.enabled the chart adds a ServiceMonitor. Prometheus
+    scrapes only along a chain of names: ServiceMonitor selector -> Service labels,
+    endpoint port -> Service port name, Service selector -> pod labels, targetPort ->
+    container port name. Each link is checked in the rendered chart."""
+    rendered = helm(
+        cluster, "template", "rel", str(CHART), "--namespace", "obreg-system",
+        "--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=15s",
+    ).stdout  # fmt: skip
+    docs = {d["kind"]: d for d in yaml.safe_load_all(rendered) if d}
+    monitor, service, deployment = docs["ServiceMonitor"], docs["Service"], docs["Deployment"]
+    labels = service["metadata"]["labels"]
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "interval": "15s"}]
+    (port,) = service["spec"]["ports"]
+    assert port["name"] == "metrics"
+    pod = deployment["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    container_ports = {
+        p["name"]: p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])
+    }
+    assert port["targetPort"] in container_ports
+    assert f"--metrics-port={container_ports['metrics']}" in pod["spec"]["containers"][0]["args"]
+    disabled = helm(cluster, "template", "rel", str(CHART)).stdout
+    assert "ServiceMonitor" not in disabled

@@ -4,6 +4,7 @@ really produced: Healthy when Ready, Progressing while waiting, Degraded when St
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import lupa
 import pytest
 import yaml
 
-from tests.e2e.harness import Scenario
+from tests.e2e.harness import WINDOW, Scenario, consistently
 from tests.kubetools import poll
 
 pytestmark = pytest.mark.cluster
@@ -73,3 +74,44 @@ def test_health_of_real_status_objects(scenario: Scenario) -> None:
     status, message = health(scenario.get("obta", "ob-directory-cas"))
     assert status == "Degraded"
     assert "no PEM certificate found" in message
+
+
+def _digest_managers(workload: dict[str, Any]) -> set[str]:
+    return {
+        entry["manager"]
+        for entry in workload["metadata"].get("managedFields") or []
+        if "f:obreg.dev/digest" in json.dumps(entry.get("fieldsV1") or {})
+    }
+
+
+def test_gitops_tools_leave_what_obreg_owns_on_the_workloads(scenario: Scenario) -> None:
+    """README: Argo CD ignores what the field manager ``obreg`` owns (the Application's
+    ignoreDifferences names it, for both workload kinds); Flux applies the workloads from
+    git with server-side apply under its own manager, which keeps obreg's annotation and
+    causes no rollout."""
+    application = yaml.safe_load((GITOPS / "application.yaml").read_text())["spec"]
+    ignored = {d["kind"]: d["managedFieldsManagers"] for d in application["ignoreDifferences"]}
+    assert ignored == {"Deployment": ["obreg"], "StatefulSet": ["obreg"]}
+    flux = yaml.safe_load((GITOPS.parent / "flux" / "kustomization.yaml").read_text())
+    assert {(c["kind"], c["name"]) for c in flux["spec"]["healthChecks"]} == {
+        (d["kind"], d["metadata"]["name"]) for d in scenario.docs if d["kind"].startswith("OB")
+    }
+
+    scenario.apply()
+    scenario.wait_ready()
+    poll(lambda: all(n == 1 for n in scenario.rollouts().values()), 60, "the first rollouts")
+    km = scenario.get("deployment", "wso2-km")
+    assert _digest_managers(km) == {"obreg"}
+    digest = km["spec"]["template"]["metadata"]["annotations"]["obreg.dev/digest"]
+
+    workloads = [d for d in scenario.docs if d["kind"] == "Deployment"]
+    scenario.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--field-manager=kustomize-controller",
+        "-f", "-", input=yaml.safe_dump_all(workloads),
+    )  # fmt: skip
+    after = scenario.get("deployment", "wso2-km")
+    assert after["spec"]["template"]["metadata"]["annotations"]["obreg.dev/digest"] == digest
+    assert _digest_managers(after) == {"obreg"}
+    consistently(
+        lambda: scenario.rollouts() == {"wso2-km": 1, "wso2-apim": 1}, WINDOW, "no rollout"
+    )

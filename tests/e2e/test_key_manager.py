@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,7 @@ import kmdouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.kubetools import poll
+from tests.pki import issue
 
 pytestmark = pytest.mark.cluster
 
@@ -190,12 +192,33 @@ def test_credentials_go_only_to_hosts_their_owner_allows(scenario: Scenario) -> 
     scenario.wait_ready(timeout=90)
 
 
-def test_a_soap_fault_is_shown_and_retried(scenario: Scenario) -> None:
+def updates_told(scenario: Scenario) -> str:
+    """The messages of the KeyManagerUpdated events, in one string."""
+    events = json.loads(
+        scenario.kubectl("get", "events", "-n", scenario.namespace, "-o", "json").stdout
+    )
+    return "; ".join(e["message"] for e in events["items"] if e["reason"] == "KeyManagerUpdated")
+
+
+def test_a_soap_fault_is_shown_and_retried_and_what_was_made_is_told(scenario: Scenario) -> None:
+    """The app is registered, then the claim is refused: the app is in the KM and the
+    next pass finds it in place, so the failed pass is the one to tell of it."""
     scenario.km.faults["addExternalClaim"] = "Local claim mapping is locked by the test"
     scenario.apply()
     wait_for(scenario, "Failed", "the Key Manager answered: Local claim mapping is locked")
+    poll(
+        lambda: "registered OAuth app apim_store_ob" in updates_told(scenario),
+        30,
+        lambda: f"the app's registration told; told: {updates_told(scenario)!r}",
+    )
     del scenario.km.faults["addExternalClaim"]
     scenario.wait_ready(timeout=90)
+    poll(
+        lambda: "added tpp_associated to scope openid" in updates_told(scenario),
+        30,
+        "the rest told",
+    )
+    assert updates_told(scenario).count("registered OAuth app") == 1
 
 
 def test_a_slow_km_hits_the_timeout(scenario: Scenario) -> None:
@@ -206,3 +229,67 @@ def test_a_slow_km_hits_the_timeout(scenario: Scenario) -> None:
     wait_for(scenario, "Unavailable", "no answer within 1 s")
     scenario.km.delay = 0
     scenario.wait_ready(timeout=90)
+
+
+def test_a_missing_credentials_secret_stalls_until_it_is_created(scenario: Scenario) -> None:
+    """README: a credentialsSecret that does not exist is a Failed KM step and the
+    resource Stalled, naming the Secret; creating it is the change that retries."""
+    admin = scenario.find("Secret", "km-admin")
+    scenario.apply([d for d in scenario.docs if d is not admin])
+    wait_for(scenario, "Failed", f"Secret {scenario.namespace}/km-admin not found")
+    assert scenario.condition("obsp", "apim-store", "Stalled")["status"] == "True"
+    assert not scenario.km.calls, "no call without credentials"
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+
+
+def test_without_key_manager_admin_the_steps_stay_manual_and_the_status_says_so(
+    scenario: Scenario,
+) -> None:
+    del scenario.find("OBServiceProvider")["spec"]["keyManagerAdmin"]
+    scenario.apply()
+    scenario.wait_ready()
+    warnings = scenario.get("obsp", "apim-store")["status"].get("warnings") or []
+    assert any("spec.keyManagerAdmin is unset" in w for w in warnings), warnings
+    assert not scenario.km.calls
+
+
+def test_an_untrusted_km_certificate_fails_and_the_ca_fixed_retries_at_once(
+    scenario: Scenario,
+) -> None:
+    """README: a certificate obreg cannot trust is Failed and waits for a change (no
+    timer: the input must change); the CA's change is that change, so the steps run
+    again at once, not after a retry delay or the hourly check."""
+    ca = scenario.find("ConfigMap", "km-tls-ca")["data"]
+    good = ca["ca.crt"]
+    ca["ca.crt"] = issue("Not the Key Manager's CA").pem.decode()
+    scenario.apply()
+    wait_for(scenario, "Failed", "the Key Manager's TLS certificate is not trusted")
+    assert not scenario.km.calls, "no request reached the KM's services"
+    ca["ca.crt"] = good
+    scenario.apply()
+    # A Failed of this kind has no timer: only the change can bring Ready this soon
+    # (the periodic check is hourly).
+    scenario.wait_ready(timeout=30)
+
+
+def test_the_periodic_check_restores_what_someone_removed_in_the_km(
+    scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
+) -> None:
+    """README: the KM's database changed behind obreg's back while Synced is found at the
+    next periodic check (``--key-manager-resync-seconds``) and put right."""
+    operator.stop()
+    checking = start_operator(
+        "--resync-seconds", "1", "--key-manager-resync-seconds", "3", "--priority", "100"
+    )
+    try:
+        scenario.apply()
+        scenario.wait_ready(timeout=90)
+        client_id, _ = client_credentials(scenario)
+        registrations = scenario.km.writes().count("registerOAuthApplicationData")
+        del scenario.km.db.apps[client_id]  # removed by hand in the KM's console
+        poll(lambda: client_id in scenario.km.db.apps, 30, "the app made again")
+        assert scenario.km.writes().count("registerOAuthApplicationData") == registrations + 1
+    finally:
+        checking.stop()
+        operator.start()

@@ -3,6 +3,7 @@ trusted certificate's expiry (what an expiring-CA alert is built on)."""
 
 from __future__ import annotations
 
+import copy
 import re
 import urllib.request
 from collections.abc import Callable
@@ -28,6 +29,13 @@ def sample(text: str, name: str, **labels: str) -> float | None:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(match[2])
     return None
+
+
+def plain(text: str, name: str) -> float:
+    """A metric without labels."""
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    assert found, f"{name} not served"
+    return float(found[1])
 
 
 def test_metrics(
@@ -68,6 +76,32 @@ def test_metrics(
             alias="tpproot",
         )
         assert expiry == root.not_valid_after_utc.timestamp()
+
+        # A write the API server refuses (a quota of no new ConfigMaps) fails the
+        # reconcile: counted as an error and retried until the refusal is gone.
+        errors = plain(scrape(port), "obreg_reconcile_errors_total")
+        scenario.kubectl("create", "quota", "no-configmaps", "--hard=configmaps=0", "-n", ns)
+        late = copy.deepcopy(scenario.find("Deployment", "wso2-apim"))
+        late["metadata"]["name"] = "late"
+        anchor = scenario.find("OBTrustAnchor")
+        anchor["spec"]["targets"].append({"name": "late"})
+        scenario.apply([*scenario.docs, late])
+        poll(
+            lambda: plain(scrape(port), "obreg_reconcile_errors_total") > errors,
+            30,
+            "the refused write to be counted",
+        )
+        scenario.kubectl("delete", "quota", "no-configmaps", "-n", ns)
+        poll(
+            lambda: (
+                scenario.kubectl(
+                    "get", "configmap", "obreg-late", "-n", ns, "--ignore-not-found", "-o", "name"
+                ).stdout.strip()
+                == "configmap/obreg-late"
+            ),
+            90,
+            "the retry's files",
+        )
     finally:
         measured.stop()
         operator.start()

@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -36,6 +37,15 @@ def rolls_to(scenario: Scenario, expected: dict[str, int]) -> None:
 
 def test_runbook_scenario_matches_obreg_render(scenario: Scenario, tmp_path: Path) -> None:
     assert converge(scenario) == {"wso2-km": 1, "wso2-apim": 1}
+    # The README's overview: every kind, Ready, the reason and the workloads.
+    listed = scenario.kubectl("get", "ob", "-n", scenario.namespace).stdout.splitlines()
+    assert listed[0].split() == ["NAME", "READY", "REASON", "WORKLOADS", "AGE"]
+    assert sorted(line.split()[0] for line in listed[1:]) == [
+        "obidentityprovider.obreg.dev/ob-directory",
+        "observiceprovider.obreg.dev/apim-store",
+        "obtrustanchor.obreg.dev/ob-directory-cas",
+    ]
+    assert all(line.split()[1:3] == ["True", "Applied"] for line in listed[1:])
     # The same manifests (plus the credentials obreg generated) rendered offline.
     generated = scenario.get("secret", "obreg-apim-store-client")
     generated.pop("status", None)
@@ -318,3 +328,64 @@ def test_someone_elses_object_under_obregs_name_is_left_alone(scenario: Scenario
     scenario.kubectl("delete", "configmap", "obreg-wso2-km", "-n", scenario.namespace)
     scenario.wait_ready()
     assert "repository__conf__identity__identity.xml" in scenario.data("configmap", "obreg-wso2-km")
+
+
+def _km_as_statefulset(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scenario with its Key Manager a StatefulSet, as some WSO2 charts run it."""
+    changed = copy.deepcopy(docs)
+    km = {"kind": "StatefulSet", "name": "wso2-km"}
+    for doc in changed:
+        spec = doc.get("spec") or {}
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "wso2-km":
+            doc["kind"] = "StatefulSet"
+            spec["serviceName"] = "wso2-km"
+        elif doc["kind"] == "OBTrustAnchor":
+            spec["targets"] = [km if t["name"] == "wso2-km" else t for t in spec["targets"]]
+        elif doc["kind"] == "OBIdentityProvider":
+            spec["target"] = km
+        elif doc["kind"] == "OBServiceProvider":
+            spec["keyManager"] = km
+    return changed
+
+
+def _revisions_with_digest(scenario: Scenario, name: str) -> set[str]:
+    """The obreg digests of a StatefulSet's ControllerRevisions: one per rollout."""
+    got = scenario.kubectl("get", "controllerrevisions", "-n", scenario.namespace, "-o", "json")
+    listed = json.loads(got.stdout)["items"]
+    return {
+        annotations["obreg.dev/digest"]
+        for r in listed
+        if r["metadata"]["name"].startswith(f"{name}-")
+        for annotations in [r["data"]["spec"]["template"]["metadata"].get("annotations") or {}]
+        if "obreg.dev/digest" in annotations
+    }
+
+
+def test_a_statefulset_target_is_served_like_a_deployment(scenario: Scenario) -> None:
+    """Files, digest, rollout and Key Manager steps for a StatefulSet; its deletion is
+    seen (the target waits for it) and its return gets the same files."""
+    docs = _km_as_statefulset(scenario.docs)
+    scenario.apply(docs)
+    scenario.wait_ready(timeout=90)
+    assert scenario.data("configmap", "obreg-wso2-km")
+    digest = scenario.get("statefulset", "wso2-km")["spec"]["template"]["metadata"]["annotations"][
+        "obreg.dev/digest"
+    ]
+    assert _revisions_with_digest(scenario, "wso2-km") == {digest}
+    assert scenario.condition("obsp", "apim-store", "KeyManagerDatabase")["reason"] == "Synced"
+
+    anchor = next(d for d in docs if d["kind"] == "OBTrustAnchor")
+    anchor["spec"]["certificates"].append(
+        {"alias": "partnerca", "inline": issue("Partner CA").pem.decode()}
+    )
+    scenario.apply(docs)
+    poll(lambda: len(_revisions_with_digest(scenario, "wso2-km")) == 2, 30, "a second rollout")
+
+    scenario.kubectl("delete", "statefulset", "wso2-km", "-n", scenario.namespace)
+    poll(
+        lambda: scenario.condition("obidp", "ob-directory").get("reason") == "WaitingForWorkload",
+        30,
+        "the IdP to wait for its StatefulSet",
+    )
+    scenario.apply(docs)
+    scenario.wait_ready(timeout=90)

@@ -132,6 +132,26 @@ def test_soap_fault_keeps_the_kms_reason(km: tuple[kmdouble.KmDouble, bytes]) ->
     assert converge(km) == ["added tpp_associated to scope openid"]
 
 
+def test_a_failure_carries_what_the_pass_made_before_it(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    """The next pass finds those items in place and says nothing of them: the failure is
+    the only place where they are told."""
+    double, _ = km
+    double.faults["updateScope"] = "Error while updating OIDC claims for the scope: openid"
+    with pytest.raises(KmError) as fault:
+        converge(km)
+    assert fault.value.done == [
+        "registered OAuth app apim_store_ob",
+        "added OIDC claim tpp_associated -> http://wso2.org/claims/active",
+    ]
+    double.faults["registerOAuthApplicationData"] = "refused first"
+    double.db = kmdouble.Database()
+    with pytest.raises(KmError) as fault:
+        converge(km)
+    assert fault.value.done == []
+
+
 def test_slow_km_hits_the_timeout(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     double, _ = km
     double.delay = 1.5

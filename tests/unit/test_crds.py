@@ -9,13 +9,34 @@ import yaml
 
 from obreg.api import crd
 
-CRDS = Path(__file__).resolve().parents[2] / "crds" / "obreg.dev.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds" / "obreg.dev.yaml"
 
 
 def test_committed_crds_are_fresh() -> None:
     assert CRDS.read_text() == crd.render_all(), (
         "crds/ is stale: run `obreg crds > crds/obreg.dev.yaml`"
     )
+
+
+def test_the_charts_crds_are_the_same_bytes() -> None:
+    """helm installs charts/obreg/crds; kubectl users apply crds/: one definition."""
+    assert (ROOT / "charts" / "obreg" / "crds" / "obreg.dev.yaml").read_bytes() == (
+        CRDS.read_bytes()
+    ), "charts/obreg/crds is stale: run `make crds`"
+
+
+def test_kubectl_get_ob_lists_every_kind_with_ready_reason_and_workloads() -> None:
+    """README: ``kubectl get ob -A`` lists all three kinds with Ready, the reason and the
+    workloads (tests/e2e runs it on the plane)."""
+    for definition in yaml.safe_load_all(CRDS.read_text()):
+        assert "ob" in definition["spec"]["names"]["categories"]
+        columns = definition["spec"]["versions"][0]["additionalPrinterColumns"]
+        paths = {c["name"]: c["jsonPath"] for c in columns}
+        ready = '.status.conditions[?(@.type=="Ready")]'
+        assert paths["Ready"] == f"{ready}.status"
+        assert paths["Reason"] == f"{ready}.reason"
+        assert paths["Workloads"] == ".status.workloads"
 
 
 def _walk(schema: dict[str, Any], path: str) -> list[str]:

@@ -131,6 +131,23 @@ def test_workload_gets_the_digest_and_opted_in_mounts() -> None:
     assert workload.needs_apply(unmounted, files)  # a mount removed by hand comes back
 
 
+def test_the_mount_root_annotation_moves_every_containers_mount() -> None:
+    """README: ``obreg.dev/mount-root`` replaces WSO2's config volume path (a trailing
+    slash is the same root); without it, the WSO2 images' path."""
+    files = bundle(("repository/conf/identity/identity.xml", False))
+    opted = {**deployment(), "labels": {"obreg.dev/inject": "true"}, "containers": ["km", "side"]}
+
+    def mounts(summary: dict[str, object]) -> list[object]:
+        spec = workload.apply_body(summary, files)["spec"]["template"]["spec"]
+        return [c["volumeMounts"] for c in spec["containers"]]
+
+    default = {"name": "obreg-files", "mountPath": workload.DEFAULT_MOUNT_ROOT, "readOnly": True}
+    assert mounts(opted) == [[default], [default]]
+    moved = {**opted, "annotations": {"obreg.dev/mount-root": "/opt/wso2/config/"}}
+    mount = {"name": "obreg-files", "mountPath": "/opt/wso2/config", "readOnly": True}
+    assert mounts(moved) == [[mount], [mount]]
+
+
 def test_mounts_that_hide_obreg_files_are_reported() -> None:
     files = bundle(
         ("repository/conf/identity/identity.xml", False), ("repository/conf/api-manager.xml", False)

@@ -58,6 +58,9 @@ class KmError(Exception):
     def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+        # What the failed pass had made before (sync.converge): changes to report all
+        # the same, since the next pass will find them in place and say nothing of them.
+        self.done: list[str] = []
 
 
 @dataclass(frozen=True)

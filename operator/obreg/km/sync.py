@@ -34,26 +34,31 @@ async def observe(client: AdminClient, want: Desired) -> Observed:
 
 
 async def converge(client: AdminClient, want: Desired) -> list[str]:
-    """Make the KM hold ``want``; returns what was done (empty: it already did)."""
+    """Make the KM hold ``want``; returns what was done (empty: it already did). A
+    failure carries what this pass had done before it (``KmError.done``)."""
     seen = await observe(client, want)
     steps = plan(want, seen)
     if isinstance(steps, Blocked):
         raise KmError("fault" if steps.retry else "unsupported", steps.reason)
     done: list[str] = []
-    for step in steps:
-        if step.kind == "register_app":
-            await client.register_app(want.app)
-        elif step.kind == "replace_app":
-            await client.remove_app(want.app.client_id)
-            await client.register_app(want.app)
-        elif step.kind == "update_app":
-            assert seen.app is not None  # planned only for an existing app
-            await client.update_app(want.app, seen.app)
-        elif step.kind == "add_claim":
-            await client.add_external_claim(want.claim)
-        elif step.kind == "update_claim":
-            await client.update_external_claim(want.claim)
-        else:
-            await client.update_scope(want.scope, [want.claim.uri], [])
-        done.append(step.description)
+    try:
+        for step in steps:
+            if step.kind == "register_app":
+                await client.register_app(want.app)
+            elif step.kind == "replace_app":
+                await client.remove_app(want.app.client_id)
+                await client.register_app(want.app)
+            elif step.kind == "update_app":
+                assert seen.app is not None  # planned only for an existing app
+                await client.update_app(want.app, seen.app)
+            elif step.kind == "add_claim":
+                await client.add_external_claim(want.claim)
+            elif step.kind == "update_claim":
+                await client.update_external_claim(want.claim)
+            else:
+                await client.update_scope(want.scope, [want.claim.uri], [])
+            done.append(step.description)
+    except KmError as err:
+        err.done = done
+        raise
     return done

@@ -264,6 +264,7 @@ class KeyManagerSteps:
                         metrics.KM_CALLS.labels(operation).inc()
         except KmError as err:
             metrics.KM_SYNCS.labels(err.kind).inc()
+            await self._report(snap, sp, err.done, secrets)
             message = redact(str(err), secrets)
             # Retrying refused credentials on a timer could lock the KM's admin account
             # (IS locks a user after failed logins), and an untrusted certificate or a KM
@@ -291,18 +292,27 @@ class KeyManagerSteps:
             )
         else:
             message = previous.result.message  # verified: nothing new to say
-        if done:
-            log.info("Key Manager steps of %s: %s", sp.label, "; ".join(done))
-            await events.post(
-                self.controller.api,
-                [snap.raw[(KIND, name)]],
-                "Normal",
-                "KeyManagerUpdated",
-                redact("; ".join(done), secrets),
-            )
+        await self._report(snap, sp, done, secrets)
         synced = KeyManagerResult(state="Synced", message=message)
         await self._record(snap, sp, Outcome(synced, attempt, warnings=read))
         return False
+
+    async def _report(
+        self,
+        snap: state.Snapshot,
+        sp: Resource[OBServiceProviderSpec],
+        done: list[str],
+        secrets: tuple[str, ...],
+    ) -> None:
+        """Log and post what a pass changed in the KM, also when it then failed: the next
+        pass finds those changes in place and would never tell of them."""
+        if not done:
+            return
+        summary = redact("; ".join(done), secrets)
+        log.info("Key Manager steps of %s: %s", sp.label, summary)
+        await events.post(
+            self.controller.api, [snap.raw[(KIND, sp.name)]], "Normal", "KeyManagerUpdated", summary
+        )
 
     async def _record(
         self, snap: state.Snapshot, sp: Resource[OBServiceProviderSpec], outcome: Outcome
