@@ -186,6 +186,7 @@ def test_the_service_monitor_scrapes_the_operators_metrics_port(cluster: Control
     container port name. Each link is checked in the rendered chart."""
     rendered = helm(
         cluster, "template", "rel", str(CHART), "--namespace", "obreg-system",
+        "--kube-version", "1.34.4",
         "--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=15s",
     ).stdout  # fmt: skip
     docs = {d["kind"]: d for d in yaml.safe_load_all(rendered) if d}
@@ -203,5 +204,5 @@ def test_the_service_monitor_scrapes_the_operators_metrics_port(cluster: Control
     }
     assert port["targetPort"] in container_ports
     assert f"--metrics-port={container_ports['metrics']}" in pod["spec"]["containers"][0]["args"]
-    disabled = helm(cluster, "template", "rel", str(CHART)).stdout
+    disabled = helm(cluster, "template", "rel", str(CHART), "--kube-version", "1.34.4").stdout
     assert "ServiceMonitor" not in disabled

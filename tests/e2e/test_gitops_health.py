@@ -76,6 +76,14 @@ def test_health_of_real_status_objects(scenario: Scenario) -> None:
     assert "no PEM certificate found" in message
 
 
+def _with_managed_fields(scenario: Scenario, kind: str, name: str) -> dict[str, Any]:
+    shown = scenario.kubectl(
+        "get", kind, name, "-n", scenario.namespace, "-o", "json", "--show-managed-fields"
+    )
+    found: dict[str, Any] = json.loads(shown.stdout)
+    return found
+
+
 def _digest_managers(workload: dict[str, Any]) -> set[str]:
     return {
         entry["manager"]
@@ -100,7 +108,7 @@ def test_gitops_tools_leave_what_obreg_owns_on_the_workloads(scenario: Scenario)
     scenario.apply()
     scenario.wait_ready()
     poll(lambda: all(n == 1 for n in scenario.rollouts().values()), 60, "the first rollouts")
-    km = scenario.get("deployment", "wso2-km")
+    km = _with_managed_fields(scenario, "deployment", "wso2-km")
     assert _digest_managers(km) == {"obreg"}
     digest = km["spec"]["template"]["metadata"]["annotations"]["obreg.dev/digest"]
 
@@ -109,7 +117,7 @@ def test_gitops_tools_leave_what_obreg_owns_on_the_workloads(scenario: Scenario)
         "apply", "--server-side", "--force-conflicts", "--field-manager=kustomize-controller",
         "-f", "-", input=yaml.safe_dump_all(workloads),
     )  # fmt: skip
-    after = scenario.get("deployment", "wso2-km")
+    after = _with_managed_fields(scenario, "deployment", "wso2-km")
     assert after["spec"]["template"]["metadata"]["annotations"]["obreg.dev/digest"] == digest
     assert _digest_managers(after) == {"obreg"}
     consistently(

@@ -38,14 +38,18 @@ def rolls_to(scenario: Scenario, expected: dict[str, int]) -> None:
 def test_runbook_scenario_matches_obreg_render(scenario: Scenario, tmp_path: Path) -> None:
     assert converge(scenario) == {"wso2-km": 1, "wso2-apim": 1}
     # The README's overview: every kind, Ready, the reason and the workloads.
-    listed = scenario.kubectl("get", "ob", "-n", scenario.namespace).stdout.splitlines()
-    assert listed[0].split() == ["NAME", "READY", "REASON", "WORKLOADS", "AGE"]
-    assert sorted(line.split()[0] for line in listed[1:]) == [
+    printed = scenario.kubectl("get", "ob", "-n", scenario.namespace).stdout.splitlines()
+    lines = [line.split() for line in printed if line.strip()]  # a table per kind
+    assert {tuple(line) for line in lines if line[0] == "NAME"} == {
+        ("NAME", "READY", "REASON", "WORKLOADS", "AGE")
+    }
+    rows = [line for line in lines if line[0] != "NAME"]
+    assert sorted(row[0] for row in rows) == [
         "obidentityprovider.obreg.dev/ob-directory",
         "observiceprovider.obreg.dev/apim-store",
         "obtrustanchor.obreg.dev/ob-directory-cas",
     ]
-    assert all(line.split()[1:3] == ["True", "Applied"] for line in listed[1:])
+    assert all(row[1:3] == ["True", "Applied"] for row in rows)
     # The same manifests (plus the credentials obreg generated) rendered offline.
     generated = scenario.get("secret", "obreg-apim-store-client")
     generated.pop("status", None)
