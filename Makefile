@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz crds e2e-kind bench bench-quick
+.PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ faults: controlplane
 # (tests/fuzz); what they find is kept in .hypothesis/ and replayed first next time.
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/fuzz -m "not cluster" -q $(PYTEST_ARGS)
+
+# Line coverage of the pure core (render/, api/, km/ and the kube rules that decide
+# without I/O) by the offline tiers alone (tests/unit, tests/km): how much of a change
+# there is checked without a cluster. No cluster needed.
+PURE_CORE := operator/obreg/render/*,operator/obreg/api/*,operator/obreg/km/*,$\
+	operator/obreg/kube/holdings.py,operator/obreg/kube/state.py,$\
+	operator/obreg/kube/status.py,operator/obreg/kube/workload.py,$\
+	operator/obreg/kube/peering.py,operator/obreg/redaction.py,operator/obreg/errors.py
+coverage: venv
+	mkdir -p build
+	COVERAGE_FILE=build/.coverage $(PY) -m coverage run --source=operator/obreg \
+		-m pytest tests/unit tests/km -q -p no:cacheprovider $(PYTEST_ARGS)
+	COVERAGE_FILE=build/.coverage $(PY) -m coverage report --include='$(PURE_CORE)'
 
 # Regenerate the CRDs (top level and the chart's copy) from the models.
 crds: venv
