@@ -47,9 +47,12 @@ def client() -> ApiClient:
     return ApiClient()
 
 
-def path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+    """An object's URL, or its collection's (no name) in a namespace or, with no
+    namespace, in every namespace (what a cluster-wide list or watch asks for)."""
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    collection = f"{prefix}/namespaces/{namespace}/{_PLURALS[(api_version, kind)]}"
+    scope = f"{prefix}/namespaces/{namespace}" if namespace else prefix
+    collection = f"{scope}/{_PLURALS[(api_version, kind)]}"
     return f"{collection}/{name}" if name else collection
 
 

@@ -78,9 +78,7 @@ class Controller:
     known_targets: dict[ResourceId, frozenset[WorkloadRef]] = field(default_factory=dict)
     # How many resources of each namespace target each workload: ``targeted`` is asked on
     # every event, and scanning every resource of every namespace was quadratic at scale.
-    target_counts: collections.defaultdict[str, collections.Counter[WorkloadRef]] = field(
-        default_factory=lambda: collections.defaultdict(collections.Counter)
-    )
+    target_counts: dict[str, collections.Counter[WorkloadRef]] = field(default_factory=dict)
     last_events: dict[ResourceId, str] = field(default_factory=dict)
     indexes: Indexes | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -130,8 +128,7 @@ class Controller:
         return True
 
     def targeted(self, namespace: str) -> set[WorkloadRef]:
-        counts = self.target_counts.get(namespace)
-        return set(counts) if counts else set()
+        return set(self.target_counts.get(namespace, ()))
 
     def namespaces(self) -> list[str]:
         """The namespaces where some resource targets some workload, sorted."""
@@ -140,8 +137,8 @@ class Controller:
     def track(self, rid: ResourceId, refs: Iterable[WorkloadRef] | None) -> set[WorkloadRef]:
         """Record a resource's current targets (None: deleted); return old and new."""
         before = self.known_targets.get(rid, frozenset())
-        counts = self.target_counts[rid[0]]
-        counts.subtract(before)
+        after = frozenset(refs) if refs is not None else frozenset()
+        self._count(rid[0], before, after)
         if refs is None:
             if rid[1] == "OBTrustAnchor":
                 metrics.certificates(rid[0], rid[2], ())
@@ -152,19 +149,21 @@ class Controller:
             if lock is not None and not lock.locked():
                 del self.status_locks[rid]
             self.key_manager.forget(rid[0], rid[2])
-            self._drop_zero_counts(rid[0])
             return set(before)
-        self.known_targets[rid] = frozenset(refs)
-        counts.update(self.known_targets[rid])
-        self._drop_zero_counts(rid[0])
-        return set(before) | set(refs)
+        self.known_targets[rid] = after
+        return set(before) | after
 
-    def _drop_zero_counts(self, namespace: str) -> None:
-        counts = self.target_counts[namespace]
-        for ref in [ref for ref, n in counts.items() if n <= 0]:
-            del counts[ref]
-        if not counts:
-            del self.target_counts[namespace]
+    def _count(
+        self, namespace: str, before: Iterable[WorkloadRef], after: Iterable[WorkloadRef]
+    ) -> None:
+        counts = self.target_counts.get(namespace, collections.Counter())
+        counts.subtract(before)
+        counts.update(after)
+        counts = +counts  # without the workloads no resource targets any more
+        if counts:
+            self.target_counts[namespace] = counts
+        else:
+            self.target_counts.pop(namespace, None)
 
     def request(
         self,

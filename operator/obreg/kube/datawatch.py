@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -29,7 +28,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from ..render.objects import MANAGED_BY
 from . import workload
-from .api import Api, ApiError
+from .api import Api, ApiError, path
 from .holdings import KINDS, Holdings, Key, key, summary
 from .workload import WorkloadKey, Workloads
 
@@ -51,11 +50,6 @@ FETCH_TIMEOUT = 30.0  # a reconcile waits this long for a fetch, then fails and 
 
 class Gone(Exception):
     """The watch's resourceVersion is too old (HTTP 410): list again."""
-
-
-def _collection(kind: str, namespace: str | None) -> str:
-    plural = "secrets" if kind == "Secret" else "configmaps"
-    return f"/api/v1/namespaces/{namespace}/{plural}" if namespace else f"/api/v1/{plural}"
 
 
 class Stream:
@@ -182,7 +176,7 @@ class DataStream(Stream):
 
     def __init__(self, owner: DataWatch, kind: str, namespace: str | None, full: bool) -> None:
         name = f"{'obreg' if full else 'metadata'} {kind} {namespace or '*'}"
-        super().__init__(owner, name, _collection(kind, namespace))
+        super().__init__(owner, name, path("v1", kind, namespace))
         self.kind, self.namespace, self.full = kind, namespace, full
         if not full:
             self.page_size = METADATA_PAGE
@@ -232,13 +226,12 @@ class WorkloadStream(Stream):
     and ``DataWatch.start`` (which kopf's watches wait for) waits for its first list."""
 
     def __init__(self, owner: DataWatch, kind: str, namespace: str | None) -> None:
-        plural = f"{kind.lower()}s"
-        prefix = f"/apis/apps/v1/namespaces/{namespace}" if namespace else "/apis/apps/v1"
-        super().__init__(owner, f"workload {kind} {namespace or '*'}", f"{prefix}/{plural}")
+        name = f"workload {kind} {namespace or '*'}"
+        super().__init__(owner, name, path("apps/v1", kind, namespace))
         self.kind, self.namespace = kind, namespace
 
     def key_of(self, metadata: dict[str, Any]) -> Key:
-        return sys.intern(str(metadata["namespace"])), self.kind, str(metadata["name"])
+        return workload.key(self.kind, metadata)
 
     def on_listed(self, seen: list[Key]) -> None:
         for item in self.owner.workloads.relisted(self.kind, self.namespace, seen):

@@ -192,6 +192,11 @@ WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
 KINDS = ("Deployment", "StatefulSet")
 
 
+def key(kind: str, metadata: Mapping[str, Any]) -> WorkloadKey:
+    # Interned: the same namespace names repeat across every workload of a cluster.
+    return sys.intern(str(metadata["namespace"])), kind, str(metadata["name"])
+
+
 class Workloads:
     """The summary of every workload in scope, kept from a list-then-watch
     (datawatch.py). Only a change of a summary is passed on, so the status updates of a
@@ -203,8 +208,7 @@ class Workloads:
     def event(self, kind: str, kind_of_event: str, obj: Mapping[str, Any]) -> WorkloadKey | None:
         """Apply a watch event (a listed item comes as ADDED); the key if the summary
         appeared, changed or went."""
-        meta = obj["metadata"]
-        item = (sys.intern(str(meta["namespace"])), kind, str(meta["name"]))
+        item = key(kind, obj["metadata"])
         if kind_of_event == "DELETED":
             return item if self.held.pop(item, None) is not None else None
         new = summarize({**obj, "kind": kind})
