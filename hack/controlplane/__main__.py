@@ -29,14 +29,14 @@ def _running(state: dict[str, object]) -> bool:
     return bool(pids)
 
 
-def up() -> None:
+def up(node: str = "kwok") -> None:
     if STATE.exists():
         state = json.loads(STATE.read_text())
-        if _running(state):
+        if _running(state) and state.get("node", "kwok") == node:
             print(f"KUBECONFIG={state['kubeconfig']}")
             return
         launcher.stop_detached(state)
-    plane = launcher.ControlPlane(tie_to_parent=False)
+    plane = launcher.ControlPlane(tie_to_parent=False, node=node)
     plane.start()
     STATE.parent.mkdir(exist_ok=True)
     STATE.write_text(json.dumps(plane.state()))
@@ -56,13 +56,20 @@ def down() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="controlplane")
     parser.add_argument("command", choices=("build", "up", "down"))
-    command = parser.parse_args().command
+    parser.add_argument(
+        "--node",
+        choices=("kwok", "real"),
+        default=os.environ.get("NODE") or "kwok",
+        help="kwok: fake nodes only (the default); real: also a node that runs containers",
+    )
+    arguments = parser.parse_args()
+    command = arguments.command
     try:
         if command == "build":
             for name, path in build.build_all().items():
                 print(f"{name}={path}")
         elif command == "up":
-            up()
+            up(arguments.node)
         else:
             down()
     except launcher.StartError as err:

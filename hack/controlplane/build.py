@@ -75,7 +75,7 @@ class Family:
     def ldflags(self, version: str) -> str:
         """Stamp the version the binaries report: an unstamped kube-apiserver says
         v0.0.0-master, which kubectl, kwok and helm treat as a broken server."""
-        if self.name == "k8s":
+        if self.module == "k8s.io/kubernetes":
             major, minor = version.lstrip("v").split(".")[:2]
             flags = []
             for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
@@ -147,6 +147,15 @@ TRUST_MANAGER_UNTHROTTLED = dataclasses.replace(
     ),
 )
 PEERS = (TRUST_MANAGER, TRUST_MANAGER_UNTHROTTLED)
+
+# Not part of the default plane, so built only for the opt-in real node (NODE=real): the
+# kubelet that runs real containers through containerd, and kube-proxy for Service IPs.
+NODE = Family(
+    "node",
+    "k8s.io/kubernetes",
+    ("k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-proxy"),
+    ("kubelet", "kube-proxy"),
+)
 
 # kwok's standalone binary needs stage definitions; these ship in its module source.
 KWOK_STAGES = (

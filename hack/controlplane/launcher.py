@@ -1,5 +1,6 @@
 """Start and stop a real control plane on loopback: etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler and kwok with one fake Node.
+kube-controller-manager, kube-scheduler and kwok with one fake Node; with ``node="real"``
+also a real node (containerd, kubelet, kube-proxy: see node.py) that runs containers.
 
 One class serves three callers: ``make cluster-up``/``cluster-down`` (detached, state kept
 in a file), the pytest session fixture (tied to the test process, torn down in a
@@ -28,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, pki
+from . import build, images, node, pki
 
 FAKE_NODE = "kwok-node-0"
 # Workloads meant for the fake node tolerate this taint; nothing else lands there.
@@ -93,6 +94,17 @@ class ControlPlane:
     components: list[Component] = field(default_factory=list)
     binaries: dict[str, Path] = field(default_factory=dict)
     apiserver_port: int = 0
+    node: str = "kwok"  # or "real": a kubelet node running real containers as well
+
+    @property
+    def real(self) -> bool:
+        return self.node == "real"
+
+    @property
+    def address(self) -> str:
+        """Where the API server listens: loopback, or the real node's address (which its
+        pods reach through the kubernetes Service)."""
+        return node.NODE_IP if self.real else "127.0.0.1"
 
     @property
     def kubeconfig(self) -> Path:
@@ -105,7 +117,7 @@ class ControlPlane:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.address}:{self.apiserver_port}"
 
     def __enter__(self) -> ControlPlane:
         self.start()
@@ -145,6 +157,16 @@ class ControlPlane:
 
     def _start(self) -> None:
         self.binaries = build.build_all()
+        if self.real:
+            node.check_host()
+            node_binaries = build.build(build.NODE)
+            self.binaries.update(
+                kubelet=node_binaries / "kubelet",
+                **{"kube-proxy": node_binaries / "kube-proxy"},
+                containerd=node.CONTAINERD,
+            )
+            node.teardown(None)  # what a killed run left
+            node.prepare_host()
         files = pki.generate(self.root / "pki")
         self.pki = files
         etcd_client, etcd_peer = free_port(), free_port()
@@ -171,9 +193,13 @@ class ControlPlane:
             "kube-apiserver",
             [
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                "--endpoint-reconciler-type=none",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
+                # The real node's pods reach the server through the kubernetes Service,
+                # whose endpoint the default reconciler keeps; loopback cannot be one.
+                *([] if self.real else ["--endpoint-reconciler-type=none"]),
+                # kubelet's address for logs and exec: the node has no name in DNS.
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--secure-port={self.apiserver_port}",
                 f"--tls-cert-file={files.serving_cert}",
                 f"--tls-private-key-file={files.serving_key}",
@@ -181,7 +207,7 @@ class ControlPlane:
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={files.sa_pub}",
                 f"--service-account-signing-key-file={files.sa_key}",
-                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--service-cluster-ip-range={node.SERVICE_CIDR if self.real else '10.0.0.0/24'}",
                 "--authorization-mode=Node,RBAC",
                 "--allow-privileged=true",
                 "--enable-priority-and-fairness=false",
@@ -192,7 +218,8 @@ class ControlPlane:
                 "--audit-log-maxsize=0",
             ],
         )
-        self._write_kubeconfig(files)
+        write_kubeconfig(self.kubeconfig, self.server, files.ca_cert, files.admin_cert,
+                         files.admin_key)  # fmt: skip
         self._await("kube-apiserver", lambda: self._api_ok("/readyz"))
 
         self._spawn(
@@ -252,6 +279,51 @@ class ControlPlane:
             lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"),
         )
         self._await("kube-scheduler", self._scheduler_ready)
+        if self.real:
+            self._start_real_node(files)
+
+    def _start_real_node(self, files: pki.PkiFiles) -> None:
+        """containerd with the sandbox image loaded, then kubelet and kube-proxy, each
+        with a client certificate of its own identity; returns once the node is Ready."""
+        root = self.node_root
+        root.mkdir()
+        self._spawn("containerd", [f"--config={node.containerd_config(root)}"])
+        self._await("containerd", lambda: node.socket(root).exists() and node.tasks_ok(root))
+        node.import_image(root, images.archive(images.pause(), root / "pause.tar"))
+        identities = {
+            "kubelet": (f"system:node:{node.NAME}", "system:nodes"),
+            "kube-proxy": ("system:kube-proxy", None),
+        }
+        kubeconfigs = {}
+        for name, (common_name, group) in identities.items():
+            cert, key = pki.client(files, name, common_name, group)
+            kubeconfigs[name] = write_kubeconfig(
+                root / f"{name}.kubeconfig", self.server, files.ca_cert, cert, key
+            )
+        kubelet = node.kubelet_config(root, files.ca_cert, free_port(), free_port())
+        self._spawn(
+            "kubelet",
+            [
+                f"--config={kubelet}",
+                f"--kubeconfig={kubeconfigs['kubelet']}",
+                f"--hostname-override={node.NAME}",
+                f"--node-ip={node.NODE_IP}",
+                f"--root-dir={root / 'kubelet'}",
+                f"--cert-dir={root / 'kubelet-pki'}",
+                "--v=1",
+            ],
+        )
+        proxy = node.kube_proxy_config(root, kubeconfigs["kube-proxy"], free_port(), free_port())
+        self._spawn("kube-proxy", [f"--config={proxy}", "--v=1"])
+        self._await("kubelet", lambda: self._node_ready(node.NAME))
+
+    def load_image(self, archive: Path) -> None:
+        """Make an image archive (images.archive) available to the real node's pods."""
+        node.import_image(self.node_root, archive)
+
+    @property
+    def node_root(self) -> Path:
+        return self.root / "node"
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = self.root / "logs" / f"{name}.log"
@@ -395,12 +467,15 @@ class ControlPlane:
         self.api("/api/v1/nodes", "POST", node)
 
     def _fake_node_ready(self) -> bool:
+        return self._node_ready(FAKE_NODE)
+
+    def _node_ready(self, name: str) -> bool:
         try:
-            node = self.api(f"/api/v1/nodes/{FAKE_NODE}")
+            found = self.api(f"/api/v1/nodes/{name}")
         except (urllib.error.URLError, OSError):
             return False
-        assert isinstance(node, dict)
-        conditions = node.get("status", {}).get("conditions", [])
+        assert isinstance(found, dict)
+        conditions = found.get("status", {}).get("conditions", [])
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     def _scheduler_ready(self) -> bool:
@@ -417,42 +492,42 @@ class ControlPlane:
         except (urllib.error.URLError, OSError):
             return False
 
-    def _write_kubeconfig(self, files: pki.PkiFiles) -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "obreg",
-                    "cluster": {"server": self.server, "certificate-authority": str(files.ca_cert)},
-                }
-            ],
-            "users": [
-                {
-                    "name": "admin",
-                    "user": {
-                        "client-certificate": str(files.admin_cert),
-                        "client-key": str(files.admin_key),
-                    },
-                }
-            ],
-            "contexts": [{"name": "obreg", "context": {"cluster": "obreg", "user": "admin"}}],
-            "current-context": "obreg",
-        }
-        # JSON is YAML, and every kubeconfig reader accepts it.
-        self.kubeconfig.write_text(json.dumps(config, indent=2))
-        self.kubeconfig.chmod(0o600)
-
     # -- stop -------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop every component (reverse order), then remove the run directory."""
+        if self.real:
+            self._drain_real_node()
         for component in reversed(self.components):
             if component.process is not None:
                 stop_process_group(component.process.pid)
                 component.process.wait()
         self.components.clear()
+        if self.real:
+            node.teardown(self.node_root)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _drain_real_node(self) -> None:
+        """Stop what recreates pods, delete the node's pods, and wait for containerd's
+        tasks to end: only kubelet stops sandboxes and undoes their network, and an API
+        deletion returns before it has (teardown kills whatever is left anyway)."""
+        names = [c.name for c in self.components if c.process is not None]
+        if "kubelet" not in names or "kube-apiserver" not in names:
+            return
+        for name in ("kube-controller-manager", "kube-scheduler"):
+            if name in names:
+                self.stop_component(name)
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            pods = self.api(f"/api/v1/pods?fieldSelector=spec.nodeName%3D{node.NAME}")
+            assert isinstance(pods, dict)
+            for pod in pods["items"]:
+                meta = pod["metadata"]
+                self.request(
+                    f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+                    "DELETE",
+                    {"gracePeriodSeconds": 0},
+                )
+        node.await_no_tasks(self.node_root)
 
     # -- detached use (make cluster-up / cluster-down) --------------------------------
 
@@ -461,6 +536,7 @@ class ControlPlane:
             "root": str(self.root),
             "kubeconfig": str(self.kubeconfig),
             "pids": [c.process.pid for c in self.components if c.process is not None],
+            "node": self.node,
         }
 
 
@@ -490,6 +566,8 @@ def stop_detached(state: dict[str, object]) -> None:
     assert isinstance(pids, list)
     for pid in reversed(pids):
         stop_process_group(int(pid))
+    if state.get("node") == "real":
+        node.teardown(Path(str(state["root"])) / "node")
     shutil.rmtree(str(state["root"]), ignore_errors=True)
 
 
@@ -510,5 +588,24 @@ def token_kubeconfig(admin_kubeconfig: Path, token: str, target: Path) -> Path:
             }
         )
     )
+    target.chmod(0o600)
+    return target
+
+
+def write_kubeconfig(target: Path, server: str, ca: Path, cert: Path, key: Path) -> Path:
+    """A kubeconfig for one client certificate (JSON is YAML; every reader accepts it)."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "obreg", "cluster": {"server": server, "certificate-authority": str(ca)}}
+        ],
+        "users": [
+            {"name": "admin", "user": {"client-certificate": str(cert), "client-key": str(key)}}
+        ],
+        "contexts": [{"name": "obreg", "context": {"cluster": "obreg", "user": "admin"}}],
+        "current-context": "obreg",
+    }
+    target.write_text(json.dumps(config, indent=2))
     target.chmod(0o600)
     return target

@@ -123,7 +123,10 @@ def generate(directory: Path) -> PkiFiles:
         x509.DNSName(name)
         for name in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
     ]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "10.0.0.1")]
+    # 10.0.0.1 and 198.18.1.1: the kubernetes Service of the kwok-only plane and of the
+    # real node's (controlplane.node); 198.18.2.1: the real node's address.
+    ips = ("127.0.0.1", "10.0.0.1", "198.18.1.1", "198.18.2.1")
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     serving = _issue(
         _name("kube-apiserver"), serving_key, ca_name, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, sans
     )
@@ -150,3 +153,23 @@ def generate(directory: Path) -> PkiFiles:
         )
     )
     return files
+
+
+def client(files: PkiFiles, name: str, common_name: str, organization: str | None = None
+           ) -> tuple[Path, Path]:  # fmt: skip
+    """Another client certificate from the plane's CA (a node's kubelet, kube-proxy):
+    the certificate's and key's paths beside the CA's."""
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(
+        _name(common_name, organization), key, ca.subject, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH
+    )
+    cert_path, key_path = (
+        files.ca_cert.with_name(f"{name}.crt"),
+        files.ca_key.with_name(f"{name}.key"),
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key_path, key)
+    return cert_path, key_path
