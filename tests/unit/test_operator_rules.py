@@ -131,6 +131,25 @@ def test_workload_gets_the_digest_and_opted_in_mounts() -> None:
     assert workload.needs_apply(unmounted, files)  # a mount removed by hand comes back
 
 
+def test_mounted_files_are_readable_by_any_uid_unless_an_fs_group_owns_them() -> None:
+    files = bundle(("a.xml", False), ("b.json", True))
+
+    def modes(summary: dict[str, object]) -> set[int]:
+        opted = {**summary, "labels": {"obreg.dev/inject": "true"}}
+        volume = workload.apply_body(opted, files)["spec"]["template"]["spec"]["volumes"][0]
+        found = {volume["projected"]["defaultMode"]}
+        for source in volume["projected"]["sources"]:
+            found |= {i["mode"] for i in (source.get("secret") or {}).get("items", [])}
+        return found
+
+    # WSO2's images run as 802: root-owned files need the "other" read bit.
+    assert modes(deployment()) == {0o444}
+    assert modes(deployment(securityContext={"runAsUser": 802})) == {0o444}
+    # With an fsGroup, kubelet gives the files that group, which every process has.
+    assert modes(deployment(securityContext={"fsGroup": 802})) == {0o440}
+    assert modes(deployment(securityContext={"fsGroup": 0})) == {0o440}
+
+
 def test_the_mount_root_annotation_moves_every_containers_mount() -> None:
     """README: ``obreg.dev/mount-root`` replaces WSO2's config volume path (a trailing
     slash is the same root); without it, the WSO2 images' path."""

@@ -30,16 +30,29 @@ def mount_root(workload: Mapping[str, Any]) -> str:
     return str(root).rstrip("/")
 
 
-def _projected_volume(bundle: Bundle) -> dict[str, Any]:
+def file_mode(workload: Mapping[str, Any]) -> int:
+    """The mode of the mounted files: readable by the product whatever UID it runs as.
+
+    kubelet makes projected files owned by root, and by the pod's fsGroup when it sets
+    one (every container's process is then in that group): group-readable is enough
+    then. Without one, the files are root's, and WSO2's images run as wso2carbon (802),
+    which only the "other" bits let read them (found by the real-node tier: a stand-in
+    running as 802 could not read 0440 files). Kubernetes' own default is 0644.
+    """
+    return 0o440 if workload.get("fs_group") is not None else 0o444
+
+
+def _projected_volume(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
     name = object_name(bundle)
+    mode = file_mode(workload)
     sources: list[dict[str, Any]] = []
     plain = [{"key": f.key, "path": f.path} for f in bundle.files if not f.secret]
-    secret = [{"key": f.key, "path": f.path, "mode": 0o440} for f in bundle.files if f.secret]
+    secret = [{"key": f.key, "path": f.path, "mode": mode} for f in bundle.files if f.secret]
     if plain:
         sources.append({"configMap": {"name": name, "items": plain}})
     if secret:
         sources.append({"secret": {"name": name, "items": secret}})
-    return {"name": VOLUME, "projected": {"sources": sources, "defaultMode": 0o440}}
+    return {"name": VOLUME, "projected": {"sources": sources, "defaultMode": mode}}
 
 
 def apply_body(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
@@ -48,7 +61,7 @@ def apply_body(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
     if injects(workload) and bundle.files:
         root = mount_root(workload)
         template["spec"] = {
-            "volumes": [_projected_volume(bundle)],
+            "volumes": [_projected_volume(workload, bundle)],
             "containers": [
                 {
                     "name": name,
@@ -183,6 +196,7 @@ def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
             for c in containers
         },
         "volumes": {VOLUME: volumes[VOLUME]} if VOLUME in volumes else {},
+        "fs_group": (pod.get("securityContext") or {}).get("fsGroup"),
         "volume_objects": volume_objects,
         "rollout": rollout(body),
     }
