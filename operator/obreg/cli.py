@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import logging
 import os
 import shutil
 import sys
@@ -204,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         "OBREG_PRIORITY": args.priority,
         "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
         "OBREG_METRICS_PORT": args.metrics_port,
+        "OBREG_READINESS_PORT": args.readiness_port,
         "OBREG_PEERING_NAME": args.peering_name,
         "OBREG_IDENTITY": args.identity,
     }
@@ -214,7 +216,14 @@ def _run(args: argparse.Namespace) -> int:
 
     from . import handlers  # noqa: F401  (registers the handlers with kopf)
 
-    kopf.configure(verbose=args.verbose)
+    level = "debug" if args.verbose else args.log_level
+    kopf.configure(
+        debug=level == "debug",
+        quiet=level in ("warning", "error"),
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    if level == "error":  # kopf knows three levels; the root logger takes any
+        logging.getLogger().setLevel(logging.ERROR)
     kopf.run(
         clusterwide=not config.namespaces,
         namespaces=config.namespaces,
@@ -302,7 +311,24 @@ def main(argv: list[str] | None = None) -> int:
         "part); give one that a restarted process keeps, such as the pod's name, so it "
         "takes over its own peering entry instead of waiting for it to expire",
     )
-    run.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    run.add_argument(
+        "--readiness-port",
+        type=int,
+        help="serve /readyz on this port: 200 once the first lists are in (default: off)",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="the least severe messages logged (default info)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object per line for log pipelines (default text)",
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="same as --log-level=debug")
     run.set_defaults(run=_run)
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.set_defaults(run=_crds)

@@ -25,6 +25,7 @@ from .kube import datawatch, resync, state
 from .kube.api import Api, client
 from .kube.controller import Controller
 from .kube.indexes import Indexes
+from .readiness import Readiness
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
 from .settings import Settings
 
@@ -74,6 +75,9 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.watching.chunk_size = datawatch.PAGE
     if config.metrics_port:
         metrics.serve(config.metrics_port)
+    memo.readiness = Readiness()
+    if config.readiness_port:
+        await memo.readiness.serve(config.readiness_port)
     api = Api(client())
     memo.data = datawatch.DataWatch(
         api,
@@ -89,12 +93,14 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     )
     # Before kopf's watches start: an event's reconcile must find the data listed.
     await memo.data.start()
+    memo.readiness.ready = True
     # Not a kopf timer: those put a finalizer on every resource.
     memo.resync = asyncio.create_task(resync.forever(memo.controller, api, config))
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
+    await memo.readiness.stop()
     memo.resync.cancel()
     memo.data.stop()
     await memo.controller.stop()

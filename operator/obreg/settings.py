@@ -25,6 +25,7 @@ class Settings:
     identity: str = field(default_factory=_identity)
     namespaces: tuple[str, ...] = ()  # empty: cluster-wide
     metrics_port: int = 0  # 0: no metrics endpoint
+    readiness_port: int = 0  # 0: no readiness endpoint
     peering_name: str = "obreg"
 
     @classmethod
@@ -40,5 +41,6 @@ class Settings:
             identity=env("OBREG_IDENTITY", default.identity),
             namespaces=tuple(n for n in env("OBREG_NAMESPACES", "").split(",") if n),
             metrics_port=int(env("OBREG_METRICS_PORT", default.metrics_port)),
+            readiness_port=int(env("OBREG_READINESS_PORT", default.readiness_port)),
             peering_name=env("OBREG_PEERING_NAME", default.peering_name),
         )
