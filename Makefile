@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind bench bench-quick
+.PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
+	e2e-real real-node-deps bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,11 @@ venv: $(VENV)/.installed
 controlplane: venv
 	$(CONTROLPLANE) build
 
-cluster-up: controlplane
-	@$(CONTROLPLANE) up
+# NODE=real adds a node that runs real containers (containerd, kubelet, kube-proxy; needs
+# root and Debian's packages, which real-node-deps installs).
+NODE ?= kwok
+cluster-up: controlplane $(if $(filter real,$(NODE)),real-node-deps)
+	@$(CONTROLPLANE) up --node $(NODE)
 
 cluster-down: venv
 	@$(CONTROLPLANE) down
@@ -29,8 +33,27 @@ cluster-down: venv
 demo: controlplane
 	@PYTHONPATH=hack $(PY) hack/demo.py
 
+# Everything, then the real-node tier in a session of its own (it changes the plane);
+# that tier needs root, and is skipped, saying so, without it.
 test: controlplane
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory e2e-real; \
+	else echo "make test: the real-node tier (make e2e-real) needs root: not run"; fi
+
+# What Debian packages the real node and the image builds need, installed if missing.
+REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables buildah debootstrap
+real-node-deps:
+	@dpkg-query -W -f='$${Status}\n' $(REAL_NODE_PACKAGES) 2>/dev/null \
+		| grep -c '^install ok installed' | grep -qx $(words $(REAL_NODE_PACKAGES)) \
+	|| apt-get install -y -q --no-install-recommends $(REAL_NODE_PACKAGES) \
+	|| { apt-get update -q && apt-get install -y -q --no-install-recommends $(REAL_NODE_PACKAGES); }
+
+# The real-node tier (tests/real): the plane with a kubelet node running real containers,
+# obreg's image built from the Dockerfile with buildah on a debootstrapped Debian base,
+# the chart installed with it, and a WSO2 stand-in reading obreg's files in its pods.
+e2e-real: controlplane real-node-deps
+	OBREG_NODE=real $(PY) -m pytest tests/real $(PYTEST_ARGS)
+	@$(CONTROLPLANE) leftovers
 
 # The fault-injection tier alone (tests/faults; make test runs it too): obreg killed at
 # each point of a reconcile, the API server and etcd stopped, watches expired, throttling,

@@ -125,8 +125,17 @@ def _empty_app() -> dict[str, Any]:
 
 
 class KmDouble:
-    def __init__(self, cert_pem: bytes, key_pem: bytes, username: str, password: str) -> None:
+    def __init__(
+        self,
+        cert_pem: bytes,
+        key_pem: bytes,
+        username: str,
+        password: str,
+        address: str = "127.0.0.1",
+    ) -> None:
         self.cert_pem, self.key_pem = cert_pem, key_pem
+        # Where it listens: loopback, or the real node's address, which pods reach.
+        self.address = address
         self.username, self.password = username, password
         self.db = Database()
         self.calls: list[str] = []
@@ -150,7 +159,7 @@ class KmDouble:
             cert.write_bytes(self.cert_pem)
             key.write_bytes(self.key_pem)
             context.load_cert_chain(cert, key)
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port or self.port), _handler(self))
+        server = http.server.ThreadingHTTPServer((self.address, port or self.port), _handler(self))
         server.daemon_threads = True
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
@@ -176,7 +185,7 @@ class KmDouble:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"https://{self.address}:{self.port}"
 
     def writes(self) -> list[str]:
         with self.lock:
@@ -517,10 +526,13 @@ def certificates(host: str = "localhost") -> tuple[bytes, bytes, bytes]:
     )
 
 
-def new(username: str = "admin", password: str = "admin") -> tuple[KmDouble, bytes]:
-    """A started double and the CA that issued its certificate."""
+def new(
+    username: str = "admin", password: str = "admin", address: str = "127.0.0.1"
+) -> tuple[KmDouble, bytes]:
+    """A started double and the CA that issued its certificate (for localhost: clients
+    name it as the KM's serverName, whichever address they reach it at)."""
     ca, cert, key = certificates()
-    return KmDouble(cert, key, username, password).start(), ca
+    return KmDouble(cert, key, username, password, address).start(), ca
 
 
 def main(argv: list[str] | None = None) -> None:

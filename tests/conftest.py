@@ -43,7 +43,8 @@ def cluster() -> Iterator[ControlPlane]:
     # SIGTERM (CI's timeout, a killed job) would end Python without running finalisers;
     # turning it into KeyboardInterrupt lets pytest tear the plane down.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    plane = ControlPlane(tie_to_parent=True)
+    # OBREG_NODE=real (make e2e-real): a real kubelet node beside the fake one.
+    plane = ControlPlane(tie_to_parent=True, node=os.environ.get("OBREG_NODE") or "kwok")
     try:
         plane.start()
         yield plane

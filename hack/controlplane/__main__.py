@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import build, launcher
+from . import build, launcher, node
 
 STATE = Path(__file__).resolve().parents[2] / ".cluster" / "state.json"
 
@@ -55,7 +55,7 @@ def down() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="controlplane")
-    parser.add_argument("command", choices=("build", "up", "down"))
+    parser.add_argument("command", choices=("build", "up", "down", "leftovers"))
     parser.add_argument(
         "--node",
         choices=("kwok", "real"),
@@ -68,6 +68,10 @@ def main() -> None:
         if command == "build":
             for name, path in build.build_all().items():
                 print(f"{name}={path}")
+        elif command == "leftovers":
+            found = node.leftovers()
+            print("\n".join(found) or "no real node left on this machine")
+            sys.exit(1 if found else 0)
         elif command == "up":
             up(arguments.node)
         else:

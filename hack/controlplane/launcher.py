@@ -200,6 +200,7 @@ class ControlPlane:
                 *([] if self.real else ["--endpoint-reconciler-type=none"]),
                 # kubelet's address for logs and exec: the node has no name in DNS.
                 "--kubelet-preferred-address-types=InternalIP",
+                *self._kubelet_client(files),
                 f"--secure-port={self.apiserver_port}",
                 f"--tls-cert-file={files.serving_cert}",
                 f"--tls-private-key-file={files.serving_key}",
@@ -281,6 +282,15 @@ class ControlPlane:
         self._await("kube-scheduler", self._scheduler_ready)
         if self.real:
             self._start_real_node(files)
+
+    def _kubelet_client(self, files: pki.PkiFiles) -> list[str]:
+        """The API server's identity towards kubelet (logs, exec, port-forward), which
+        kubelet's webhook authorizer asks the server itself about."""
+        if not self.real:
+            return []
+        cert, key = pki.client(files, "apiserver-kubelet", "kube-apiserver-kubelet-client",
+                               "system:masters")  # fmt: skip
+        return [f"--kubelet-client-certificate={cert}", f"--kubelet-client-key={key}"]
 
     def _start_real_node(self, files: pki.PkiFiles) -> None:
         """containerd with the sandbox image loaded, then kubelet and kube-proxy, each

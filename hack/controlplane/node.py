@@ -252,9 +252,29 @@ def kube_proxy_config(root: Path, kubeconfig: Path, healthz_port: int, metrics_p
 
 
 def import_image(root: Path, archive: Path) -> None:
-    """Load an image archive (docker-archive or OCI) into the CRI's image namespace."""
-    _run(str(CTR), "--address", str(socket(root)), "-n", "k8s.io", "images", "import",
-         "--no-unpack=false", str(archive))  # fmt: skip
+    """Load an image archive (docker-archive or OCI) into the CRI's image namespace, also
+    under its digest reference (repository@sha256:...), as a pull from a registry would
+    record it, so that a pod may name the image by digest."""
+    imported = _run(*_ctr(root), "images", "import", str(archive)).stdout
+    for line in imported.splitlines():
+        if line.startswith("unpacking "):
+            ref = line.split()[1]
+            repository = ref.rsplit(":", 1)[0]
+            _run(*_ctr(root), "images", "tag", "--force", ref,
+                 f"{repository}@{image_digest(root, ref)}")  # fmt: skip
+
+
+def image_digest(root: Path, ref: str) -> str:
+    """The manifest digest the node knows an image by (what ``image.digest`` names)."""
+    for line in _run(*_ctr(root), "images", "ls").stdout.splitlines()[1:]:
+        name, _, digest = line.split()[:3]
+        if name == ref:
+            return digest
+    raise LookupError(f"{ref} is not on the node")
+
+
+def _ctr(root: Path) -> list[str]:
+    return [str(CTR), "--address", str(socket(root)), "-n", "k8s.io"]
 
 
 # -- teardown --------------------------------------------------------------------------
@@ -264,8 +284,7 @@ def tasks(root: Path) -> list[str]:
     """The containers containerd still runs (pod sandboxes included)."""
     if not socket(root).exists():
         return []
-    result = _run(str(CTR), "--address", str(socket(root)), "-n", "k8s.io", "tasks", "ls", "-q",
-                  check=False)  # fmt: skip
+    result = _run(*_ctr(root), "tasks", "ls", "-q", check=False)
     return result.stdout.split() if result.returncode == 0 else []
 
 
@@ -355,6 +374,44 @@ def _remove_kube_rules(family: str) -> None:
         _run(family, "-w", "-t", table, "-X", chain, check=False)
 
 
+def leftovers() -> list[str]:
+    """What of a real node is still on this machine: empty once ``teardown`` ran (a check
+    of the teardown itself, which ``make e2e-real`` runs after the tier)."""
+    found = [f"mount {m}" for m in _mount_points() if _ours(m, None)]
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        found.append(f"interface {BRIDGE}")
+    if NODE_IP in _run("ip", "-o", "addr", "show", "dev", "lo").stdout:
+        found.append(f"address {NODE_IP} on lo")
+    for family in ("iptables", "ip6tables"):
+        rules = _run(f"{family}-save", check=False).stdout.splitlines()
+        found += [f"{family}: {r}" for r in rules if "KUBE-" in r or CHAIN in r]
+    cgroups = [c / CGROUP_ROOT for c in _cgroup_controllers()]
+    found += [f"cgroup {c}" for c in cgroups if c.exists()]
+    found += [f"process {pid}: {' '.join(argv)[:120]}" for pid, argv in _node_processes()]
+    found += [f"directory {d}" for d in FIXED_DIRS if d.exists()]
+    return found
+
+
+def _node_processes() -> list[tuple[int, list[str]]]:
+    """Processes of any plane's node (shims, containerd, kubelet, kube-proxy): an
+    argument, or a flag's value, under a node's root."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if any(_ours(a.split("=", 1)[-1], None) for a in argv):
+            found.append((int(proc.name), argv))
+    return found
+
+
+def _mount_points() -> list[str]:
+    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+
+
 def _ours(path: str, root: Path | None) -> bool:
     """Whether ``path`` is under this node's root, or, with none, under any plane's."""
     if root is not None:
@@ -373,22 +430,15 @@ def _kill_cgroup_tasks() -> None:
 
 def _kill_shims(root: Path | None) -> None:
     """containerd's shims leave its process group on purpose; find ours by address."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
+    for pid, argv in _node_processes():
         if argv[0].endswith("containerd-shim-runc-v2") and any(_ours(a, root) for a in argv):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
 
 def _unmount(root: Path | None) -> None:
     """Every mount below the node's root, deepest first (rootfs overlays, shm, netns)."""
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for point in sorted({m for m in mounts if _ours(m, root)}, key=len, reverse=True):
+    for point in sorted({m for m in _mount_points() if _ours(m, root)}, key=len, reverse=True):
         _run("umount", "-l", point, check=False)
 
 

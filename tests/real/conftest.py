@@ -1,0 +1,128 @@
+"""The real-node tier (``make e2e-real``): the plane with a kubelet node that runs real
+containers (hack/controlplane/node.py), obreg's image built from the project's own
+Dockerfile and installed with its chart as users install it, and a WSO2 stand-in that
+reads obreg's files inside a pod the way the products do.
+
+It runs in a session of its own (``OBREG_NODE=real``), because the node changes the
+plane; in any other session its tests are skipped, naming the target that runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from controlplane import build, images
+from controlplane.launcher import ControlPlane
+from tests.kubetools import Kubectl, poll
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "obreg"
+REAL = os.environ.get("OBREG_NODE") == "real"
+OBREG_IMAGE = "localhost/obreg:e2e"
+STANDIN_IMAGE = "localhost/obreg/wso2-standin:e2e"
+RELEASE, SYSTEM = "obreg", "obreg-system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if not REAL and here in item.path.parents:
+            item.add_marker(pytest.mark.skip(reason="the real-node tier: make e2e-real"))
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(scope="session")
+def images_loaded(cluster: ControlPlane) -> dict[str, str]:
+    """obreg's image (the project's Dockerfile) and the stand-in's, built with buildah and
+    loaded into the node's containerd; by role, their references."""
+    archives = build.cache_root() / "images" / "archives"
+    archives.mkdir(parents=True, exist_ok=True)
+    built = {
+        "obreg": images.build_dockerfile(OBREG_IMAGE, ROOT),
+        "standin": images.build_dockerfile(STANDIN_IMAGE, ROOT / "tests" / "real" / "standin"),
+    }
+    for role, image in built.items():
+        cluster.load_image(images.archive(image, archives / f"{role}.tar"))
+    return built
+
+
+def helm(cluster: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(cluster.binaries["helm"]), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def image_values(image: str) -> list[str]:
+    repository, tag = image.rsplit(":", 1)
+    return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
+            "--set", "image.pullPolicy=Never"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def installed_chart(
+    cluster: ControlPlane, kubectl: Kubectl, images_loaded: dict[str, str]
+) -> Iterator[str]:
+    """``helm install`` of charts/obreg with the image built here, as a user runs it
+    (their own values aside); waits for the pod to be Ready. Yields the release."""
+    helm(cluster, "install", RELEASE, str(CHART), "--namespace", SYSTEM, "--create-namespace",
+         *image_values(images_loaded["obreg"]), "--wait", "--timeout=180s")  # fmt: skip
+    yield RELEASE
+    helm(cluster, "uninstall", RELEASE, "--namespace", SYSTEM, "--wait", check=False)
+
+
+def pods(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, object]]:
+    listed = json.loads(
+        kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout
+    )
+    items: list[dict[str, object]] = listed["items"]
+    return items
+
+
+def ready(pod: dict[str, object]) -> bool:
+    status = pod.get("status")
+    assert isinstance(status, dict)
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+
+
+def await_pods_ready(kubectl: Kubectl, namespace: str, selector: str, count: int = 1) -> None:
+    """``count`` pods of the selector, all Ready and none terminating; on a timeout the
+    failure shows their phases and containers' states."""
+
+    def settled() -> bool:
+        found = pods(kubectl, namespace, selector)
+        return len(found) == count and all(
+            ready(p) and not p["metadata"].get("deletionTimestamp")  # type: ignore[union-attr]
+            for p in found
+        )
+
+    def seen() -> str:
+        return json.dumps(
+            [
+                (p["metadata"]["name"], p["status"].get("phase"),  # type: ignore[index]
+                 p["status"].get("containerStatuses"))  # type: ignore[union-attr]
+                for p in pods(kubectl, namespace, selector)
+            ],
+            indent=1,
+        )[:3000]  # fmt: skip
+
+    poll(settled, 180, lambda: f"{count} Ready pod(s) of {selector} in {namespace}: {seen()}")
+
+
+@pytest.fixture
+def logs(kubectl: Kubectl) -> Callable[[str, str], str]:
+    def read(namespace: str, pod: str) -> str:
+        return kubectl("logs", "-n", namespace, pod).stdout
+
+    return read
