@@ -13,7 +13,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
 # pyjks needs twofish, which PyPI has only as source: hence gcc in this stage alone.
-RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir .
+RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir . \
+    && /venv/bin/pip uninstall --yes --quiet pip setuptools
 
 FROM debian:bookworm-slim
 RUN apt-get update \

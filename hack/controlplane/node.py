@@ -25,6 +25,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 NAME = "obreg-node-0"
@@ -35,6 +36,10 @@ SERVICE_IP = "198.18.1.1"  # the kubernetes Service: the first address of SERVIC
 TEST_NET = "198.18.0.0/15"
 BRIDGE = "obreg0"
 CHAIN = "OBREG-NODE"
+FORWARD_CHAIN = "OBREG-NODE-FORWARD"
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+# The forwarding setting from before the first node (a boot clears it with the setting).
+FORWARDING_KEPT = Path("/run/obreg-node-ip-forward")
 CGROUP_ROOT = "obreg-node"
 SANDBOX_IMAGE = "localhost/obreg/pause:3.10"
 CGROUPS = Path("/sys/fs/cgroup")
@@ -92,20 +97,36 @@ def _iptables(*args: str) -> bool:
 
 
 def prepare_host() -> None:
-    """The node address, the firewall chain and the cgroup root (teardown undoes each)."""
+    """The node address, the firewall chains, the forwarding setting kept for teardown
+    and the cgroup root (teardown undoes each)."""
     if NODE_IP not in _run("ip", "-o", "addr", "show", "dev", "lo").stdout:
         _run("ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo")
     # Linux answers for an address on lo on every interface: drop what comes from
     # outside to the test range, so neither the API server nor kubelet is reachable.
-    _iptables("-N", CHAIN)
-    _iptables("-F", CHAIN)
-    _iptables("-A", CHAIN, "-i", "lo", "-j", "RETURN")
-    _iptables("-A", CHAIN, "-i", BRIDGE, "-j", "RETURN")
-    _iptables("-A", CHAIN, "-j", "DROP")
-    if not _iptables("-C", "INPUT", "-d", TEST_NET, "-j", CHAIN):
-        _iptables("-I", "INPUT", "-d", TEST_NET, "-j", CHAIN)
+    _chain(CHAIN, ["-i", "lo", "-j", "RETURN"], ["-i", BRIDGE, "-j", "RETURN"], ["-j", "DROP"])
+    _jump("INPUT", ["-d", TEST_NET, "-j", CHAIN])
+    # The bridge plugin turns on IPv4 forwarding (for its gateway) and leaves it on:
+    # forward nothing to or from the test range but between pods on the bridge, and
+    # put the setting back at teardown.
+    _chain(FORWARD_CHAIN, ["-i", BRIDGE, "-o", BRIDGE, "-j", "RETURN"], ["-j", "DROP"])
+    _jump("FORWARD", ["-d", TEST_NET, "-j", FORWARD_CHAIN])
+    _jump("FORWARD", ["-s", TEST_NET, "-j", FORWARD_CHAIN])
+    if not FORWARDING_KEPT.exists():
+        FORWARDING_KEPT.write_text(IP_FORWARD.read_text())
     for controller in _cgroup_controllers():
         (controller / CGROUP_ROOT).mkdir(exist_ok=True)
+
+
+def _chain(name: str, *rules: list[str]) -> None:
+    _iptables("-N", name)
+    _iptables("-F", name)
+    for rule in rules:
+        _iptables("-A", name, *rule)
+
+
+def _jump(builtin: str, rule: list[str]) -> None:
+    if not _iptables("-C", builtin, *rule):
+        _iptables("-I", builtin, *rule)
 
 
 def _cgroup_controllers() -> list[Path]:
@@ -251,29 +272,35 @@ def kube_proxy_config(root: Path, kubeconfig: Path, healthz_port: int, metrics_p
 # -- images ----------------------------------------------------------------------------
 
 
-def import_image(root: Path, archive: Path) -> None:
+def import_image(ctr: Sequence[str], archive: Path) -> None:
     """Load an image archive (docker-archive or OCI) into the CRI's image namespace, also
     under its digest reference (repository@sha256:...), as a pull from a registry would
-    record it, so that a pod may name the image by digest."""
-    imported = _run(*_ctr(root), "images", "import", str(archive)).stdout
+    record it, so that a pod may name the image by digest. ``ctr`` is the command that
+    reaches the node's containerd (``ctr_of`` here; ``docker exec`` for kind's), which
+    reads the archive from its standard input."""
+    with archive.open("rb") as source:
+        imported = subprocess.run(
+            [*ctr, "images", "import", "-"], stdin=source, capture_output=True, check=True
+        ).stdout.decode()
     for line in imported.splitlines():
         if line.startswith("unpacking "):
             ref = line.split()[1]
             repository = ref.rsplit(":", 1)[0]
-            _run(*_ctr(root), "images", "tag", "--force", ref,
-                 f"{repository}@{image_digest(root, ref)}")  # fmt: skip
+            digest = image_digest(ctr, ref)
+            _run(*ctr, "images", "tag", "--force", ref, f"{repository}@{digest}")
 
 
-def image_digest(root: Path, ref: str) -> str:
+def image_digest(ctr: Sequence[str], ref: str) -> str:
     """The manifest digest the node knows an image by (what ``image.digest`` names)."""
-    for line in _run(*_ctr(root), "images", "ls").stdout.splitlines()[1:]:
+    for line in _run(*ctr, "images", "ls").stdout.splitlines()[1:]:
         name, _, digest = line.split()[:3]
         if name == ref:
             return digest
     raise LookupError(f"{ref} is not on the node")
 
 
-def _ctr(root: Path) -> list[str]:
+def ctr_of(root: Path) -> list[str]:
+    """ctr on this node's containerd, in the namespace kubelet's images live in."""
     return [str(CTR), "--address", str(socket(root)), "-n", "k8s.io"]
 
 
@@ -284,7 +311,7 @@ def tasks(root: Path) -> list[str]:
     """The containers containerd still runs (pod sandboxes included)."""
     if not socket(root).exists():
         return []
-    result = _run(*_ctr(root), "tasks", "ls", "-q", check=False)
+    result = _run(*ctr_of(root), "tasks", "ls", "-q", check=False)
     return result.stdout.split() if result.returncode == 0 else []
 
 
@@ -315,10 +342,19 @@ def teardown(root: Path | None) -> None:
     _remove_cni_cache()
     for family in ("iptables", "ip6tables"):
         _remove_kube_rules(family)
-    while _iptables("-D", "INPUT", "-d", TEST_NET, "-j", CHAIN):
-        pass
-    _iptables("-F", CHAIN)
-    _iptables("-X", CHAIN)
+    for builtin, rule in (
+        ("INPUT", ["-d", TEST_NET, "-j", CHAIN]),
+        ("FORWARD", ["-d", TEST_NET, "-j", FORWARD_CHAIN]),
+        ("FORWARD", ["-s", TEST_NET, "-j", FORWARD_CHAIN]),
+    ):
+        while _iptables("-D", builtin, *rule):
+            pass
+    for chain in (CHAIN, FORWARD_CHAIN):
+        _iptables("-F", chain)
+        _iptables("-X", chain)
+    if FORWARDING_KEPT.exists():
+        IP_FORWARD.write_text(FORWARDING_KEPT.read_text())
+        FORWARDING_KEPT.unlink()
     _run("ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo", check=False)
     for controller in _cgroup_controllers():
         _remove_cgroup(controller / CGROUP_ROOT)
@@ -389,6 +425,8 @@ def leftovers() -> list[str]:
     found += [f"cgroup {c}" for c in cgroups if c.exists()]
     found += [f"process {pid}: {' '.join(argv)[:120]}" for pid, argv in _node_processes()]
     found += [f"directory {d}" for d in FIXED_DIRS if d.exists()]
+    if FORWARDING_KEPT.exists():
+        found.append(f"ip_forward {IP_FORWARD.read_text().strip()}, to be put back")
     return found
 
 
