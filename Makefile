@@ -84,20 +84,11 @@ crds: venv
 	$(VENV)/bin/obreg crds > crds/obreg.dev.yaml
 	cp crds/obreg.dev.yaml charts/obreg/crds/obreg.dev.yaml
 
-# For people with Docker: the image and the chart on a kind cluster, then the runbook
-# scenario (samples/) to Ready. Cannot run on machines without a Docker engine; the full
-# e2e suite runs on the local control plane (make test).
-e2e-kind:
-	docker build -t obreg:e2e .
-	kind create cluster --config kind-config.yaml
-	kind load docker-image obreg:e2e --name obreg-e2e
-	helm install obreg charts/obreg --namespace obreg-system --create-namespace \
-		--set image.repository=obreg --set image.tag=e2e --set image.pullPolicy=Never --wait
-	kubectl apply -f samples/00-namespace.yaml
-	kubectl apply -R -f samples/
-	kubectl wait --for=condition=Ready obta,obidp,obsp --all -n obreg-demo --timeout=120s
-	kubectl get ob -n obreg-demo
-	kind delete cluster --name obreg-e2e
+# For people with Docker: the real-node tier (tests/real, the same tests as e2e-real) on a
+# kind cluster, images built with docker build. Cannot run on machines without a Docker
+# engine, which run make e2e-real instead.
+e2e-kind: controlplane
+	OBREG_NODE=kind $(PY) -m pytest tests/real $(PYTEST_ARGS)
 
 # Benchmarks (bench/): figures printed and written as JSON to bench/results/.
 bench-quick: controlplane

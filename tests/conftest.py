@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 
 import install_obreg
 import kmdouble
+from controlplane.kind import KindCluster
 from controlplane.launcher import ControlPlane
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import Kubectl
@@ -39,12 +40,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[ControlPlane]:
+def cluster() -> Iterator[ControlPlane | KindCluster]:
     # SIGTERM (CI's timeout, a killed job) would end Python without running finalisers;
     # turning it into KeyboardInterrupt lets pytest tear the plane down.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    # OBREG_NODE=real (make e2e-real): a real kubelet node beside the fake one.
-    plane = ControlPlane(tie_to_parent=True, node=os.environ.get("OBREG_NODE") or "kwok")
+    # OBREG_NODE=real (make e2e-real): a real kubelet node beside the fake one; kind
+    # (make e2e-kind, with Docker): a kind cluster for tests/real instead of the plane.
+    node = os.environ.get("OBREG_NODE") or "kwok"
+    plane = KindCluster() if node == "kind" else ControlPlane(tie_to_parent=True, node=node)
     try:
         plane.start()
         yield plane

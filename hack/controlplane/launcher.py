@@ -299,7 +299,7 @@ class ControlPlane:
         root.mkdir()
         self._spawn("containerd", [f"--config={node.containerd_config(root)}"])
         self._await("containerd", lambda: node.socket(root).exists() and node.tasks_ok(root))
-        node.import_image(root, images.archive(images.pause(), root / "pause.tar"))
+        node.import_image(node.ctr_of(root), images.archive(images.pause(), root / "pause.tar"))
         identities = {
             "kubelet": (f"system:node:{node.NAME}", "system:nodes"),
             "kube-proxy": ("system:kube-proxy", None),
@@ -327,9 +327,23 @@ class ControlPlane:
         self._spawn("kube-proxy", [f"--config={proxy}", "--v=1"])
         self._await("kubelet", lambda: self._node_ready(node.NAME))
 
+    # -- what tests/real asks of a cluster with a real node (kind.KindCluster too) -----
+
     def load_image(self, archive: Path) -> None:
         """Make an image archive (images.archive) available to the real node's pods."""
-        node.import_image(self.node_root, archive)
+        node.import_image(node.ctr_of(self.node_root), archive)
+
+    def image_digest(self, ref: str) -> str:
+        return node.image_digest(node.ctr_of(self.node_root), ref)
+
+    @property
+    def node_name(self) -> str:
+        return node.NAME
+
+    @property
+    def host_address(self) -> str:
+        """Where the node's pods reach a server on this machine (the KM double)."""
+        return node.NODE_IP
 
     @property
     def node_root(self) -> Path:

@@ -4,7 +4,9 @@ Dockerfile and installed with its chart as users install it, and a WSO2 stand-in
 reads obreg's files inside a pod the way the products do.
 
 It runs in a session of its own (``OBREG_NODE=real``), because the node changes the
-plane; in any other session its tests are skipped, naming the target that runs them."""
+plane; in any other session its tests are skipped, naming the target that runs them.
+``OBREG_NODE=kind`` (``make e2e-kind``, with Docker) runs the same tests on a kind
+cluster, images built with ``docker build`` instead of buildah."""
 
 from __future__ import annotations
 
@@ -16,13 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import build, images
+from controlplane import build, images, kind
 from controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, poll
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "obreg"
-REAL = os.environ.get("OBREG_NODE") == "real"
+REAL = os.environ.get("OBREG_NODE") in ("real", "kind")
+KIND = os.environ.get("OBREG_NODE") == "kind"
+# What these tests ask of a cluster: a kubeconfig, binaries (kubectl, helm), load_image,
+# image_digest, node_name and host_address.
+RealCluster = ControlPlane | kind.KindCluster
 OBREG_IMAGE = "localhost/obreg:e2e"
 STANDIN_IMAGE = "localhost/obreg/wso2-standin:e2e"
 RELEASE, SYSTEM = "obreg", "obreg-system"
@@ -38,21 +44,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def images_loaded(cluster: ControlPlane) -> dict[str, str]:
-    """obreg's image (the project's Dockerfile) and the stand-in's, built with buildah and
-    loaded into the node's containerd; by role, their references."""
+def images_loaded(cluster: RealCluster) -> dict[str, str]:
+    """obreg's image (the project's Dockerfile) and the stand-in's, built with buildah (or
+    Docker, for kind) and loaded into the node's containerd; by role, their references."""
     archives = build.cache_root() / "images" / "archives"
     archives.mkdir(parents=True, exist_ok=True)
-    built = {
-        "obreg": images.build_dockerfile(OBREG_IMAGE, ROOT),
-        "standin": images.build_dockerfile(STANDIN_IMAGE, ROOT / "tests" / "real" / "standin"),
+    wanted = {
+        "obreg": (OBREG_IMAGE, ROOT),
+        "standin": (STANDIN_IMAGE, ROOT / "tests" / "real" / "standin"),
     }
-    for role, image in built.items():
-        cluster.load_image(images.archive(image, archives / f"{role}.tar"))
-    return built
+    for role, (image, context) in wanted.items():
+        archive = archives / f"{role}.tar"
+        if KIND:
+            kind.build_image(image, context, archive)
+        else:
+            images.archive(images.build_dockerfile(image, context), archive)
+        cluster.load_image(archive)
+    return {role: image for role, (image, _) in wanted.items()}
 
 
-def helm(cluster: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def helm(cluster: RealCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(cluster.binaries["helm"]), f"--kubeconfig={cluster.kubeconfig}", *args],
         capture_output=True,
@@ -72,12 +83,14 @@ def image_values(image: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def installed_chart(
-    cluster: ControlPlane, kubectl: Kubectl, images_loaded: dict[str, str]
+    cluster: RealCluster, kubectl: Kubectl, images_loaded: dict[str, str]
 ) -> Iterator[str]:
     """``helm install`` of charts/obreg with the image built here, as a user runs it
     (their own values aside); waits for the pod to be Ready. Yields the release."""
+    # At debug level, so that test_pods can show no secret reaches even that log.
     helm(cluster, "install", RELEASE, str(CHART), "--namespace", SYSTEM, "--create-namespace",
-         *image_values(images_loaded["obreg"]), "--wait", "--timeout=180s")  # fmt: skip
+         *image_values(images_loaded["obreg"]), "--set", "logLevel=debug",
+         "--wait", "--timeout=180s")  # fmt: skip
     yield RELEASE
     helm(cluster, "uninstall", RELEASE, "--namespace", SYSTEM, "--wait", check=False)
 

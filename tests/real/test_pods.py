@@ -6,7 +6,9 @@ parse), is Ready only then, and sees a changed CA after exactly one rollout."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,22 +17,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 import kmdouble
-from controlplane import node
 from tests.e2e.harness import Scenario
 from tests.kubetools import Kubectl, poll
 from tests.pki import issue, keytool_fingerprint
-from tests.real.conftest import SYSTEM, await_pods_ready, pods
+from tests.real.conftest import SYSTEM, RealCluster, await_pods_ready, pods
 
 PRODUCT = "/home/wso2carbon/product"
 TRUSTSTORE = "repository/resources/security/client-truststore.jks"
 
 
-def test_operator_runs_as_the_charts_hardened_pod(kubectl: Kubectl, installed_chart: str) -> None:
+def test_operator_runs_as_the_charts_hardened_pod(
+    cluster: RealCluster, kubectl: Kubectl, installed_chart: str
+) -> None:
     selector = f"app.kubernetes.io/instance={installed_chart}"
     await_pods_ready(kubectl, SYSTEM, selector)
     (pod,) = pods(kubectl, SYSTEM, selector)
     name = pod["metadata"]["name"]  # type: ignore[index]
-    assert pod["spec"]["nodeName"] == node.NAME  # type: ignore[index]
+    assert pod["spec"]["nodeName"] == cluster.node_name  # type: ignore[index]
     # The kernel's view of the process: the chart's UID, no capabilities, no new privileges.
     status = kubectl("exec", "-n", SYSTEM, name, "--", "cat", "/proc/1/status").stdout
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
@@ -44,14 +47,14 @@ def test_operator_runs_as_the_charts_hardened_pod(kubectl: Kubectl, installed_ch
     assert restarts == 0
 
 
-def _standin(workload: dict[str, Any], image: str) -> dict[str, Any]:
+def _standin(workload: dict[str, Any], image: str, node_name: str) -> dict[str, Any]:
     """A sample workload turned into the stand-in: same name and labels (so obreg targets
     it and injects its files), the stand-in's image, ready only once its checks passed,
     hardened as a bank would run WSO2."""
     workload = copy.deepcopy(workload)
     spec = workload["spec"]["template"]["spec"]
     spec.pop("tolerations", None)
-    spec["nodeSelector"] = {"kubernetes.io/hostname": node.NAME}
+    spec["nodeSelector"] = {"kubernetes.io/hostname": node_name}
     spec["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
     spec["terminationGracePeriodSeconds"] = 5
     spec["volumes"] = [{"name": "product", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
@@ -78,16 +81,16 @@ def _standin(workload: dict[str, Any], image: str) -> dict[str, Any]:
 
 @pytest.fixture
 def real_scenario(
-    kubectl: Kubectl, installed_chart: str, images_loaded: dict[str, str]
+    cluster: RealCluster, kubectl: Kubectl, installed_chart: str, images_loaded: dict[str, str]
 ) -> Iterator[Scenario]:
     """samples/ in a namespace of their own, the KM double listening where pods reach it
     (the node's address), the workloads replaced by the stand-in."""
-    km, km_ca = kmdouble.new(password="km-admin-real", address=node.NODE_IP)
+    km, km_ca = kmdouble.new(password="km-admin-real", address=cluster.host_address)
     namespace = "real-samples"
     kubectl("create", "namespace", namespace)
     scenario = Scenario(kubectl, namespace, km, km_ca)
     scenario.docs = [
-        _standin(d, images_loaded["standin"]) if d["kind"] == "Deployment" else d
+        _standin(d, images_loaded["standin"], cluster.node_name) if d["kind"] == "Deployment" else d
         for d in scenario.docs
     ]
     yield scenario
@@ -122,6 +125,7 @@ def test_samples_ready_and_the_standin_reads_the_files_in_a_pod(
         for alias, key in (("tpproot", "root-ca.pem"), ("tppissuer", "issuing-ca.pem")):
             fingerprint = keytool_fingerprint(_sha256(cas[key]))
             assert f"{alias}={fingerprint}" in listed, listed
+    _no_secret_in_the_operators_log(kubectl, scenario.namespace)
     _, apim_log = _standin_log(kubectl, scenario.namespace, "wso2-apim")
     assert "site.json: keys" in apim_log and "oidcConfiguration" in apim_log, apim_log
     _, km_log = _standin_log(kubectl, scenario.namespace, "wso2-km")
@@ -142,6 +146,24 @@ def test_samples_ready_and_the_standin_reads_the_files_in_a_pod(
         assert name != old[app]  # the old pod is gone, not merely joined by a new one
         assert f"tpproot={keytool_fingerprint(new_root.sha256)}" in _truststore_line(log), log
     assert scenario.rollouts() == expected
+
+
+def _no_secret_in_the_operators_log(kubectl: Kubectl, namespace: str) -> None:
+    """No value of any Secret of the scenario (the directory's client secret, the KM
+    admin's password, the credentials obreg generated) is in the operator pod's log,
+    written at debug level."""
+    (pod,) = pods(kubectl, SYSTEM, "app.kubernetes.io/name=obreg")
+    log = kubectl("logs", "-n", SYSTEM, str(pod["metadata"]["name"])).stdout  # type: ignore[index]
+    assert '"severity": "debug"' in log or "[DEBUG" in log  # the level the test needs
+    secrets = json.loads(kubectl("get", "secrets", "-n", namespace, "-o", "json").stdout)
+    values = {
+        (secret["metadata"]["name"], key): base64.b64decode(value).decode(errors="replace")
+        for secret in secrets["items"]
+        for key, value in (secret.get("data") or {}).items()
+    }
+    assert ("ob-directory-client", "client-secret") in values and len(values) > 3
+    leaked = [where for where, value in values.items() if len(value) >= 8 and value in log]
+    assert not leaked, f"Secret values in the operator's log: {leaked}"
 
 
 def _sha256(pem: str) -> str:
