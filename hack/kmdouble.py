@@ -144,6 +144,8 @@ class KmDouble:
         self.hash_secrets = False
         # What a load balancer's maintenance page looks like to a SOAP client.
         self.garbage = False
+        # What a load balancer in front of a KM that is down answers (e.g. 503).
+        self.http_status: int | None = None
         self.faults: dict[str, str] = {}
         self.lock = threading.Lock()
         self.port = 0
@@ -321,6 +323,8 @@ class KmDouble:
             time.sleep(self.delay)
         if self.garbage:
             return 200, {"Content-Type": "text/html"}, b"<html><body>Down for maintenance"
+        if self.http_status is not None:
+            return self.http_status, {"Content-Type": "text/html"}, b"<html>Unavailable</html>"
         if not self._authorized(headers.get("Authorization", "")):
             with self.lock:
                 self.unauthorized += 1

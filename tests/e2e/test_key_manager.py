@@ -119,7 +119,11 @@ def wait_for(scenario: Scenario, reason: str, text: str) -> dict[str, str]:
         condition = km_condition(scenario)
         return condition.get("reason") == reason and text in condition.get("message", "")
 
-    poll(shown, 90, f"KeyManagerDatabase {reason} with {text!r}")
+    poll(
+        shown,
+        90,
+        lambda: f"KeyManagerDatabase {reason} with {text!r}; last seen {km_condition(scenario)}",
+    )
     return scenario.condition("obsp", "apim-store", "Ready")
 
 
@@ -219,6 +223,19 @@ def test_a_soap_fault_is_shown_and_retried_and_what_was_made_is_told(scenario: S
         "the rest told",
     )
     assert updates_told(scenario).count("registered OAuth app") == 1
+
+
+def test_a_km_behind_a_load_balancer_answering_5xx_is_unavailable_then_recovers(
+    scenario: Scenario,
+) -> None:
+    """README: a 502/503/504 is retried with backoff within the pass, then shown as
+    KeyManagerUnavailable with the status, and the next pass goes on once the KM is back."""
+    scenario.km.http_status = 503
+    scenario.apply()
+    ready = wait_for(scenario, "Unavailable", "HTTP 503")
+    assert ready["reason"] == "KeyManagerUnavailable"
+    scenario.km.http_status = None
+    scenario.wait_ready(timeout=90)
 
 
 def test_a_slow_km_hits_the_timeout(scenario: Scenario) -> None:

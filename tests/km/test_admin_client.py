@@ -176,6 +176,22 @@ def test_an_answer_that_is_not_the_kms_is_garbled_and_passes(
     assert len(converge(km)) == 3
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_load_balancers_error_page_says_its_status(
+    km: tuple[kmdouble.KmDouble, bytes], status: int
+) -> None:
+    """An HTML page with a 5xx (a proxy before a KM that is down) is Unavailable and names
+    the status, whatever its body; 502-504 were retried within the call first."""
+    double, _ = km
+    double.http_status = status
+    with pytest.raises(KmError) as down:
+        converge(km)
+    assert down.value.kind == "unavailable"
+    assert f"getOAuthApplicationData: HTTP {status}, not a Key Manager answer" in str(down.value)
+    double.http_status = None
+    assert len(converge(km)) == 3
+
+
 def test_a_km_certificate_from_another_ca_is_refused(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     other_ca, _, _ = kmdouble.certificates()
     with pytest.raises(KmError) as untrusted:

@@ -180,20 +180,27 @@ class AdminClient:
             )
         try:
             found = soap.fault(data) if data.strip() else None
-            if found is not None:
-                reason = " ".join(redact(found.reason, self._secrets).split())
-                if any(d in reason.lower() for d in _DENIED):
-                    raise KmError(
-                        "unauthorized",
-                        f"{where}: the Key Manager refused the admin credentials ({reason})",
-                    )
-                raise KmError("fault", f"{where}: the Key Manager answered: {reason}")
-            if status >= 500:
-                raise KmError("unavailable", f"{where}: HTTP {status}")
-            if status == 202 and not data.strip():
-                return []  # a void operation
-            if status != 200:
-                raise KmError("garbled", f"{where}: not a Key Manager answer: HTTP {status}")
+        except soap.MalformedResponse as err:
+            if status >= 500:  # a proxy's or load balancer's error page: say its status
+                raise KmError(
+                    "unavailable", f"{where}: HTTP {status}, not a Key Manager answer: {err}"
+                ) from None
+            raise KmError("garbled", f"{where}: not a Key Manager answer: {err}") from None
+        if found is not None:
+            reason = " ".join(redact(found.reason, self._secrets).split())
+            if any(d in reason.lower() for d in _DENIED):
+                raise KmError(
+                    "unauthorized",
+                    f"{where}: the Key Manager refused the admin credentials ({reason})",
+                )
+            raise KmError("fault", f"{where}: the Key Manager answered: {reason}")
+        if status >= 500:
+            raise KmError("unavailable", f"{where}: HTTP {status}")
+        if status == 202 and not data.strip():
+            return []  # a void operation
+        if status != 200:
+            raise KmError("garbled", f"{where}: not a Key Manager answer: HTTP {status}")
+        try:
             return soap.response(data, operation)
         except soap.MalformedResponse as err:
             raise KmError("garbled", f"{where}: not a Key Manager answer: {err}") from None
