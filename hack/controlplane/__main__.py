@@ -76,7 +76,7 @@ def main() -> None:
             up(arguments.node)
         else:
             down()
-    except launcher.StartError as err:
+    except (launcher.StartError, node.HostError) as err:
         sys.exit(f"control plane failed to start: {err}")
 
 

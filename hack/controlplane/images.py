@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from . import build
+from .node import SANDBOX_IMAGE
 
 SUITE = "bookworm"
 BASE = f"docker.io/library/debian:{SUITE}-slim"
@@ -100,8 +101,6 @@ def _label(image: str, name: str) -> str | None:
 
 def pause() -> str:
     """The sandbox image every pod starts with (containerd's ``sandbox_image``)."""
-    from .node import SANDBOX_IMAGE
-
     if exists(SANDBOX_IMAGE):
         return SANDBOX_IMAGE
     source = Path(

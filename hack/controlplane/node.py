@@ -2,9 +2,9 @@
 the other binaries, Debian's containerd, runc and CNI plugins, running real containers.
 
 Everything sits in 198.18.0.0/15, the range reserved for network tests (RFC 2544): the
-node's address on ``lo``, pods on a bridge of their own, Services. Nothing is forwarded
-(``ip_forward`` stays as it is) and a firewall chain drops anything that reaches these
-addresses from outside this machine, so traffic stays between its own network
+node's address on ``lo``, pods on a bridge of their own, Services. Firewall chains drop
+anything that reaches these addresses from outside this machine and forward nothing to
+or from them but between pods on the bridge, so traffic stays between its own network
 namespaces. Names are fixed (one real node per machine at a time), which lets
 ``teardown`` find and remove what a killed run left behind, and ``start`` begins with it.
 
@@ -232,7 +232,7 @@ def kubelet_config(root: Path, ca_cert: Path, port: int, healthz_port: int) -> P
                     "imagefs.available": "1%",
                 },
                 "localStorageCapacityIsolation": True,
-            },  # fmt: skip
+            },
             indent=2,
         )
     )

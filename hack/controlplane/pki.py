@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .node import NODE_IP, SERVICE_IP
+
 _VALIDITY = datetime.timedelta(days=2)
 
 
@@ -123,9 +125,9 @@ def generate(directory: Path) -> PkiFiles:
         x509.DNSName(name)
         for name in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
     ]
-    # 10.0.0.1 and 198.18.1.1: the kubernetes Service of the kwok-only plane and of the
-    # real node's (controlplane.node); 198.18.2.1: the real node's address.
-    ips = ("127.0.0.1", "10.0.0.1", "198.18.1.1", "198.18.2.1")
+    # The kubernetes Service of the kwok-only plane (10.0.0.1) and of the plane with a
+    # real node, and that node's address, where the API server then listens.
+    ips = ("127.0.0.1", "10.0.0.1", SERVICE_IP, NODE_IP)
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     serving = _issue(
         _name("kube-apiserver"), serving_key, ca_name, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, sans
