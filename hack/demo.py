@@ -87,6 +87,9 @@ def main() -> None:
             doc["data"]["ca.crt"] = km_ca
         if doc["kind"] == "Secret" and doc["metadata"]["name"] == "km-admin":
             doc["metadata"]["annotations"][ALLOWED_HOSTS_ANNOTATION] = authority(km_url)
+        if doc["kind"] == "Deployment":  # WSO2's images are not here: the fake node only,
+            # also on a plane with a real node (make cluster-up NODE=real)
+            doc["spec"]["template"]["spec"]["nodeSelector"] = {"type": "kwok"}
     kubectl(kubeconfig, "apply", "-f", str(ROOT / "samples" / "00-namespace.yaml"))
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
     started = time.monotonic()

@@ -29,14 +29,16 @@ def _running(state: dict[str, object]) -> bool:
     return bool(pids)
 
 
-def up(node: str = "kwok") -> None:
+def up(node: str | None = None) -> None:
+    """Start the plane, or reuse the running one if it has the node asked for (any, when
+    none is asked for: ``make demo`` on a plane started with NODE=real keeps it)."""
     if STATE.exists():
         state = json.loads(STATE.read_text())
-        if _running(state) and state.get("node", "kwok") == node:
+        if _running(state) and node in (None, state.get("node", "kwok")):
             print(f"KUBECONFIG={state['kubeconfig']}")
             return
         launcher.stop_detached(state)
-    plane = launcher.ControlPlane(tie_to_parent=False, node=node)
+    plane = launcher.ControlPlane(tie_to_parent=False, node=node or "kwok")
     plane.start()
     STATE.parent.mkdir(exist_ok=True)
     STATE.write_text(json.dumps(plane.state()))
