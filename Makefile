@@ -40,8 +40,10 @@ test: controlplane
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory e2e-real; \
 	else echo "make test: the real-node tier (make e2e-real) needs root: not run"; fi
 
-# What Debian packages the real node and the image builds need, installed if missing.
-REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables buildah debootstrap
+# What Debian packages the real node and the image builds need (gcc and libc6-dev for
+# the static pause binary), installed if missing.
+REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables buildah debootstrap \
+	gcc libc6-dev
 real-node-deps:
 	@dpkg-query -W -f='$${Status}\n' $(REAL_NODE_PACKAGES) 2>/dev/null \
 		| grep -c '^install ok installed' | grep -qx $(words $(REAL_NODE_PACKAGES)) \
