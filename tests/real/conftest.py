@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,17 +96,16 @@ def installed_chart(
     helm(cluster, "uninstall", RELEASE, "--namespace", SYSTEM, "--wait", check=False)
 
 
-def pods(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, object]]:
+def pods(kubectl: Kubectl, namespace: str, selector: str) -> list[dict[str, Any]]:
     listed = json.loads(
         kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout
     )
-    items: list[dict[str, object]] = listed["items"]
+    items: list[dict[str, Any]] = listed["items"]
     return items
 
 
-def ready(pod: dict[str, object]) -> bool:
-    status = pod.get("status")
-    assert isinstance(status, dict)
+def ready(pod: dict[str, Any]) -> bool:
+    status = pod["status"]
     return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
 
 
@@ -116,26 +116,17 @@ def await_pods_ready(kubectl: Kubectl, namespace: str, selector: str, count: int
     def settled() -> bool:
         found = pods(kubectl, namespace, selector)
         return len(found) == count and all(
-            ready(p) and not p["metadata"].get("deletionTimestamp")  # type: ignore[union-attr]
-            for p in found
+            ready(p) and not p["metadata"].get("deletionTimestamp") for p in found
         )
 
     def seen() -> str:
         return json.dumps(
             [
-                (p["metadata"]["name"], p["status"].get("phase"),  # type: ignore[index]
-                 p["status"].get("containerStatuses"))  # type: ignore[union-attr]
+                (p["metadata"]["name"], p["status"].get("phase"),
+                 p["status"].get("containerStatuses"))
                 for p in pods(kubectl, namespace, selector)
             ],
             indent=1,
         )[:3000]  # fmt: skip
 
     poll(settled, 180, lambda: f"{count} Ready pod(s) of {selector} in {namespace}: {seen()}")
-
-
-@pytest.fixture
-def logs(kubectl: Kubectl) -> Callable[[str, str], str]:
-    def read(namespace: str, pod: str) -> str:
-        return kubectl("logs", "-n", namespace, pod).stdout
-
-    return read

@@ -83,13 +83,13 @@ def test_the_values_users_expect_take_effect_in_the_pod(
     found = pods(kubectl, namespace, selector)
     for pod in found:
         spec, meta = pod["spec"], pod["metadata"]
-        assert spec["containers"][0]["image"] == f"{repository}@{digest}"  # type: ignore[index]
-        assert spec["imagePullSecrets"] == [{"name": "regcred"}]  # type: ignore[index]
-        assert meta["annotations"]["example.com/owner"] == "platform"  # type: ignore[index]
-        assert meta["labels"]["team"] == "payments"  # type: ignore[index]
-        assert spec["priority"] == 1000  # type: ignore[index]
-        assert spec["topologySpreadConstraints"][0]["maxSkew"] == 1  # type: ignore[index]
-    pod_name = str(found[0]["metadata"]["name"])  # type: ignore[index]
+        assert spec["containers"][0]["image"] == f"{repository}@{digest}"
+        assert spec["imagePullSecrets"] == [{"name": "regcred"}]
+        assert meta["annotations"]["example.com/owner"] == "platform"
+        assert meta["labels"]["team"] == "payments"
+        assert spec["priority"] == 1000
+        assert spec["topologySpreadConstraints"][0]["maxSkew"] == 1
+    pod_name = str(found[0]["metadata"]["name"])
     environ = kubectl("exec", "-n", namespace, pod_name, "--", "cat", "/proc/1/environ").stdout
     assert "OBREG_EXAMPLE=from-values" in environ.split("\0")
     cmdline = kubectl("exec", "-n", namespace, pod_name, "--", "cat", "/proc/1/cmdline").stdout
@@ -135,7 +135,7 @@ def test_the_pod_runs_where_the_platform_assigns_the_uid(
     selector = f"app.kubernetes.io/instance={name}"
     await_pods_ready(kubectl, namespace, selector)
     (pod,) = pods(kubectl, namespace, selector)
-    status = _status(kubectl, namespace, str(pod["metadata"]["name"]))  # type: ignore[index]
+    status = _status(kubectl, namespace, str(pod["metadata"]["name"]))
     expected = str(uid) if uid is not None else "65532"  # the Dockerfile's USER
     assert status["Uid"].split()[:2] == [expected, expected]
     assert status["Gid"].split()[0] == "0"

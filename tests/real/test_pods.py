@@ -32,8 +32,8 @@ def test_operator_runs_as_the_charts_hardened_pod(
     selector = f"app.kubernetes.io/instance={installed_chart}"
     await_pods_ready(kubectl, SYSTEM, selector)
     (pod,) = pods(kubectl, SYSTEM, selector)
-    name = pod["metadata"]["name"]  # type: ignore[index]
-    assert pod["spec"]["nodeName"] == cluster.node_name  # type: ignore[index]
+    name = pod["metadata"]["name"]
+    assert pod["spec"]["nodeName"] == cluster.node_name
     # The kernel's view of the process: the chart's UID, no capabilities, no new privileges.
     status = kubectl("exec", "-n", SYSTEM, name, "--", "cat", "/proc/1/status").stdout
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
@@ -43,7 +43,7 @@ def test_operator_runs_as_the_charts_hardened_pod(
     assert fields["Seccomp"].strip() == "2"  # a filter: RuntimeDefault
     refused = kubectl("exec", "-n", SYSTEM, name, "--", "touch", "/venv/x", check=False)
     assert refused.returncode != 0 and "Read-only file system" in refused.stderr
-    restarts = pod["status"]["containerStatuses"][0]["restartCount"]  # type: ignore[index]
+    restarts = pod["status"]["containerStatuses"][0]["restartCount"]
     assert restarts == 0
 
 
@@ -100,7 +100,7 @@ def real_scenario(
 
 def _standin_log(kubectl: Kubectl, namespace: str, app: str) -> tuple[str, str]:
     (pod,) = pods(kubectl, namespace, f"app={app}")
-    name = str(pod["metadata"]["name"])  # type: ignore[index]
+    name = str(pod["metadata"]["name"])
     return name, kubectl("logs", "-n", namespace, name).stdout
 
 
@@ -153,7 +153,7 @@ def _no_secret_in_the_operators_log(kubectl: Kubectl, namespace: str) -> None:
     admin's password, the credentials obreg generated) is in the operator pod's log,
     written at debug level."""
     (pod,) = pods(kubectl, SYSTEM, "app.kubernetes.io/name=obreg")
-    log = kubectl("logs", "-n", SYSTEM, str(pod["metadata"]["name"])).stdout  # type: ignore[index]
+    log = kubectl("logs", "-n", SYSTEM, str(pod["metadata"]["name"])).stdout
     assert '"severity": "debug"' in log or "[DEBUG" in log  # the level the test needs
     secrets = json.loads(kubectl("get", "secrets", "-n", namespace, "-o", "json").stdout)
     values = {
