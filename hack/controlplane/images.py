@@ -94,8 +94,8 @@ def base() -> str:
 
 
 def _label(image: str, name: str) -> str | None:
-    labels = json.loads(buildah("inspect", "--type", "image", image))["OCIv1"]["config"]
-    found = (labels.get("Labels") or {}).get(name)
+    config = json.loads(buildah("inspect", "--type", "image", image))["OCIv1"]["config"]
+    found = (config.get("Labels") or {}).get(name)
     return str(found) if found is not None else None
 
 
@@ -126,7 +126,7 @@ def pause() -> str:
     return SANDBOX_IMAGE
 
 
-def build_dockerfile(tag: str, context: Path, dockerfile: Path | None = None) -> str:
+def build_dockerfile(tag: str, context: Path) -> str:
     """``buildah bud`` of a Dockerfile on the local base (never pulled)."""
     base()
     with tempfile.TemporaryDirectory(prefix="obreg-bud-") as tmp:
@@ -136,7 +136,7 @@ def build_dockerfile(tag: str, context: Path, dockerfile: Path | None = None) ->
             "bud", "--pull=never", "--network=host", "--isolation=chroot",
             "-v", f"/etc/ssl/certs/ca-certificates.crt:{BUILD_CA}:ro",
             "-v", f"{pip_conf}:/etc/pip.conf:ro",
-            "-t", tag, "-f", str(dockerfile or context / "Dockerfile"), str(context),
+            "-t", tag, "-f", str(context / "Dockerfile"), str(context),
         )  # fmt: skip
     # What the tag replaced and the build stages: a cache that would grow by a gigabyte
     # per change of the source, for a reuse that saves only the apt steps.

@@ -109,6 +109,13 @@ def ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
 
 
+def await_rollout(kubectl: Kubectl, namespace: str, deployment: str) -> None:
+    """The Deployment's current template rolled out, then its one pod alone: a pod
+    counted before the controller made the new ReplicaSet's would be the old one."""
+    kubectl("rollout", "status", f"deployment/{deployment}", "-n", namespace, "--timeout=180s")
+    await_pods_ready(kubectl, namespace, f"app={deployment}")
+
+
 def await_pods_ready(kubectl: Kubectl, namespace: str, selector: str, count: int = 1) -> None:
     """``count`` pods of the selector, all Ready and none terminating; on a timeout the
     failure shows their phases and containers' states."""

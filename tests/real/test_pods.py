@@ -20,7 +20,7 @@ import kmdouble
 from tests.e2e.harness import Scenario
 from tests.kubetools import Kubectl, poll
 from tests.pki import issue, keytool_fingerprint
-from tests.real.conftest import SYSTEM, RealCluster, await_pods_ready, pods
+from tests.real.conftest import SYSTEM, RealCluster, await_pods_ready, await_rollout, pods
 
 PRODUCT = "/home/wso2carbon/product"
 TRUSTSTORE = "repository/resources/security/client-truststore.jks"
@@ -116,7 +116,7 @@ def test_samples_ready_and_the_standin_reads_the_files_in_a_pod(
     scenario.wait_ready(timeout=120)
     cas = scenario.find("ConfigMap", "ob-directory-cas")["data"]
     for app in ("wso2-km", "wso2-apim"):
-        await_pods_ready(kubectl, scenario.namespace, f"app={app}")
+        await_rollout(kubectl, scenario.namespace, app)
         name, log = _standin_log(kubectl, scenario.namespace, app)
         assert "standin: ready" in log, log
         assert "FAILED" not in log, log
@@ -141,7 +141,7 @@ def test_samples_ready_and_the_standin_reads_the_files_in_a_pod(
     expected = {app: count + 1 for app, count in before.items()}
     poll(lambda: scenario.rollouts() == expected, 60, f"one rollout each: {expected}")
     for app in before:
-        await_pods_ready(kubectl, scenario.namespace, f"app={app}")
+        await_rollout(kubectl, scenario.namespace, app)
         name, log = _standin_log(kubectl, scenario.namespace, app)
         assert name != old[app]  # the old pod is gone, not merely joined by a new one
         assert f"tpproot={keytool_fingerprint(new_root.sha256)}" in _truststore_line(log), log
