@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from controlplane.kind import KindCluster
 from controlplane.launcher import ControlPlane, token_kubeconfig
 
 
@@ -38,6 +39,21 @@ class Kubectl:
         if check and result.returncode != 0:
             pytest.fail(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
+
+
+def helm(
+    cluster: ControlPlane | KindCluster, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """helm against the test cluster; fails the test with helm's stderr when ``check``."""
+    result = subprocess.run(
+        [str(cluster.binaries["helm"]), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed: {result.stderr}")
+    return result
 
 
 def poll(check: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:

@@ -4,14 +4,13 @@ uninstall, and the ServiceAccount's privileges (nothing beyond what obreg uses).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from controlplane.launcher import ControlPlane
-from tests.kubetools import Kubectl, poll
+from tests.kubetools import Kubectl, helm, poll
 
 pytestmark = pytest.mark.cluster
 
@@ -24,18 +23,6 @@ KWOK = [
     "--set",
     "tolerations[0].effect=NoSchedule",
 ]
-
-
-def helm(cluster: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(cluster.binaries["helm"]), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"helm {' '.join(args)} failed: {result.stderr}")
-    return result
 
 
 def test_lint(cluster: ControlPlane) -> None:

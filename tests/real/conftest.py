@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 
 from controlplane import build, images, kind
 from controlplane.launcher import ControlPlane
-from tests.kubetools import Kubectl, poll
+from tests.kubetools import Kubectl, helm, poll
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "obreg"
@@ -62,18 +61,6 @@ def images_loaded(cluster: RealCluster) -> dict[str, str]:
             images.archive(images.build_dockerfile(image, context), archive)
         cluster.load_image(archive)
     return {role: image for role, (image, _) in wanted.items()}
-
-
-def helm(cluster: RealCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(cluster.binaries["helm"]), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"helm {' '.join(args)} failed: {result.stderr}")
-    return result
 
 
 def image_values(image: str) -> list[str]:

@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.kubetools import Kubectl, poll
+from tests.kubetools import Kubectl, helm, poll
 from tests.real.conftest import (
     CHART,
     OBREG_IMAGE,
     RealCluster,
     await_pods_ready,
-    helm,
     image_values,
     pods,
 )
