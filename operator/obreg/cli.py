@@ -4,6 +4,7 @@ write) and ``obreg crds``."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import importlib.metadata
 import logging
@@ -14,7 +15,7 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -24,6 +25,9 @@ from .manifests import Manifests, load
 from .render import bundle, credentials, objects
 from .render.inputs import Inputs
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .probes import Address
 
 # Where the operator would generate client credentials, offline rendering shows these
 # instead: stable, so a pull request's preview is the same on every run, and plainly not
@@ -224,15 +228,53 @@ def _run(args: argparse.Namespace) -> int:
     )
     if level == "error":  # kopf knows three levels; the root logger takes any
         logging.getLogger().setLevel(logging.ERROR)
-    kopf.run(
-        clusterwide=not config.namespaces,
-        namespaces=config.namespaces,
-        liveness_endpoint=args.liveness,
-        priority=config.priority,
-        identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
-        standalone=args.standalone,
-    )
+    asyncio.run(_serve(config, args))
     return 0
+
+
+async def _serve(config: Settings, args: argparse.Namespace) -> None:
+    """The process-wide parts (metrics, probes, the API client) around kopf, which
+    kube/serving.py may start more than once: a run's handlers find them in its memo."""
+    import kopf
+
+    from . import metrics
+    from .kube import serving
+    from .kube.api import Api, client
+    from .probes import Liveness, Readiness
+
+    api = Api(client())
+    readiness, liveness = Readiness(), Liveness()
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)
+    if config.readiness_port:
+        await readiness.serve(config.readiness_port)
+    if args.liveness:
+        await liveness.serve(args.liveness)
+
+    async def run_kopf() -> None:
+        await kopf.operator(
+            clusterwide=not config.namespaces,
+            namespaces=config.namespaces,
+            priority=config.priority,
+            identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
+            standalone=args.standalone,
+            memo=kopf.Memo(api=api, readiness=readiness),
+        )
+
+    try:
+        await serving.serve(api, run_kopf)
+    finally:
+        await readiness.stop()
+        await liveness.stop()
+
+
+def _liveness_address(url: str) -> Address:
+    from .probes import Address
+
+    try:
+        return Address.parse(url)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _crds(_: argparse.Namespace) -> int:
@@ -296,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no peering: do not coordinate with other obreg instances",
     )
-    run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--liveness",
+        type=_liveness_address,
+        help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz (200 while running)",
+    )
     run.add_argument(
         "--peering-name",
         help="kopf peering object shared by instances (default obreg; the chart uses the "

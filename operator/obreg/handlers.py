@@ -18,14 +18,12 @@ from typing import Any
 
 import kopf
 
-from . import metrics
 from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
 from .kube import datawatch, resync, state
-from .kube.api import Api, client
+from .kube.api import Api
 from .kube.controller import Controller
 from .kube.indexes import Indexes
-from .readiness import Readiness
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
 from .settings import Settings
 
@@ -73,12 +71,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.peering.priority = config.priority
     # Paginated lists: a start never holds all of a kind's objects in one response.
     settings.watching.chunk_size = datawatch.PAGE
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
-    memo.readiness = Readiness()
-    if config.readiness_port:
-        await memo.readiness.serve(config.readiness_port)
-    api = Api(client())
+    api: Api = memo.api  # the process's, as the readiness endpoint (cli.py)
     memo.data = datawatch.DataWatch(
         api,
         config.namespaces,
@@ -100,7 +93,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
-    await memo.readiness.stop()
+    memo.readiness.ready = False
     memo.resync.cancel()
     memo.data.stop()
     await memo.controller.stop()

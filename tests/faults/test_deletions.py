@@ -5,12 +5,14 @@ ConfigMap apply while the test deletes), and obreg's CRDs deleted and re-created
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import ControlPlane
+from controlplane.launcher import ControlPlane, free_port
 from obreg.kube import faultpoint
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
@@ -20,6 +22,7 @@ from tests.kubetools import Kubectl, poll
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 POINT = "config-map-applied"
+WAITING = "waiting for obreg's CRDs"
 
 
 def mid_change(
@@ -38,6 +41,22 @@ def mid_change(
         "both workloads' reconciles to pause after their ConfigMap",
     )
     return instance, watch
+
+
+def probes(ready: int, live: int) -> tuple[int, int]:
+    """The HTTP status of obreg's readiness and liveness endpoints."""
+    return (
+        probe(f"http://127.0.0.1:{ready}/readyz"),
+        probe(f"http://127.0.0.1:{live}/healthz"),
+    )
+
+
+def probe(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return err.code
 
 
 def ready_reason(scenario: Scenario, kind: str, name: str) -> str:
@@ -139,15 +158,31 @@ def test_the_crds_deleted_and_re_created(
     secret behind): re-created, it gets new ones, and the KM still holds the app of the
     old ones under the same name. obreg does not take that app over (it cannot tell it is
     its own); it says so, and goes on once a person removed it. The KM check interval is
-    short here so that the test need not wait an hour for it."""
-    instance = instances(env={"OBREG_KM_RESYNC_SECONDS": "8"})
+    short here so that the test need not wait an hour for it. Meanwhile obreg waits for
+    the CRDs, the running process (kopf stops on its watches' 404) and a new one alike."""
+    ready, live = free_port(), free_port()
+    instance = instances(
+        flags={"--readiness-port": str(ready), "--liveness": f"http://127.0.0.1:{live}/healthz"},
+        env={"OBREG_KM_RESYNC_SECONDS": "8"},
+    )
     watch = converged(scenario, cluster, RESYNC)
+    assert probes(ready, live) == (200, 200)
     old_client = watch.client()[0]
     kinds = ("obtrustanchors", "obidentityproviders", "observiceproviders")
     kubectl("delete", "crd", *[f"{kind}.obreg.dev" for kind in kinds])
     # Every resource went with its CRD: the workloads return to their stock files.
     poll(lambda: watch.rollouts() == TWICE, 60, "one rollout back to the stock files")
-    assert instance.alive()
+    # kopf's watches answered 404 and stopped it; obreg waits for the CRDs in-process.
+    poll(lambda: WAITING in instance.since_start(), 60, "obreg to wait for its CRDs")
+    instance.assert_alive()
+    # Alive (not restarted by a kubelet) but not ready while it waits.
+    assert probes(ready, live) == (503, 200)
+    # So does an obreg started while they are absent (GitOps may apply it first).
+    instance.stop()
+    instance.start()
+    poll(lambda: WAITING in instance.since_start(), 60, "a new obreg to wait for its CRDs")
+    instance.assert_alive()
+    assert probes(ready, live) == (503, 200)
     back = watch.mark()
     kubectl("apply", "--server-side", "-f", str(Path(__file__).parents[2] / "crds"))
     kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")

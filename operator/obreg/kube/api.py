@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client import ApiClient
 
 FIELD_MANAGER = "obreg"
@@ -195,6 +196,25 @@ class Api:
             if err.status == 404:
                 return None
             raise
+
+    async def served(self, group_version_path: str) -> frozenset[str] | None:
+        """The resource names discovery lists under a group version (empty when the
+        group version is not served at all), or None when the server did not answer."""
+        try:
+            found = await self._call(
+                "discover",
+                group_version_path,
+                "GET",
+                group_version_path,
+                None,
+                "application/json",
+                [],
+            )
+        except ApiError as err:
+            return frozenset() if err.status == 404 else None
+        except (OSError, urllib3.exceptions.HTTPError):  # the server away or unreachable
+            return None
+        return frozenset(str(item.get("name")) for item in found.get("resources") or [])
 
     async def remove_keys(self, kind: str, namespace: str, name: str, keys: list[str]) -> None:
         """Remove data keys someone else added to obreg's ConfigMap or Secret: a

@@ -1,0 +1,117 @@
+"""kopf serves obreg's resources only while their CRDs are served.
+
+kopf starts a watch for each of obreg's three resources and treats an HTTP 404 on one
+as fatal: the whole reactor stops. That 404 is what a watch gets once its CRD is deleted
+(``helm uninstall``, a GitOps prune, an operator upgrade that re-creates the CRDs), and
+obreg does not let kopf watch CRDs (that would need cluster-wide read of every CRD, and
+kopf's own CRD watch still races its resource watches). kopf also never starts the
+watch of a resource whose CRD was absent when it started, so an operator that came up
+before its CRDs would serve nothing, for good.
+
+The rule here: run kopf only once all three are served (discovery lists them), and when
+kopf stops on a 404, wait for them again and start it anew in the same process. A new
+run lists everything again, which is what a restarted process does (and a restart
+writes nothing when nothing changed). Any other failure ends the process as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from ..api.common import GROUP, VERSION
+
+log = logging.getLogger(__name__)
+
+RESOURCES = frozenset({"obtrustanchors", "obidentityproviders", "observiceproviders"})
+DISCOVERY = f"/apis/{GROUP}/{VERSION}"
+POLL_SECONDS = (0.5, 1.0, 2.0, 5.0)  # then every 5 s
+# A run shorter than this that stops on a 404 is followed by a growing pause, so that a
+# 404 of something other than obreg's CRDs cannot spin kopf's start-up in a loop.
+STEADY_SECONDS = 60.0
+RESTART_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class Discovery(Protocol):
+    async def served(self, group_version_path: str) -> frozenset[str] | None:
+        """The resource names the API server serves under the path, or None when the
+        answer is not known (the server unreachable or erring)."""
+
+
+def missing(served: frozenset[str] | None) -> frozenset[str]:
+    """Which of obreg's resources a discovery answer lacks (all of them when unknown)."""
+    return RESOURCES if served is None else RESOURCES - served
+
+
+def lost_a_crd(error: BaseException) -> bool:
+    """kopf stopped because an API call answered 404: kopf's API errors carry the status
+    (``status``); a 404 from a running kopf means a kind it watched is no longer served."""
+    return getattr(error, "status", None) == 404
+
+
+def restart_pause(short_runs: int) -> float:
+    """The pause before kopf's next start after ``short_runs`` consecutive short runs."""
+    return RESTART_PAUSES[min(short_runs, len(RESTART_PAUSES) - 1)]
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def until_served(discovery: Discovery, stop: asyncio.Event) -> bool:
+    """Poll discovery until obreg's three resources are served (True), or ``stop`` is
+    set (False). Says once what it waits for, and again when that changes."""
+    told: frozenset[str] = frozenset()
+    attempt = 0
+    while True:
+        lacking = missing(await discovery.served(DISCOVERY))
+        if not lacking:
+            if told:
+                log.info("obreg's CRDs are served: serving their resources")
+            return True
+        if lacking != told:
+            log.warning(
+                "waiting for obreg's CRDs: %s not served under %s (the chart installs them; "
+                "or kubectl apply -f crds/)",
+                ", ".join(sorted(lacking)),
+                DISCOVERY,
+            )
+            told = lacking
+        pause = POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)]
+        attempt += 1
+        if await _stopped_within(stop, pause):
+            return False
+
+
+async def serve(discovery: Discovery, run_kopf: Callable[[], Awaitable[None]]) -> None:
+    """Run kopf while obreg's CRDs are served; see the module's docstring. SIGTERM and
+    SIGINT end a wait at once (kopf installs its own handlers while it runs, and leaves
+    them behind, bound to its finished run, when it stops)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    short_runs = -1  # no pause before the first run
+    while True:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        if short_runs >= 0 and await _stopped_within(stop, restart_pause(short_runs)):
+            return
+        if not await until_served(discovery, stop):
+            log.info("stopping: a signal came while obreg waited for its CRDs")
+            return
+        started = time.monotonic()
+        try:
+            await run_kopf()
+            return
+        except Exception as err:
+            if not lost_a_crd(err):
+                raise
+            log.warning("kopf stopped: a watch answered HTTP 404 (%s); starting again", err)
+        short_runs = 0 if time.monotonic() - started >= STEADY_SECONDS else short_runs + 1
