@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import gc
 import threading
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -255,10 +256,27 @@ def test_the_workload_apply_is_conditional_on_the_workloads_uid() -> None:
     assert body["metadata"] == {"name": "km", "namespace": "ns", "uid": "u-1"}
 
 
+def km_steps(files: Mapping[tuple[Any, ...], TargetResult] | None = None) -> KeyManagerSteps:
+    """The Key Manager passes with the files outcomes given, and nothing else of the
+    reconciles (no API, no status writes)."""
+
+    async def no_writes(*_: Any) -> None:
+        raise AssertionError("not expected to write")
+
+    return KeyManagerSteps(
+        api=cast(Any, None),
+        settle_seconds=0,
+        files=lambda rid, ref: (files or {}).get((rid, ref)),
+        written={},
+        generated={},
+        write_statuses=no_writes,
+    )
+
+
 def test_a_complete_rollout_requests_the_km_steps_once_or_when_a_pass_waits_for_it() -> None:
     """kopf may merge a rollout's events so that its incomplete states are never seen;
     a pass that found the KM rolling out must still be requested once it is complete."""
-    steps = KeyManagerSteps(controller=cast(Any, None))
+    steps = km_steps()
     key = ("ns", "Deployment", "km")
     done, rolling = {"complete": True, "ready": 1}, {"complete": False, "ready": 1}
     assert steps.rollout_seen(key, done)  # the first time seen complete
@@ -279,19 +297,16 @@ def test_a_km_still_rolling_out_shows_pending_not_the_last_synced() -> None:
     km = sp.spec.key_manager
     digest = "new-digest"
     target = {"digest": "old-digest", "rollout": {"complete": True, "ready": 1}}
-    indexes = SimpleNamespace(workload=lambda namespace, ref: target)
-    files = SimpleNamespace(result=result("Applied").model_copy(update={"digest": digest}))
-    controller = SimpleNamespace(
-        results={(sp.namespace, sp.kind, sp.name): {km: files}}, indexes=indexes
-    )
-    steps = KeyManagerSteps(controller=cast(Any, controller))
+    indexes = cast(Any, SimpleNamespace(workload=lambda namespace, ref: target))
+    files = result("Applied").model_copy(update={"digest": digest})
+    steps = km_steps({((sp.namespace, sp.kind, sp.name), km): files})
     synced = {"keyManagerDatabase": {"state": "Synced", "message": "in place"}}
-    shown = steps.result(sp, synced)
+    shown = steps.result(sp, synced, indexes)
     assert shown is not None and shown.state == "Pending"
     assert "finish rolling out" in shown.message
     assert (sp.namespace, km.kind, km.name) in steps.awaited
     target["digest"] = digest  # the KM runs the new files: what was verified shows
-    shown = steps.result(sp, synced)
+    shown = steps.result(sp, synced, indexes)
     assert shown is not None and shown.state == "Synced"
 
 

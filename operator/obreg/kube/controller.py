@@ -106,7 +106,19 @@ class Controller:
     key_manager: KeyManagerSteps = field(init=False)
 
     def __post_init__(self) -> None:
-        self.key_manager = KeyManagerSteps(self)
+        self.key_manager = KeyManagerSteps(
+            api=self.api,
+            settle_seconds=self.settle_seconds,
+            files=self._files,
+            written=self.written,
+            generated=self.generated,
+            write_statuses=self.write_statuses,
+        )
+
+    def _files(self, rid: ResourceId, ref: WorkloadRef) -> TargetResult | None:
+        """The outcome of the last reconcile of workload ``ref`` for resource ``rid``."""
+        found = self.results.get(rid, {}).get(ref)
+        return found.result if found else None
 
     async def stop(self) -> None:
         """Cancel every waiting and running reconcile and Key Manager pass. After SIGTERM
@@ -332,7 +344,7 @@ class Controller:
         shown = self._shown(rid, raw)
         key_manager = None
         if resource.kind == "OBServiceProvider":
-            key_manager = self.key_manager.result(resource, shown)
+            key_manager = self.key_manager.result(resource, shown, self.indexes)
             if key_manager is None:
                 warnings.append(MANUAL_KM_STEPS)
             warnings += [w for w in self.key_manager.warnings(resource) if w not in warnings]

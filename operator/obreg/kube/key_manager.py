@@ -20,55 +20,46 @@ import collections
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
 from .. import metrics
-from ..api.common import SecretKeyRef, WorkloadRef
+from ..api.common import SecretKeyRef, TargetResult, WorkloadRef
 from ..api.resource import Resource
 from ..api.service_provider import KIND, KeyManagerResult, OBServiceProviderSpec
 from ..errors import InvalidInput, Where
-from ..km import desired, destination, sync
+from ..km import desired, destination, policy, sync
 from ..km.client import AdminClient, Connection, KmError
+from ..km.policy import Outcome
 from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs
 from . import events, faultpoint, state
+from .api import Api
 from .indexes import Indexes, StoreView
-
-if TYPE_CHECKING:
-    from .controller import Controller
 
 log = logging.getLogger(__name__)
 
 SpId = tuple[str, str]  # (namespace, name)
-# Between attempts after a failure; the last one repeats until the KM answers.
-RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: KeyManagerResult
-    # Of the desired state reached and the KM it was reached on (URL, CA, credentials),
-    # when Synced: pointing obreg at another KM is a change worth a call.
-    fingerprint: str | None = None
-    # Of the desired state and connection that the KM refused in a way a retry with the
-    # same inputs cannot fix (credentials, certificate): only a change is worth a call.
-    waits_for_change_of: str | None = None
-    # What the Secret-value rule changed in the credentials read (see render/inputs.py).
-    warnings: tuple[str, ...] = ()
-
-
-def _pending(message: str) -> Outcome:
-    return Outcome(KeyManagerResult(state="Pending", message=message))
+ResourceId = tuple[str, str, str]  # (namespace, kind, name)
 
 
 @dataclass
 class KeyManagerSteps:
-    controller: Controller
+    """The passes, given what they need of the workload reconciles (controller.py):
+    the outcome of the last apply to a KM workload (``files``), the statuses and
+    credentials this process wrote that the index may not show yet, and the status
+    writer."""
+
+    api: Api
+    settle_seconds: float
+    files: Callable[[ResourceId, WorkloadRef], TargetResult | None]
+    written: Mapping[ResourceId, Mapping[str, Any]]
+    generated: Mapping[tuple[str, str], Any]
+    write_statuses: Callable[[state.Snapshot, Iterable[tuple[str, str]]], Awaitable[None]]
     outcomes: dict[SpId, Outcome] = field(default_factory=dict)
     tickets: dict[SpId, int] = field(default_factory=dict)
     locks: collections.defaultdict[SpId, asyncio.Lock] = field(
@@ -87,35 +78,39 @@ class KeyManagerSteps:
     # -- what status shows ----------------------------------------------------------------
 
     def result(
-        self, sp: Resource[OBServiceProviderSpec], shown: Mapping[str, Any] | None
+        self,
+        sp: Resource[OBServiceProviderSpec],
+        shown: Mapping[str, Any] | None,
+        indexes: Indexes | None,
     ) -> KeyManagerResult | None:
         """The KM outcome status shows for ``sp``: None when it does not ask for one."""
         if sp.spec.key_manager_admin is None:
             return None
-        rolling = self._rolling(sp)
+        rolling = self._rolling(sp, indexes)
         if rolling is not None:
             return rolling.result
         found = self._known((sp.namespace, sp.name), shown)
-        return found.result if found else _pending("waiting for the Key Manager's files").result
+        return (
+            found.result if found else policy.pending("waiting for the Key Manager's files").result
+        )
 
-    def _rolling(self, sp: Resource[OBServiceProviderSpec]) -> Outcome | None:
+    def _rolling(
+        self, sp: Resource[OBServiceProviderSpec], indexes: Indexes | None
+    ) -> Outcome | None:
         """Pending while the KM is not yet running the files obreg gave it: what a pass
         verified was for the files before, so the status written with the new files
         must not say Synced (it did, until the pass after the rollout said Pending and
         then Synced again: a Ready that came too early, then flipped). The rollout's
         end requests that pass."""
         km = sp.spec.key_manager
-        files = self.controller.results.get((sp.namespace, KIND, sp.name), {}).get(km)
-        indexes = self.controller.indexes
-        if files is None or files.result.state != "Applied" or indexes is None:
+        files = self.files((sp.namespace, KIND, sp.name), km)
+        if files is None or files.state != "Applied" or indexes is None:
             return None
         target = indexes.workload(sp.namespace, km)
-        if target is None or (
-            target.get("digest") == files.result.digest and target["rollout"]["complete"]
-        ):
+        if target is None or policy.runs_its_files(files, target):
             return None
         self.awaited.add((sp.namespace, km.kind, km.name))
-        return _pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
+        return policy.pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
 
     def warnings(self, sp: Resource[OBServiceProviderSpec]) -> list[str]:
         found = self.outcomes.get((sp.namespace, sp.name))
@@ -171,12 +166,7 @@ class KeyManagerSteps:
 
     async def _request(self, sp_id: SpId, indexes: Indexes, attempt: int) -> None:
         ticket = self.tickets[sp_id] = self.tickets.get(sp_id, 0) + 1
-        delay = (
-            self.controller.settle_seconds
-            if attempt == 0
-            else RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
-        )
-        await asyncio.sleep(delay)
+        await asyncio.sleep(policy.retry_delay(attempt, self.settle_seconds))
         if self.tickets.get(sp_id) != ticket:
             return  # a newer request will do the work
         async with self.locks[sp_id]:
@@ -202,33 +192,17 @@ class KeyManagerSteps:
             return False
         km = sp.spec.key_manager
         rid = (namespace, KIND, name)
-        files = self.controller.results.get(rid, {}).get(km)
-        target = indexes.workload(namespace, km)
-        previous = self._known(
-            sp_id, self.controller.written.get(rid) or snap.raw[(KIND, name)].get("status")
-        )
-        # Pending is not retried on a timer: the workload event that ends the wait
-        # requests again. Before this process reconciled the KM once (just after a
-        # start) there is nothing to say yet: that reconcile requests again.
-        if files is None:
-            return False
-        if files.result.state != "Applied":
-            why = files.result.state
-            await self._record(snap, sp, _pending(f"waiting for the Key Manager's files ({why})"))
-            return False
-        if not (
-            target is not None
-            and target.get("digest") == files.result.digest
-            and target["rollout"]["complete"]
-        ):
+        gate = policy.gate(self.files(rid, km), indexes.workload(namespace, km), km)
+        if gate.rollout:
             self.awaited.add((namespace, km.kind, km.name))
-            await self._record(
-                snap, sp, _pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
-            )
+        if gate.wait is not None:
+            await self._record(snap, sp, gate.wait)
+        if not gate.go:
             return False
+        previous = self._known(sp_id, self.written.get(rid) or snap.raw[(KIND, name)].get("status"))
         inputs = Inputs(
             # With the credentials just generated, which the watch may not show yet.
-            secrets=StoreView(indexes.secrets, "data", extra=self.controller.generated),
+            secrets=StoreView(indexes.secrets, "data", extra=self.generated),
             config_maps=StoreView(indexes.config_maps, "data"),
         ).tracked()
         try:
@@ -244,13 +218,12 @@ class KeyManagerSteps:
         attempt = hashlib.sha256(
             (want.fingerprint() + connection.fingerprint()).encode()
         ).hexdigest()
-        if not force and previous is not None:
-            if previous.result.state == "Synced" and previous.fingerprint == attempt:
-                if previous.warnings != read:  # same values; what was trimmed from them changed
-                    await self._record(snap, sp, dataclasses.replace(previous, warnings=read))
-                return False
-            if previous.waits_for_change_of == attempt:
-                return False
+        checked = policy.memo(previous, attempt, read, force)
+        if checked == "rewarn":  # same values; what was trimmed from them changed
+            assert previous is not None
+            await self._record(snap, sp, dataclasses.replace(previous, warnings=read))
+        if checked != "call":
+            return False
         secrets = (client_credentials.client_secret, connection.password)
         try:
             async with aiohttp.ClientSession() as session:
@@ -265,22 +238,9 @@ class KeyManagerSteps:
         except KmError as err:
             metrics.KM_SYNCS.labels(err.kind).inc()
             await self._report(snap, sp, err.done, secrets)
-            message = redact(str(err), secrets)
-            # Retrying refused credentials on a timer could lock the KM's admin account
-            # (IS locks a user after failed logins), and an untrusted certificate or a KM
-            # setting obreg cannot work with will not change by itself: they wait for
-            # their Secret, ConfigMap or resource to change, or for the periodic check.
-            retry = err.kind in ("unavailable", "garbled", "fault")
-            if err.kind == "unsupported":
-                message += "; obreg checks again when the resource changes and periodically"
-            elif not retry:
-                message += "; obreg tries again when the referenced Secret or CA changes"
-            log.warning("Key Manager steps of %s: %s", sp.label, message)
-            failed = KeyManagerResult(
-                state="Unavailable" if err.kind in ("unavailable", "garbled") else "Failed",
-                message=message,
-            )
-            await self._record(snap, sp, Outcome(failed, None, None if retry else attempt, read))
+            outcome, retry = policy.failed(err.kind, redact(str(err), secrets), attempt, read)
+            log.warning("Key Manager steps of %s: %s", sp.label, outcome.result.message)
+            await self._record(snap, sp, outcome)
             return retry
         await faultpoint.reached("key-manager-converged")
         metrics.KM_SYNCS.labels("synced").inc()
@@ -311,7 +271,7 @@ class KeyManagerSteps:
         summary = redact("; ".join(done), secrets)
         log.info("Key Manager steps of %s: %s", sp.label, summary)
         await events.post(
-            self.controller.api, [snap.raw[(KIND, sp.name)]], "Normal", "KeyManagerUpdated", summary
+            self.api, [snap.raw[(KIND, sp.name)]], "Normal", "KeyManagerUpdated", summary
         )
 
     async def _record(
@@ -319,7 +279,7 @@ class KeyManagerSteps:
     ) -> None:
         """Keep the outcome and write the service provider's status (if it changed)."""
         self.outcomes[(sp.namespace, sp.name)] = outcome
-        await self.controller.write_statuses(snap, only=[(KIND, sp.name)])
+        await self.write_statuses(snap, [(KIND, sp.name)])
 
 
 def _connection(

@@ -1,0 +1,117 @@
+"""When a Key Manager pass calls the KM, what it records when it does not, and what a
+failure leads to: the decisions of kube/key_manager.py, which only acts on them.
+
+A pass goes through three gates before it reads an input: the KM workload has obreg's
+files (Applied), and runs them (its rollout with their digest is complete), because the
+service provider file and the KM's database must describe the same client. It then calls
+the KM unless the last outcome already covers the same desired state and connection
+(a fingerprint of both): Synced with it, or refused with it in a way that only a change
+fixes. Forced passes (a KM pod back from a restart, the periodic check, a retry) call
+anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..api.common import TargetResult, WorkloadRef
+from ..api.service_provider import KeyManagerResult
+from .client import ErrorKind
+
+# Between attempts after a failure; the last one repeats until the KM answers.
+RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+# Failures a retry on a timer may fix. Refused credentials would lock the KM's admin
+# account if retried (IS locks a user after failed logins); an untrusted certificate or a
+# KM setting obreg cannot work with does not change by itself.
+RETRIED: frozenset[ErrorKind] = frozenset({"unavailable", "garbled", "fault"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: KeyManagerResult
+    # Of the desired state reached and the KM it was reached on (URL, CA, credentials),
+    # when Synced: pointing obreg at another KM is a change worth a call.
+    fingerprint: str | None = None
+    # Of the desired state and connection that the KM refused in a way a retry with the
+    # same inputs cannot fix (credentials, certificate): only a change is worth a call.
+    waits_for_change_of: str | None = None
+    # What the Secret-value rule changed in the credentials read (see render/inputs.py).
+    warnings: tuple[str, ...] = ()
+
+
+def pending(message: str) -> Outcome:
+    return Outcome(KeyManagerResult(state="Pending", message=message))
+
+
+def runs_its_files(files: TargetResult, workload: dict[str, Any] | None) -> bool:
+    """Whether the KM workload's pods all run the files obreg last applied to it."""
+    return (
+        workload is not None
+        and workload.get("digest") == files.digest
+        and bool(workload["rollout"]["complete"])
+    )
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A pass's first decision: go on (``wait`` None), or record ``wait`` and stop;
+    ``rollout`` says the end of the KM's rollout must request the pass again."""
+
+    wait: Outcome | None = None
+    go: bool = False
+    rollout: bool = False
+
+
+def gate(files: TargetResult | None, workload: dict[str, Any] | None, km: WorkloadRef) -> Gate:
+    """``files``: the outcome of obreg's last apply to the KM workload, None before this
+    process reconciled it once (that reconcile requests the pass again, so there is
+    nothing to record yet). Pending is not retried on a timer: the workload event that
+    ends the wait requests again."""
+    if files is None:
+        return Gate()
+    if files.state != "Applied":
+        return Gate(pending(f"waiting for the Key Manager's files ({files.state})"))
+    if not runs_its_files(files, workload):
+        return Gate(pending(f"waiting for {km.kind}/{km.name} to finish rolling out"), rollout=True)
+    return Gate(go=True)
+
+
+Memo = Literal["call", "skip", "rewarn"]
+
+
+def memo(previous: Outcome | None, attempt: str, read: tuple[str, ...], force: bool) -> Memo:
+    """Whether the KM needs a call for the desired state and connection ``attempt`` (a
+    fingerprint): "skip" when the last outcome covers it, "rewarn" when it does but the
+    warnings about the values read changed (the values did not)."""
+    if force or previous is None:
+        return "call"
+    if previous.result.state == "Synced" and previous.fingerprint == attempt:
+        return "skip" if previous.warnings == read else "rewarn"
+    if previous.waits_for_change_of == attempt:
+        return "skip"
+    return "call"
+
+
+def failed(
+    kind: ErrorKind, message: str, attempt: str, read: tuple[str, ...]
+) -> tuple[Outcome, bool]:
+    """What a failed pass records (its message already redacted), and whether it is
+    retried on a timer; one that is not waits for a change of its inputs."""
+    retry = kind in RETRIED
+    if kind == "unsupported":
+        message += "; obreg checks again when the resource changes and periodically"
+    elif not retry:
+        message += "; obreg tries again when the referenced Secret or CA changes"
+    result = KeyManagerResult(
+        state="Unavailable" if kind in ("unavailable", "garbled") else "Failed",
+        message=message,
+    )
+    return Outcome(result, None, None if retry else attempt, read), retry
+
+
+def retry_delay(attempt: int, settle_seconds: float) -> float:
+    """Before a pass: the settle time for a request, a growing delay for a retry."""
+    if attempt == 0:
+        return settle_seconds
+    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]

@@ -1,0 +1,170 @@
+"""When a Key Manager pass calls the KM, and what it records otherwise (obreg/km/policy.py),
+as tables: the gates before a pass, the memo that spares a call, a failure's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from obreg.api.common import TargetResult, WorkloadRef
+from obreg.api.service_provider import KeyManagerResult
+from obreg.km.client import ErrorKind
+from obreg.km.policy import (
+    RETRY_DELAYS,
+    Outcome,
+    failed,
+    gate,
+    memo,
+    retry_delay,
+    runs_its_files,
+)
+
+KM = WorkloadRef(kind="Deployment", name="wso2-km")
+
+
+def files(state: str = "Applied", digest: str = "d1") -> TargetResult:
+    return TargetResult.model_validate(
+        {"kind": "Deployment", "name": "wso2-km", "state": state, "digest": digest}
+    )
+
+
+def workload(digest: str | None = "d1", complete: bool = True) -> dict[str, Any]:
+    found: dict[str, Any] = {"rollout": {"complete": complete, "ready": 1}}
+    if digest is not None:
+        found["digest"] = digest
+    return found
+
+
+ROLLING = "waiting for Deployment/wso2-km to finish rolling out"
+
+
+@pytest.mark.parametrize(
+    ("given_files", "given_workload", "go", "pending", "rollout"),
+    [
+        # No reconcile of the KM yet in this process: nothing to say, it requests again.
+        (None, workload(), False, None, False),
+        (
+            files("Blocked"),
+            workload(),
+            False,
+            "waiting for the Key Manager's files (Blocked)",
+            False,
+        ),
+        (files("Failed"), workload(), False, "waiting for the Key Manager's files (Failed)", False),
+        (
+            files("WaitingForWorkload"),
+            None,
+            False,
+            "waiting for the Key Manager's files (WaitingForWorkload)",
+            False,
+        ),
+        (files(), None, False, ROLLING, True),
+        (files(), workload(digest=None), False, ROLLING, True),
+        (files(), workload(digest="d0"), False, ROLLING, True),
+        (files(), workload(complete=False), False, ROLLING, True),
+        (files(), workload(), True, None, False),
+    ],
+)
+def test_a_pass_goes_on_only_once_the_km_runs_obregs_files(
+    given_files: TargetResult | None,
+    given_workload: dict[str, Any] | None,
+    go: bool,
+    pending: str | None,
+    rollout: bool,
+) -> None:
+    decided = gate(given_files, given_workload, KM)
+    assert decided.go is go
+    assert decided.rollout is rollout
+    if pending is None:
+        assert decided.wait is None
+    else:
+        assert decided.wait is not None
+        assert decided.wait.result == KeyManagerResult(state="Pending", message=pending)
+    if given_files is not None and given_files.state == "Applied":
+        assert runs_its_files(given_files, given_workload) is go
+
+
+def outcome(
+    state: str,
+    fingerprint: str | None = None,
+    waits: str | None = None,
+    warns: tuple[str, ...] = (),
+) -> Outcome:
+    return Outcome(KeyManagerResult.model_validate({"state": state}), fingerprint, waits, warns)
+
+
+@pytest.mark.parametrize(
+    ("previous", "read", "force", "decision"),
+    [
+        (None, (), False, "call"),  # first pass of this process, nothing in status
+        (outcome("Synced", "a"), (), False, "skip"),
+        (outcome("Synced", "a"), (), True, "call"),  # restart of the KM, periodic check
+        (outcome("Synced", "a", warns=("trimmed",)), (), False, "rewarn"),
+        (outcome("Synced", "a", warns=("trimmed",)), ("trimmed",), False, "skip"),
+        (outcome("Synced", "b"), (), False, "call"),  # another KM or desired state
+        # After a restart, from the status: no fingerprint known, so checked.
+        (outcome("Synced"), (), False, "call"),
+        (outcome("Failed", waits="a"), (), False, "skip"),  # refused: waits for a change
+        (outcome("Failed", waits="a"), (), True, "call"),
+        (outcome("Failed", waits="b"), (), False, "call"),
+        (outcome("Failed"), (), False, "call"),  # a fault: retried
+        (outcome("Unavailable"), (), False, "call"),
+        (outcome("Pending"), (), False, "call"),
+        # A fingerprint of a Synced outcome does not spare a call when not Synced.
+        (outcome("Failed", "a"), (), False, "call"),
+    ],
+)
+def test_a_call_is_spared_only_when_the_last_outcome_covers_the_same_state(
+    previous: Outcome | None, read: tuple[str, ...], force: bool, decision: str
+) -> None:
+    assert memo(previous, "a", read, force) == decision
+
+
+@pytest.mark.parametrize(
+    ("kind", "state", "retry", "suffix"),
+    [
+        ("unavailable", "Unavailable", True, ""),
+        ("garbled", "Unavailable", True, ""),
+        ("fault", "Failed", True, ""),
+        (
+            "unauthorized",
+            "Failed",
+            False,
+            "; obreg tries again when the referenced Secret or CA changes",
+        ),
+        (
+            "protocol",
+            "Failed",
+            False,
+            "; obreg tries again when the referenced Secret or CA changes",
+        ),
+        (
+            "unsupported",
+            "Failed",
+            False,
+            "; obreg checks again when the resource changes and periodically",
+        ),
+    ],
+)
+def test_a_failure_is_retried_on_a_timer_only_when_time_can_fix_it(
+    kind: ErrorKind, state: str, retry: bool, suffix: str
+) -> None:
+    recorded, retried = failed(kind, "it went wrong", "a", ("w",))
+    assert retried is retry
+    assert recorded.result == KeyManagerResult.model_validate(
+        {"state": state, "message": "it went wrong" + suffix}
+    )
+    # One that is not retried waits for its inputs to change (the memo skips until then).
+    assert recorded.waits_for_change_of == (None if retry else "a")
+    assert recorded.fingerprint is None
+    assert recorded.warnings == ("w",)
+    assert memo(recorded, "a", ("w",), False) == ("call" if retry else "skip")
+
+
+def test_a_request_waits_the_settle_time_and_a_retry_ever_longer_up_to_a_ceiling() -> None:
+    assert retry_delay(0, 0.25) == 0.25
+    delays = [retry_delay(n, 0.25) for n in range(1, 12)]
+    assert delays[: len(RETRY_DELAYS)] == list(RETRY_DELAYS)
+    assert delays == sorted(delays)
+    assert set(delays[len(RETRY_DELAYS) :]) == {RETRY_DELAYS[-1]}
