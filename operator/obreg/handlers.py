@@ -24,6 +24,7 @@ from .kube import datawatch, resync, state
 from .kube.api import Api
 from .kube.controller import Controller
 from .kube.indexes import Indexes
+from .kube.workload import Workload
 from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
 from .settings import Settings
 
@@ -194,15 +195,14 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
     ref = WorkloadRef.model_validate({"kind": kind, "name": name})
     if indexes is None or ref not in controller.targeted(ns):
         return
-    held = memo.data.workloads.held.get(key)
-    summary = None if held is None else {k: v for k, v in held.items() if k != "rollout"}
+    held: Workload | None = memo.data.workloads.held.get(key)
     # Status updates during a rollout change nothing the files depend on: no reconcile.
     # Not through kopf, which pauses a standby's handlers: ask whether this one leads.
-    if controller.workload_changed(key, summary):
+    if controller.workload_changed(key, held):
         controller.request(ns, [ref], indexes, ask_leader=True)
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.
-    if held is not None and controller.key_manager.rollout_seen(key, held["rollout"]):
+    if held is not None and controller.key_manager.rollout_seen(key, held.rollout):
         task = asyncio.create_task(_key_manager_rolled_out(controller, ns, ref, indexes))
         controller.tasks.add(task)
         task.add_done_callback(controller.tasks.discard)

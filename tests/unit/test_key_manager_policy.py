@@ -3,7 +3,7 @@ as tables: the gates before a pass, the memo that spares a call, a failure's out
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import pytest
 
@@ -19,6 +19,7 @@ from obreg.km.policy import (
     retry_delay,
     runs_its_files,
 )
+from obreg.kube.workload import Rollout, Workload, summarize
 
 KM = WorkloadRef(kind="Deployment", name="wso2-km")
 
@@ -29,11 +30,13 @@ def files(state: str = "Applied", digest: str = "d1") -> TargetResult:
     )
 
 
-def workload(digest: str | None = "d1", complete: bool = True) -> dict[str, Any]:
-    found: dict[str, Any] = {"rollout": {"complete": complete, "ready": 1}}
-    if digest is not None:
-        found["digest"] = digest
-    return found
+KM_WORKLOAD = summarize(
+    {"kind": "Deployment", "metadata": {"name": "wso2-km", "namespace": "ns", "uid": "u-1"}}
+)
+
+
+def workload(digest: str | None = "d1", complete: bool = True) -> Workload:
+    return dataclasses.replace(KM_WORKLOAD, digest=digest, rollout=Rollout(complete, 1))
 
 
 ROLLING = "waiting for Deployment/wso2-km to finish rolling out"
@@ -68,7 +71,7 @@ ROLLING = "waiting for Deployment/wso2-km to finish rolling out"
 )
 def test_a_pass_goes_on_only_once_the_km_runs_obregs_files(
     given_files: TargetResult | None,
-    given_workload: dict[str, Any] | None,
+    given_workload: Workload | None,
     go: bool,
     pending: str | None,
     rollout: bool,

@@ -4,6 +4,7 @@ a workload and which mounts hide its files."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import gc
 import threading
@@ -84,7 +85,7 @@ def bundle(*paths: tuple[str, bool]) -> Bundle:
     return Bundle("ns", KM, files, ("r",))
 
 
-def deployment(**spec: object) -> dict[str, object]:
+def deployment(**spec: object) -> workload.Workload:
     body: dict[str, object] = {
         "kind": "Deployment",
         "metadata": {"name": "km", "namespace": "ns", "labels": {}, "annotations": {}},
@@ -104,7 +105,7 @@ def test_workload_gets_the_digest_and_opted_in_mounts() -> None:
     assert body["spec"]["template"] == {
         "metadata": {"annotations": {"obreg.dev/digest": files.digest}}
     }
-    opted = {**plain, "labels": {"obreg.dev/inject": "true"}}
+    opted = dataclasses.replace(plain, labels={"obreg.dev/inject": "true"})
     volume = workload.apply_body(opted, files)["spec"]["template"]["spec"]["volumes"][0]
     sources = volume["projected"]["sources"]
     assert sources[0]["configMap"]["items"] == [
@@ -126,17 +127,17 @@ def test_workload_gets_the_digest_and_opted_in_mounts() -> None:
             }
         ],
     )
-    applied = {**applied, "labels": {"obreg.dev/inject": "true"}, "digest": files.digest}
+    applied = dataclasses.replace(applied, labels={"obreg.dev/inject": "true"}, digest=files.digest)
     assert not workload.needs_apply(applied, files)
-    unmounted = {**applied, "mounts": {"km": {}}}
+    unmounted = dataclasses.replace(applied, mounts={"km": {}})
     assert workload.needs_apply(unmounted, files)  # a mount removed by hand comes back
 
 
 def test_mounted_files_are_readable_by_any_uid_unless_an_fs_group_owns_them() -> None:
     files = bundle(("a.xml", False), ("b.json", True))
 
-    def modes(summary: dict[str, object]) -> set[int]:
-        opted = {**summary, "labels": {"obreg.dev/inject": "true"}}
+    def modes(summary: workload.Workload) -> set[int]:
+        opted = dataclasses.replace(summary, labels={"obreg.dev/inject": "true"})
         volume = workload.apply_body(opted, files)["spec"]["template"]["spec"]["volumes"][0]
         found = {volume["projected"]["defaultMode"]}
         for source in volume["projected"]["sources"]:
@@ -155,15 +156,17 @@ def test_the_mount_root_annotation_moves_every_containers_mount() -> None:
     """README: ``obreg.dev/mount-root`` replaces WSO2's config volume path (a trailing
     slash is the same root); without it, the WSO2 images' path."""
     files = bundle(("repository/conf/identity/identity.xml", False))
-    opted = {**deployment(), "labels": {"obreg.dev/inject": "true"}, "containers": ["km", "side"]}
+    opted = dataclasses.replace(
+        deployment(), labels={"obreg.dev/inject": "true"}, containers=("km", "side")
+    )
 
-    def mounts(summary: dict[str, object]) -> list[object]:
+    def mounts(summary: workload.Workload) -> list[object]:
         spec = workload.apply_body(summary, files)["spec"]["template"]["spec"]
         return [c["volumeMounts"] for c in spec["containers"]]
 
     default = {"name": "obreg-files", "mountPath": workload.DEFAULT_MOUNT_ROOT, "readOnly": True}
     assert mounts(opted) == [[default], [default]]
-    moved = {**opted, "annotations": {"obreg.dev/mount-root": "/opt/wso2/config/"}}
+    moved = dataclasses.replace(opted, annotations={"obreg.dev/mount-root": "/opt/wso2/config/"})
     mount = {"name": "obreg-files", "mountPath": "/opt/wso2/config", "readOnly": True}
     assert mounts(moved) == [[mount], [mount]]
 
@@ -231,11 +234,11 @@ def test_rollout_is_complete_only_when_every_pod_runs_the_current_template() -> 
                        "availableReplicas": 2, "readyReplicas": 2, **observed},
         }  # fmt: skip
 
-    assert workload.rollout(body()) == {"complete": True, "ready": 2}
-    assert not workload.rollout(body(generation=3))["complete"]  # not observed yet
-    assert not workload.rollout(body(updatedReplicas=1))["complete"]
-    assert not workload.rollout(body(replicas=3))["complete"]  # an old pod remains
-    assert not workload.rollout(body(availableReplicas=1, readyReplicas=1))["complete"]
+    assert workload.rollout(body()) == workload.Rollout(complete=True, ready=2)
+    assert not workload.rollout(body(generation=3)).complete  # not observed yet
+    assert not workload.rollout(body(updatedReplicas=1)).complete
+    assert not workload.rollout(body(replicas=3)).complete  # an old pod remains
+    assert not workload.rollout(body(availableReplicas=1, readyReplicas=1)).complete
 
 
 def test_a_view_reads_the_extra_mapping_it_was_given_even_when_filled_later() -> None:
@@ -251,7 +254,7 @@ def test_a_view_reads_the_extra_mapping_it_was_given_even_when_filled_later() ->
 def test_the_workload_apply_is_conditional_on_the_workloads_uid() -> None:
     """The uid in the apply body is a precondition: the API server refuses (409) to create
     a workload someone deleted, or to touch a new one of the same name."""
-    target = {"kind": "Deployment", "name": "km", "namespace": "ns", "uid": "u-1"}
+    target = dataclasses.replace(deployment(), uid="u-1")
     body = workload.apply_body(target, Bundle("ns", KM, (), ()))
     assert body["metadata"] == {"name": "km", "namespace": "ns", "uid": "u-1"}
 
@@ -278,7 +281,7 @@ def test_a_complete_rollout_requests_the_km_steps_once_or_when_a_pass_waits_for_
     a pass that found the KM rolling out must still be requested once it is complete."""
     steps = km_steps()
     key = ("ns", "Deployment", "km")
-    done, rolling = {"complete": True, "ready": 1}, {"complete": False, "ready": 1}
+    done, rolling = workload.Rollout(True, 1), workload.Rollout(False, 1)
     assert steps.rollout_seen(key, done)  # the first time seen complete
     assert not steps.rollout_seen(key, done)  # the same again: nothing new
     assert not steps.rollout_seen(key, rolling)
@@ -296,8 +299,9 @@ def test_a_km_still_rolling_out_shows_pending_not_the_last_synced() -> None:
     sp = parse.parse(find(sample_documents(), "OBServiceProvider"))
     km = sp.spec.key_manager
     digest = "new-digest"
-    target = {"digest": "old-digest", "rollout": {"complete": True, "ready": 1}}
-    indexes = cast(Any, SimpleNamespace(workload=lambda namespace, ref: target))
+    running = workload.Rollout(complete=True, ready=1)
+    seen = {"target": dataclasses.replace(deployment(), digest="old-digest", rollout=running)}
+    indexes = cast(Any, SimpleNamespace(workload=lambda namespace, ref: seen["target"]))
     files = result("Applied").model_copy(update={"digest": digest})
     steps = km_steps({((sp.namespace, sp.kind, sp.name), km): files})
     synced = {"keyManagerDatabase": {"state": "Synced", "message": "in place"}}
@@ -305,7 +309,8 @@ def test_a_km_still_rolling_out_shows_pending_not_the_last_synced() -> None:
     assert shown is not None and shown.state == "Pending"
     assert "finish rolling out" in shown.message
     assert (sp.namespace, km.kind, km.name) in steps.awaited
-    target["digest"] = digest  # the KM runs the new files: what was verified shows
+    # The KM runs the new files: what was verified shows.
+    seen["target"] = dataclasses.replace(seen["target"], digest=digest)
     shown = steps.result(sp, synced, indexes)
     assert shown is not None and shown.state == "Synced"
 
@@ -420,7 +425,7 @@ def test_only_a_change_of_what_obreg_reads_of_a_workload_is_passed_on() -> None:
     assert held.event("Deployment", "MODIFIED", noise) is None
     progressed = _deployment("ns", "km", updatedReplicas=1, replicas=1, readyReplicas=1)
     assert held.event("Deployment", "MODIFIED", progressed) == key
-    assert held.held[key]["rollout"] != workload.rollout(_deployment("ns", "km"))
+    assert held.held[key].rollout != workload.rollout(_deployment("ns", "km"))
     relabelled = _deployment("ns", "km")
     relabelled["metadata"]["labels"] = {workload.INJECT_LABEL: "true"}
     assert held.event("Deployment", "MODIFIED", relabelled) == key

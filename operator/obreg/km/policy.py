@@ -13,10 +13,11 @@ anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ..api.common import TargetResult, WorkloadRef
 from ..api.service_provider import KeyManagerResult
+from ..kube.workload import Workload
 from .client import ErrorKind
 
 # Between attempts after a failure; the last one repeats until the KM answers.
@@ -44,13 +45,9 @@ def pending(message: str) -> Outcome:
     return Outcome(KeyManagerResult(state="Pending", message=message))
 
 
-def runs_its_files(files: TargetResult, workload: dict[str, Any] | None) -> bool:
+def runs_its_files(files: TargetResult, workload: Workload | None) -> bool:
     """Whether the KM workload's pods all run the files obreg last applied to it."""
-    return (
-        workload is not None
-        and workload.get("digest") == files.digest
-        and bool(workload["rollout"]["complete"])
-    )
+    return workload is not None and workload.digest == files.digest and workload.rollout.complete
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class Gate:
     rollout: bool = False
 
 
-def gate(files: TargetResult | None, workload: dict[str, Any] | None, km: WorkloadRef) -> Gate:
+def gate(files: TargetResult | None, workload: Workload | None, km: WorkloadRef) -> Gate:
     """``files``: the outcome of obreg's last apply to the KM workload, None before this
     process reconciled it once (that reconcile requests the pass again, so there is
     nothing to record yet). Pending is not retried on a timer: the workload event that

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -28,6 +29,7 @@ from . import events, faultpoint, reconcile, state, status
 from .api import Api, ApiError
 from .indexes import Indexes, StoreView
 from .key_manager import KeyManagerSteps
+from .workload import Workload
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class Controller:
     last_events: dict[ResourceId, str] = field(default_factory=dict)
     indexes: Indexes | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    workloads_seen: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    workloads_seen: dict[tuple[str, str, str], Workload] = field(default_factory=dict)
     # The status this process last wrote per resource: fresher than the index, which
     # lags behind our own writes when the operator is busy.
     written: dict[ResourceId, dict[str, Any]] = field(default_factory=dict)
@@ -129,15 +131,15 @@ class Controller:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def workload_changed(self, key: tuple[str, str, str], summary: dict[str, Any] | None) -> bool:
-        """Whether a workload differs from when obreg last saw it, in what obreg reads
+    def workload_changed(self, key: tuple[str, str, str], held: Workload | None) -> bool:
+        """Whether a workload differs from when obreg last saw it in what its files
+        depend on: anything but its rollout, whose status updates change nothing there
         (None: it is gone)."""
-        if summary is None:
+        if held is None:
             return self.workloads_seen.pop(key, None) is not None
-        if self.workloads_seen.get(key) == summary:
-            return False
-        self.workloads_seen[key] = summary
-        return True
+        before = self.workloads_seen.get(key)
+        self.workloads_seen[key] = held
+        return before is None or dataclasses.replace(before, rollout=held.rollout) != held
 
     def targeted(self, namespace: str) -> set[WorkloadRef]:
         return set(self.target_counts.get(namespace, ()))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.common import WorkloadRef
+from .workload import Workload
 
 
 class StoreView(Mapping[Any, Any]):
@@ -43,10 +44,10 @@ class Indexes:
     custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
     secrets: Mapping[tuple[str, str], Mapping[str, Any]]  # (namespace, name) -> held
     config_maps: Mapping[tuple[str, str], Mapping[str, Any]]
-    workloads: Mapping[tuple[str, str, str], Any]  # (namespace, kind, name) -> summary
+    workloads: Mapping[tuple[str, str, str], Workload]  # (namespace, kind, name) -> summary
 
     def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
         return [obj for index in self.custom if namespace in index for obj in index[namespace]]
 
-    def workload(self, namespace: str, ref: WorkloadRef) -> Any:
+    def workload(self, namespace: str, ref: WorkloadRef) -> Workload | None:
         return self.workloads.get((namespace, ref.kind, ref.name))

@@ -40,6 +40,7 @@ from ..render.inputs import Inputs
 from . import events, faultpoint, state
 from .api import Api
 from .indexes import Indexes, StoreView
+from .workload import Rollout
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class KeyManagerSteps:
     locks: collections.defaultdict[SpId, asyncio.Lock] = field(
         default_factory=lambda: collections.defaultdict(asyncio.Lock)
     )
-    rollouts_seen: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
+    rollouts_seen: dict[tuple[str, str, str], Rollout] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # Service providers a forced request is pending for: a newer, unforced request that
     # supersedes it must still re-check the KM.
@@ -135,13 +136,13 @@ class KeyManagerSteps:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def rollout_seen(self, key: tuple[str, str, str], rollout: Mapping[str, Any]) -> bool:
+    def rollout_seen(self, key: tuple[str, str, str], rollout: Rollout) -> bool:
         """Whether the workload's pods just came (back) to all running the current
         template: its first rollout, a new one, pods that restarted, or a rollout a pass
         is waiting for."""
         before = self.rollouts_seen.get(key)
         self.rollouts_seen[key] = rollout
-        if not rollout["complete"]:
+        if not rollout.complete:
             return False
         awaited = key in self.awaited
         self.awaited.discard(key)

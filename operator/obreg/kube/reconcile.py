@@ -27,6 +27,7 @@ from ..render import credentials, objects
 from ..render.inputs import Inputs
 from . import faultpoint, state, workload
 from .api import Api
+from .workload import Workload
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +118,14 @@ def _differs(desired: Mapping[str, Any], current: Mapping[str, Any] | None) -> b
     )
 
 
-def _owned(obj: dict[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
+def _owned(obj: dict[str, Any], target: Workload) -> dict[str, Any]:
     """The object, owned by its workload: it goes when the workload goes."""
     obj["metadata"]["ownerReferences"] = [
         {
             "apiVersion": "apps/v1",
-            "kind": target["kind"],
-            "name": target["name"],
-            "uid": target["uid"],
+            "kind": target.kind,
+            "name": target.name,
+            "uid": target.uid,
             "controller": False,
             "blockOwnerDeletion": False,
         }
@@ -207,7 +208,7 @@ async def reconcile(
     ref: WorkloadRef,
     snap: state.Snapshot,
     inputs: Inputs,
-    target: Mapping[str, Any] | None,
+    target: Workload | None,
     current: Mapping[str, Mapping[str, Any] | None],
     api: Api,
     now: datetime.datetime,
@@ -289,7 +290,7 @@ async def reconcile(
         await api.apply(workload.apply_body(target, rendered))
         outcome.writes += 1
         await faultpoint.reached("workload-applied")
-        if target.get("digest") != rendered.digest:
+        if target.digest != rendered.digest:
             outcome.rolled = rendered.digest
             log.info(
                 "rolled %s/%s %s for digest %s",

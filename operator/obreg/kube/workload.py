@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..render.bundle import Bundle
@@ -21,16 +22,50 @@ DEFAULT_MOUNT_ROOT = "/home/wso2carbon/wso2-config-volume"
 VOLUME = "obreg-files"
 
 
-def injects(workload: Mapping[str, Any]) -> bool:
-    return (workload.get("labels") or {}).get(INJECT_LABEL) == "true"
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """Whether the workload's pods all run its current template, and how many are
+    ready: a Key Manager whose ready count dropped and came back may have restarted with
+    a new database."""
+
+    complete: bool
+    ready: int
 
 
-def mount_root(workload: Mapping[str, Any]) -> str:
-    root = (workload.get("annotations") or {}).get(MOUNT_ROOT_ANNOTATION, DEFAULT_MOUNT_ROOT)
-    return str(root).rstrip("/")
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A workload as the index keeps it: what obreg compares and checks, nothing more.
+    Compared whole, so that only a change of one of these is passed on."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    labels: Mapping[str, str]
+    # Only obreg's own (obreg.dev/...).
+    annotations: Mapping[str, str]
+    # Of obreg's digest annotation on the pod template; None before obreg's first apply.
+    digest: str | None
+    containers: tuple[str, ...]
+    # Per container: mount path -> volume name.
+    mounts: Mapping[str, Mapping[str, str]]
+    # obreg's injected volume as the workload has it, if it has one.
+    volume: Mapping[str, Any] | None
+    fs_group: int | None
+    # Per volume: the ConfigMaps and Secrets it reads.
+    volume_objects: Mapping[str, tuple[str, ...]]
+    rollout: Rollout
 
 
-def file_mode(workload: Mapping[str, Any]) -> int:
+def injects(workload: Workload) -> bool:
+    return workload.labels.get(INJECT_LABEL) == "true"
+
+
+def mount_root(workload: Workload) -> str:
+    return workload.annotations.get(MOUNT_ROOT_ANNOTATION, DEFAULT_MOUNT_ROOT).rstrip("/")
+
+
+def file_mode(workload: Workload) -> int:
     """The mode of the mounted files: readable by the product whatever UID it runs as.
 
     kubelet makes projected files owned by root, and by the pod's fsGroup when it sets
@@ -39,10 +74,10 @@ def file_mode(workload: Mapping[str, Any]) -> int:
     which only the "other" bits let read them (found by the real-node tier: a stand-in
     running as 802 could not read 0440 files). Kubernetes' own default is 0644.
     """
-    return 0o440 if workload.get("fs_group") is not None else 0o444
+    return 0o440 if workload.fs_group is not None else 0o444
 
 
-def _projected_volume(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
+def _projected_volume(workload: Workload, bundle: Bundle) -> dict[str, Any]:
     name = object_name(bundle)
     mode = file_mode(workload)
     sources: list[dict[str, Any]] = []
@@ -55,7 +90,7 @@ def _projected_volume(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, 
     return {"name": VOLUME, "projected": {"sources": sources, "defaultMode": mode}}
 
 
-def apply_body(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
+def apply_body(workload: Workload, bundle: Bundle) -> dict[str, Any]:
     """The server-side apply body obreg owns on the workload."""
     template: dict[str, Any] = {"metadata": {"annotations": {DIGEST_ANNOTATION: bundle.digest}}}
     if injects(workload) and bundle.files:
@@ -67,47 +102,46 @@ def apply_body(workload: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
                     "name": name,
                     "volumeMounts": [{"name": VOLUME, "mountPath": root, "readOnly": True}],
                 }
-                for name in workload.get("containers", [])
+                for name in workload.containers
             ],
         }
     return {
         "apiVersion": "apps/v1",
-        "kind": workload["kind"],
+        "kind": workload.kind,
         # The uid is a precondition: an apply never creates a workload someone deleted
         # meanwhile (a half object of obreg's fields), nor lands on a new one of the same
         # name that obreg has not read yet; the API server answers 409 instead.
         "metadata": {
-            "name": workload["name"],
-            "namespace": workload["namespace"],
-            "uid": workload["uid"],
+            "name": workload.name,
+            "namespace": workload.namespace,
+            "uid": workload.uid,
         },
         "spec": {"template": template},
     }
 
 
-def needs_apply(workload: Mapping[str, Any], bundle: Bundle) -> bool:
+def needs_apply(workload: Workload, bundle: Bundle) -> bool:
     """Whether the workload differs from what obreg would apply: the digest, or (when
     injecting) the volume and mounts, which someone may have edited by hand."""
-    if workload.get("digest") != bundle.digest:
+    if workload.digest != bundle.digest:
         return True
     if not (injects(workload) and bundle.files):
         return False
     body = apply_body(workload, bundle)["spec"]["template"]["spec"]
-    if workload.get("volumes", {}).get(VOLUME) != body["volumes"][0]:
+    if workload.volume != body["volumes"][0]:
         return True
     root = mount_root(workload)
-    mounts = workload.get("mounts") or {}
-    return any((mounts.get(c) or {}).get(root) != VOLUME for c in workload.get("containers", []))
+    return any(workload.mounts.get(c, {}).get(root) != VOLUME for c in workload.containers)
 
 
-def hidden_files(workload: Mapping[str, Any], bundle: Bundle) -> list[str]:
+def hidden_files(workload: Workload, bundle: Bundle) -> list[str]:
     """Mounts of other volumes that sit under obreg's root and so hide some of its files
     (the container sees the deeper mount's content there, not obreg's)."""
     root = _obreg_root(workload, bundle)
     if root is None:
         return []
     found = []
-    for container, mounts in sorted((workload.get("mounts") or {}).items()):
+    for container, mounts in sorted(workload.mounts.items()):
         for mount_path, volume in sorted(mounts.items()):
             if volume == VOLUME or _is_ours(workload, volume, bundle):
                 continue
@@ -124,26 +158,24 @@ def hidden_files(workload: Mapping[str, Any], bundle: Bundle) -> list[str]:
     return found
 
 
-def _is_ours(workload: Mapping[str, Any], volume: str, bundle: Bundle) -> bool:
-    return object_name(bundle) in (workload.get("volume_objects") or {}).get(volume, [])
+def _is_ours(workload: Workload, volume: str, bundle: Bundle) -> bool:
+    return object_name(bundle) in workload.volume_objects.get(volume, ())
 
 
-def _obreg_root(workload: Mapping[str, Any], bundle: Bundle) -> str | None:
+def _obreg_root(workload: Workload, bundle: Bundle) -> str | None:
     """Where obreg's files are mounted: the injected volume, or the user's own mount of
     a volume that reads obreg-<name>."""
     if injects(workload):
         return mount_root(workload)
-    for mounts in (workload.get("mounts") or {}).values():
+    for mounts in workload.mounts.values():
         for mount_path, volume in mounts.items():
             if _is_ours(workload, volume, bundle):
                 return str(mount_path).rstrip("/")
     return None
 
 
-def rollout(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Whether the workload's pods all run its current template (kubectl rollout status's
-    rule), and how many are ready: a Key Manager whose ready count dropped and came back
-    may have restarted with a new database."""
+def rollout(body: Mapping[str, Any]) -> Rollout:
+    """The workload's rollout by kubectl rollout status's rule."""
     spec, status = body.get("spec") or {}, body.get("status") or {}
     wanted = int(spec.get("replicas", 1))
     observed = int(status.get("observedGeneration") or 0) >= int(
@@ -156,19 +188,19 @@ def rollout(body: Mapping[str, Any]) -> dict[str, Any]:
     else:
         settled = int(status.get("replicas") or 0) == wanted  # no pods of old templates
         running = int(status.get("availableReplicas") or 0) == wanted
-    return {
-        "complete": observed and updated and settled and running,
-        "ready": int(status.get("readyReplicas") or 0),
-    }
+    return Rollout(
+        complete=observed and updated and settled and running,
+        ready=int(status.get("readyReplicas") or 0),
+    )
 
 
-def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A workload as the index keeps it: what obreg compares and checks, nothing more."""
+def summarize(body: Mapping[str, Any]) -> Workload:
+    """The workload as the index keeps it."""
     meta = body.get("metadata", {})
     template = body.get("spec", {}).get("template", {})
     pod = template.get("spec", {})
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
-    volume_objects: dict[str, list[str]] = {}
+    volume_objects: dict[str, tuple[str, ...]] = {}
     for name, volume in volumes.items():
         names = [
             (volume.get("configMap") or {}).get("name"),
@@ -178,28 +210,27 @@ def summarize(body: Mapping[str, Any]) -> dict[str, Any]:
             names += [
                 (projected.get(source) or {}).get("name") for source in ("configMap", "secret")
             ]
-        volume_objects[name] = [n for n in names if n]
+        volume_objects[name] = tuple(n for n in names if n)
     containers = pod.get("containers") or []
-    return {
-        "kind": body.get("kind"),
-        "name": meta.get("name"),
-        "namespace": meta.get("namespace"),
-        "uid": meta.get("uid"),
-        "labels": dict(meta.get("labels") or {}),
-        "annotations": {
-            k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith("obreg.dev/")
-        },
-        "digest": (template.get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION),
-        "containers": [c.get("name") for c in containers],
-        "mounts": {
+    annotations = meta.get("annotations") or {}
+    return Workload(
+        kind=str(body.get("kind")),
+        name=str(meta.get("name")),
+        namespace=str(meta.get("namespace")),
+        uid=str(meta.get("uid")),
+        labels=dict(meta.get("labels") or {}),
+        annotations={k: v for k, v in annotations.items() if k.startswith("obreg.dev/")},
+        digest=(template.get("metadata", {}).get("annotations") or {}).get(DIGEST_ANNOTATION),
+        containers=tuple(c.get("name") for c in containers),
+        mounts={
             c.get("name"): {m.get("mountPath"): m.get("name") for m in c.get("volumeMounts") or []}
             for c in containers
         },
-        "volumes": {VOLUME: volumes[VOLUME]} if VOLUME in volumes else {},
-        "fs_group": (pod.get("securityContext") or {}).get("fsGroup"),
-        "volume_objects": volume_objects,
-        "rollout": rollout(body),
-    }
+        volume=volumes.get(VOLUME),
+        fs_group=(pod.get("securityContext") or {}).get("fsGroup"),
+        volume_objects=volume_objects,
+        rollout=rollout(body),
+    )
 
 
 WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
@@ -217,7 +248,7 @@ class Workloads:
     rollout that change nothing obreg reads stop here, before any handler runs."""
 
     def __init__(self) -> None:
-        self.held: dict[WorkloadKey, dict[str, Any]] = {}
+        self.held: dict[WorkloadKey, Workload] = {}
 
     def event(self, kind: str, kind_of_event: str, obj: Mapping[str, Any]) -> WorkloadKey | None:
         """Apply a watch event (a listed item comes as ADDED); the key if the summary
