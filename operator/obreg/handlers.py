@@ -24,8 +24,9 @@ from .kube import datawatch, resync, state
 from .kube.api import Api
 from .kube.controller import Controller
 from .kube.indexes import Indexes
+from .kube.tasks import spawn
 from .kube.workload import Workload
-from .render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
+from .render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     refs = {ref for ref in targeted if output_name(ref) == name}
     held = memo.data.holdings.held.get(item)
     labels = held["labels"] if held is not None else {}
-    if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and WORKLOAD_LABEL in labels:
+    if managed(labels) and WORKLOAD_LABEL in labels:
         # obreg's own output, maybe of a workload no resource targets any more.
         refs.add(
             WorkloadRef.model_validate(
@@ -203,9 +204,7 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.
     if held is not None and controller.key_manager.rollout_seen(key, held.rollout):
-        task = asyncio.create_task(_key_manager_rolled_out(controller, ns, ref, indexes))
-        controller.tasks.add(task)
-        task.add_done_callback(controller.tasks.discard)
+        spawn(controller.tasks, _key_manager_rolled_out(controller, ns, ref, indexes))
 
 
 async def _key_manager_rolled_out(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .. import backoff
 from ..api.common import TargetResult, WorkloadRef
 from ..api.service_provider import KeyManagerResult
 from ..kube.workload import Workload
@@ -109,6 +110,4 @@ def failed(
 
 def retry_delay(attempt: int, settle_seconds: float) -> float:
     """Before a pass: the settle time for a request, a growing delay for a retry."""
-    if attempt == 0:
-        return settle_seconds
-    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
+    return settle_seconds if attempt == 0 else backoff.delay(RETRY_DELAYS, attempt - 1)

@@ -20,15 +20,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import metrics
+from .. import backoff, metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
-from ..render.objects import MANAGED_BY, WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, output_name
+from ..render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
 from . import events, faultpoint, reconcile, state, status
 from .api import Api, ApiError
 from .indexes import Indexes, StoreView
 from .key_manager import KeyManagerSteps
+from .tasks import spawn
 from .workload import Workload
 
 log = logging.getLogger(__name__)
@@ -191,9 +192,7 @@ class Controller:
         wait too, and a reconcile could then act on a stale view of that object.
         ``ask_leader``: the request did not come through kopf, so check leadership."""
         for ref in refs:
-            task = asyncio.create_task(self._request(namespace, ref, indexes, 0, ask_leader))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            spawn(self.tasks, self._request(namespace, ref, indexes, 0, ask_leader))
 
     async def _request(
         self,
@@ -205,7 +204,9 @@ class Controller:
     ) -> None:
         key = (namespace, ref)
         ticket = self.tickets[key] = self.tickets.get(key, 0) + 1
-        await asyncio.sleep(self.settle_seconds if attempt == 0 else RETRY_DELAYS[attempt - 1])
+        await asyncio.sleep(
+            self.settle_seconds if attempt == 0 else backoff.delay(RETRY_DELAYS, attempt - 1)
+        )
         if self.tickets.get(key) != ticket:
             return  # a newer request for this workload will do the work
         if ask_leader and not await self.leading():
@@ -233,9 +234,7 @@ class Controller:
     def request_retry(
         self, namespace: str, ref: WorkloadRef, indexes: Indexes, attempt: int
     ) -> None:
-        task = asyncio.create_task(self._request(namespace, ref, indexes, attempt))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        spawn(self.tasks, self._request(namespace, ref, indexes, attempt))
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
         await self.settled(namespace)
@@ -388,7 +387,7 @@ def _ours(summary: Mapping[str, Any] | None, ref: WorkloadRef) -> Mapping[str, A
     if summary is None:
         return None
     labels = summary["labels"]
-    mine = all(labels.get(k) == v for k, v in MANAGED_BY.items())
+    mine = managed(labels)
     if (
         mine
         and labels.get(WORKLOAD_LABEL) == ref.name

@@ -26,6 +26,7 @@ from typing import Any
 
 from kubernetes.watch.watch import iter_resp_lines
 
+from .. import backoff
 from ..render.objects import MANAGED_BY
 from . import workload
 from .api import Api, ApiError, path
@@ -158,7 +159,7 @@ class Stream:
             except Gone:
                 version = ""
             except Exception as err:  # an API server away, a dropped connection
-                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                delay = backoff.delay(RETRY_DELAYS, failures)
                 failures += 1
                 log.warning("%s: %s; again in %.1f s", self.name, err, delay)
                 self.owner.stopping.wait(delay)
@@ -317,7 +318,7 @@ class DataWatch:
             try:
                 obj = await self.api.get(kind, namespace, name)
             except Exception as err:  # retried: a reconcile waits for it (settled)
-                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                delay = backoff.delay(RETRY_DELAYS, failures)
                 failures += 1
                 log.warning(
                     "reading %s %s/%s: %s; again in %.1f s", kind, namespace, name, err, delay

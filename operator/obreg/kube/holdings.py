@@ -20,15 +20,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..render.objects import MANAGED_BY
+from ..render import objects
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 KINDS = ("Secret", "ConfigMap")
 
 
 def managed(metadata: Mapping[str, Any]) -> bool:
-    labels = metadata.get("labels") or {}
-    return all(labels.get(k) == v for k, v in MANAGED_BY.items())
+    return objects.managed(metadata.get("labels") or {})
 
 
 def key(kind: str, metadata: Mapping[str, Any]) -> Key:

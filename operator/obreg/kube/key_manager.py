@@ -40,6 +40,7 @@ from ..render.inputs import Inputs
 from . import events, faultpoint, state
 from .api import Api
 from .indexes import Indexes, StoreView
+from .tasks import spawn
 from .workload import Rollout
 
 log = logging.getLogger(__name__)
@@ -161,9 +162,7 @@ class KeyManagerSteps:
     ) -> None:
         if force:
             self.forced.add((namespace, name))
-        task = asyncio.create_task(self._request((namespace, name), indexes, attempt))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        spawn(self.tasks, self._request((namespace, name), indexes, attempt))
 
     async def _request(self, sp_id: SpId, indexes: Indexes, attempt: int) -> None:
         ticket = self.tickets[sp_id] = self.tickets.get(sp_id, 0) + 1

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from .. import backoff
 from ..api.common import GROUP, VERSION
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def lost_a_crd(error: BaseException) -> bool:
 
 def restart_pause(short_runs: int) -> float:
     """The pause before kopf's next start after ``short_runs`` consecutive short runs."""
-    return RESTART_PAUSES[min(short_runs, len(RESTART_PAUSES) - 1)]
+    return backoff.delay(RESTART_PAUSES, short_runs)
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
@@ -85,7 +86,7 @@ async def until_served(discovery: Discovery, stop: asyncio.Event) -> bool:
                 DISCOVERY,
             )
             told = lacking
-        pause = POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)]
+        pause = backoff.delay(POLL_SECONDS, attempt)
         attempt += 1
         if await _stopped_within(stop, pause):
             return False

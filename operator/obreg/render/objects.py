@@ -8,6 +8,7 @@ the cluster will get. Files embedding a secret go to the Secret and only there.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 from ..api.common import WorkloadRef
@@ -17,6 +18,11 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "obreg"}
 DIGEST_ANNOTATION = "obreg.dev/digest"
 WORKLOAD_LABEL = "obreg.dev/workload"
 WORKLOAD_KIND_LABEL = "obreg.dev/workload-kind"
+
+
+def managed(labels: Mapping[str, str]) -> bool:
+    """Whether an object's labels say obreg manages it."""
+    return all(labels.get(k) == v for k, v in MANAGED_BY.items())
 
 
 def output_name(workload: WorkloadRef) -> str:
