@@ -75,7 +75,7 @@ def main() -> int:
         parser.error(f"globs name files under {source}")
     stage(["src/obreg/" + g.removeprefix(source) for g in args.globs])
     mutmut = [sys.executable, "-m", "mutmut"]
-    env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutate"}
     subprocess.run(
         [*mutmut, "run", "--max-children", str(args.max_children)], cwd=STAGE, env=env, check=True
     )
