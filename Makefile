@@ -75,7 +75,7 @@ PURE_CORE := operator/obreg/render/*,operator/obreg/api/*,operator/obreg/km/*,$\
 	operator/obreg/kube/holdings.py,operator/obreg/kube/state.py,$\
 	operator/obreg/kube/status.py,operator/obreg/kube/workload.py,$\
 	operator/obreg/kube/peering.py,operator/obreg/kube/serving.py,$\
-	operator/obreg/redaction.py,operator/obreg/errors.py
+	operator/obreg/redaction.py,operator/obreg/errors.py,operator/obreg/backoff.py
 coverage: venv
 	mkdir -p build
 	COVERAGE_FILE=build/.coverage $(PY) -m coverage run --source=operator/obreg \

@@ -9,7 +9,8 @@ import pytest
 
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
-from obreg.km.client import ErrorKind
+from obreg.km.client import Connection, ErrorKind
+from obreg.km.desired import Desired, ExternalClaim, OAuthApp
 from obreg.km.policy import (
     RETRY_DELAYS,
     Outcome,
@@ -171,3 +172,57 @@ def test_a_request_waits_the_settle_time_and_a_retry_ever_longer_up_to_a_ceiling
     assert delays[: len(RETRY_DELAYS)] == list(RETRY_DELAYS)
     assert delays == sorted(delays)
     assert set(delays[len(RETRY_DELAYS) :]) == {RETRY_DELAYS[-1]}
+
+
+APP = OAuthApp(
+    "apim_store_ob", "the-id", "the-secret", "https://store/cb", ("code", "refresh_token")
+)
+WANT = Desired(
+    APP, ExternalClaim("dialect", "tpp_associated", "http://wso2.org/claims/active"), "openid"
+)
+REACH = Connection("https://km:9443", "admin", "pw", b"-----CA-----", "km.internal", 10.0)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        dataclasses.replace(WANT, app=dataclasses.replace(APP, name="other")),
+        dataclasses.replace(WANT, app=dataclasses.replace(APP, client_id="other")),
+        dataclasses.replace(WANT, app=dataclasses.replace(APP, client_secret="rotated")),
+        dataclasses.replace(WANT, app=dataclasses.replace(APP, callback_url="https://x/cb")),
+        dataclasses.replace(WANT, app=dataclasses.replace(APP, grant_types=("code",))),
+        dataclasses.replace(WANT, claim=dataclasses.replace(WANT.claim, dialect="other")),
+        dataclasses.replace(WANT, claim=dataclasses.replace(WANT.claim, uri="other")),
+        dataclasses.replace(WANT, claim=dataclasses.replace(WANT.claim, mapped_local="other")),
+        dataclasses.replace(WANT, scope="profile"),
+        # Parts run together differ from parts apart.
+        dataclasses.replace(
+            WANT, app=dataclasses.replace(APP, name="apim_store_obthe-id", client_id="")
+        ),
+    ],
+)
+def test_every_part_of_the_desired_state_is_in_its_fingerprint(changed: Desired) -> None:
+    """The memo spares a call only for the same fingerprint: a part left out of it would
+    be a change obreg never makes on the KM (a rotated secret, another callback)."""
+    assert WANT.fingerprint() == dataclasses.replace(WANT).fingerprint()
+    assert changed.fingerprint() != WANT.fingerprint()
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        dataclasses.replace(REACH, url="https://other:9443"),
+        dataclasses.replace(REACH, username="other"),
+        dataclasses.replace(REACH, password="rotated"),
+        dataclasses.replace(REACH, ca_pem=b"-----another CA-----"),
+        dataclasses.replace(REACH, ca_pem=None),
+        dataclasses.replace(REACH, server_name=None),
+        dataclasses.replace(REACH, timeout=30.0),
+    ],
+)
+def test_every_setting_of_the_connection_is_in_its_fingerprint(changed: Connection) -> None:
+    """Another KM, account or CA is worth a call even for the same desired state; the
+    fingerprint is a digest, so the password is not in it."""
+    assert REACH.fingerprint() == dataclasses.replace(REACH).fingerprint()
+    assert changed.fingerprint() != REACH.fingerprint()
+    assert len(REACH.fingerprint()) == 64 and "pw" not in REACH.fingerprint()
