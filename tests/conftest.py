@@ -22,7 +22,7 @@ import install_obreg
 import kmdouble
 from controlplane.kind import KindCluster
 from controlplane.launcher import ControlPlane
-from tests.e2e.harness import Operator, Scenario
+from tests.e2e.harness import REACTIONS, Operator, Scenario, window
 from tests.kubetools import Kubectl
 
 _COMMON = {
@@ -155,3 +155,12 @@ def scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     km.stop()
     operator.assert_alive()
     kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the absence windows were derived from (tests/e2e/harness.py)."""
+    if REACTIONS:
+        terminalreporter.write_line(
+            f"reactions of the plane to a change: {len(REACTIONS)} seen, slowest "
+            f"{max(REACTIONS):.1f} s; absence windows {window():.1f} s"
+        )

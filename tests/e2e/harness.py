@@ -26,7 +26,19 @@ from tests.bad_inputs import sample_documents
 from tests.kubetools import Kubectl
 
 SETTLE = 0.5
-WINDOW = SETTLE * 6 + 2  # long enough for any reconcile a change would cause
+# How long this plane took, from a change applied to the first rollout it caused, as the
+# session's scenarios observed it (Scenario.rollouts): an absence of rollouts or writes
+# is watched for twice the slowest such reaction, so a loaded machine watches longer.
+REACTIONS: list[float] = []
+
+
+def window() -> float:
+    """How long an absence is watched: twice the slowest reaction seen on this plane,
+    and never less than the settle time's bound on a reconcile (six settles and two
+    seconds) before any reaction was seen."""
+    return max(SETTLE * 6 + 2, 2 * max(REACTIONS, default=0.0))
+
+
 OBREG = install_obreg.USER
 # kopf's peering keepalives are the one write an idle obreg makes, by design.
 PEERING = {"clusterkopfpeerings", "kopfpeerings"}
@@ -118,6 +130,9 @@ class Scenario:
     def __init__(self, kubectl: Kubectl, namespace: str, km: KmDouble, km_ca: bytes) -> None:
         self.kubectl, self.namespace, self.km = kubectl, namespace, km
         self.docs = [d for d in sample_documents() if d["kind"] != "Namespace"]
+        # When the last apply was made and how many rollouts there were then, until the
+        # first rollout after it is seen (see REACTIONS).
+        self.applied: tuple[float, int] | None = None
         for doc in self.docs:
             doc["metadata"]["namespace"] = namespace
         self.find("OBServiceProvider")["spec"]["keyManagerAdmin"]["url"] = km.url
@@ -133,12 +148,14 @@ class Scenario:
 
     def apply(self, docs: list[dict[str, Any]] | None = None) -> None:
         self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs or self.docs))
+        self.applied = (time.monotonic(), sum(self.rollouts().values()))
 
     def merge_patch(self, kind: str, name: str, patch: dict[str, Any]) -> None:
         """A JSON merge patch, as someone editing by hand (or a GitOps tool) would."""
         self.kubectl(
             "patch", kind, name, "-n", self.namespace, "--type=merge", "-p", json.dumps(patch)
         )
+        self.applied = (time.monotonic(), sum(self.rollouts().values()))
 
     def get(self, kind: str, name: str) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(
@@ -159,6 +176,9 @@ class Scenario:
             app = rs["metadata"]["labels"].get("app")
             if app in counts and "obreg.dev/digest" in annotations:
                 counts[app] += 1
+        if self.applied is not None and sum(counts.values()) > self.applied[1]:
+            REACTIONS.append(time.monotonic() - self.applied[0])
+            self.applied = None
         return counts
 
     def ready_conditions(self) -> dict[str, dict[str, Any]]:
@@ -203,7 +223,7 @@ class Scenario:
 
 def consistently(check: Callable[[], bool], duration: float, what: str) -> None:
     """Assert ``check`` holds throughout a bounded window: how an absence (no rollout,
-    no write) is observed. The window is a multiple of the settle time."""
+    no write) is observed; see window() for how long."""
     deadline = time.monotonic() + duration
     while time.monotonic() < deadline:
         assert check(), what

@@ -12,7 +12,7 @@ import lupa
 import pytest
 import yaml
 
-from tests.e2e.harness import WINDOW, Scenario, consistently
+from tests.e2e.harness import Scenario, consistently, window
 from tests.kubetools import poll
 
 pytestmark = pytest.mark.cluster
@@ -121,5 +121,5 @@ def test_gitops_tools_leave_what_obreg_owns_on_the_workloads(scenario: Scenario)
     assert after["spec"]["template"]["metadata"]["annotations"]["obreg.dev/digest"] == digest
     assert _digest_managers(after) == {"obreg"}
     consistently(
-        lambda: scenario.rollouts() == {"wso2-km": 1, "wso2-apim": 1}, WINDOW, "no rollout"
+        lambda: scenario.rollouts() == {"wso2-km": 1, "wso2-apim": 1}, window(), "no rollout"
     )

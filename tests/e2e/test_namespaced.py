@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import kmdouble
-from tests.e2e.harness import WINDOW, Operator, Scenario, consistently
+from tests.e2e.harness import Operator, Scenario, consistently, window
 from tests.kubetools import Kubectl, poll
 
 pytestmark = pytest.mark.cluster
@@ -45,7 +45,7 @@ def test_a_namespaced_instance_acts_only_where_it_serves(
         def untouched() -> bool:
             return not any(other.ready_conditions().values()) and not other.km.calls
 
-        consistently(untouched, WINDOW, "no status, files or KM calls in the other namespace")
+        consistently(untouched, window(), "no status, files or KM calls in the other namespace")
         missing = other.kubectl(
             "get", "configmap", "obreg-wso2-km", "-n", other.namespace, "--ignore-not-found"
         ).stdout

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from obreg.cli import main as obreg_main
-from tests.e2e.harness import WINDOW, Operator, Scenario, consistently
+from tests.e2e.harness import Operator, Scenario, consistently, window
 from tests.kubetools import poll
 from tests.pki import issue
 
@@ -27,7 +27,7 @@ def converge(scenario: Scenario) -> dict[str, int]:
 
 
 def stays(scenario: Scenario, expected: dict[str, int]) -> None:
-    consistently(lambda: scenario.rollouts() == expected, WINDOW, f"rollouts stay {expected}")
+    consistently(lambda: scenario.rollouts() == expected, window(), f"rollouts stay {expected}")
 
 
 def rolls_to(scenario: Scenario, expected: dict[str, int]) -> None:

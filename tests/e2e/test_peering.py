@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.harness import WINDOW, Operator, Scenario, consistently
+from tests.e2e.harness import Operator, Scenario, consistently, window
 from tests.kubetools import poll
 from tests.pki import issue
 
@@ -30,7 +30,7 @@ def test_only_the_leader_acts(
         scenario.wait_ready()
         expected = {"wso2-km": 1, "wso2-apim": 1}
         poll(lambda: scenario.rollouts() == expected, 60, "one rollout per workload")
-        consistently(lambda: scenario.rollouts() == expected, WINDOW, "no double rollout")
+        consistently(lambda: scenario.rollouts() == expected, window(), "no double rollout")
         assert "rolled Deployment" in leader.text()
         assert "rolled Deployment" not in follower.text()
 
@@ -43,7 +43,7 @@ def test_only_the_leader_acts(
         scenario.apply()
         expected = {"wso2-km": 2, "wso2-apim": 2}
         poll(lambda: scenario.rollouts() == expected, 60, "the follower to roll")
-        consistently(lambda: scenario.rollouts() == expected, WINDOW, "no double rollout")
+        consistently(lambda: scenario.rollouts() == expected, window(), "no double rollout")
         assert "rolled Deployment" in follower.text()
     finally:
         follower.stop()
