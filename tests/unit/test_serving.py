@@ -92,16 +92,18 @@ def test_the_pause_between_short_runs_grows_to_a_ceiling() -> None:
 
 @pytest.mark.usefixtures("fast")
 def test_kopf_starts_only_once_every_crd_is_served(caplog: pytest.LogCaptureFixture) -> None:
-    discovery = Discovery(None, frozenset(), ALL - {"observiceproviders"}, ALL)
+    discovery = Discovery(None, None, frozenset(), frozenset(), ALL - {"observiceproviders"}, ALL)
     kopf = Kopf(None)
     with caplog.at_level(logging.INFO, logger=serving.__name__):
         asyncio.run(serving.serve(discovery, kopf))
-    assert (discovery.asked, kopf.runs) == (4, 1)
+    assert (discovery.asked, kopf.runs) == (6, 1)
     waits = [r.getMessage() for r in caplog.records if "waiting for" in r.getMessage()]
-    # Told when what is missing changes, not on every poll.
-    assert len(waits) == 2
-    assert "obidentityproviders, observiceproviders, obtrustanchors" in waits[0]
-    assert "observiceproviders not served" in waits[1]
+    # Told when what is missing changes, not on every poll; an unanswered discovery is
+    # not taken for absent CRDs.
+    assert len(waits) == 3
+    assert "API server to answer discovery" in waits[0]
+    assert "obidentityproviders, observiceproviders, obtrustanchors not served" in waits[1]
+    assert "observiceproviders not served" in waits[2]
 
 
 @pytest.mark.usefixtures("fast")

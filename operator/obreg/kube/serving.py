@@ -70,22 +70,24 @@ async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
 async def until_served(discovery: Discovery, stop: asyncio.Event) -> bool:
     """Poll discovery until obreg's three resources are served (True), or ``stop`` is
     set (False). Says once what it waits for, and again when that changes."""
-    told: frozenset[str] = frozenset()
+    told = ""
     attempt = 0
     while True:
-        lacking = missing(await discovery.served(DISCOVERY))
+        served = await discovery.served(DISCOVERY)
+        lacking = missing(served)
         if not lacking:
             if told:
                 log.info("obreg's CRDs are served: serving their resources")
             return True
-        if lacking != told:
-            log.warning(
-                "waiting for obreg's CRDs: %s not served under %s (the chart installs them; "
-                "or kubectl apply -f crds/)",
-                ", ".join(sorted(lacking)),
-                DISCOVERY,
-            )
-            told = lacking
+        waiting = (
+            f"waiting for the API server to answer discovery of {DISCOVERY}"
+            if served is None
+            else f"waiting for obreg's CRDs: {', '.join(sorted(lacking))} not served under "
+            f"{DISCOVERY} (the chart installs them; or kubectl apply -f crds/)"
+        )
+        if waiting != told:
+            log.warning("%s", waiting)
+            told = waiting
         pause = backoff.delay(POLL_SECONDS, attempt)
         attempt += 1
         if await _stopped_within(stop, pause):
