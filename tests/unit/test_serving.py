@@ -133,3 +133,46 @@ def test_sigterm_ends_the_wait_for_the_crds_without_starting_kopf() -> None:
         return kopf.runs
 
     assert asyncio.run(scenario()) == 0
+
+
+def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits serve() and until_served() ask for, in order, each taken as elapsed
+    at once (no signal)."""
+    asked: list[float] = []
+
+    async def stopped_within(_: asyncio.Event, seconds: float) -> bool:
+        asked.append(seconds)
+        return False
+
+    monkeypatch.setattr(serving, "_stopped_within", stopped_within)
+    return asked
+
+
+def test_kopf_starts_at_once_and_each_short_run_after_a_404_waits_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No pause before the first run; after runs that each stopped on a 404 soon after
+    starting, pauses of the table in order (a 404 that is not about obreg's CRDs must
+    not spin kopf's start-up)."""
+    asked = record_pauses(monkeypatch)
+    kopf = Kopf(Answer(404), Answer(404), Answer(404), None)
+    asyncio.run(serving.serve(Discovery(ALL), kopf))
+    assert kopf.runs == 4
+    assert asked == list(serving.RESTART_PAUSES[:3])
+
+
+def test_a_run_that_lasted_starts_the_pauses_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = record_pauses(monkeypatch)
+    monkeypatch.setattr(serving, "STEADY_SECONDS", 0.0)  # every run counts as long
+    kopf = Kopf(Answer(404), Answer(404), Answer(404), None)
+    asyncio.run(serving.serve(Discovery(ALL), kopf))
+    assert asked == [serving.RESTART_PAUSES[0]] * 3
+
+
+def test_the_wait_for_the_crds_polls_ever_less_often_up_to_a_ceiling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = record_pauses(monkeypatch)
+    waits = len(serving.POLL_SECONDS) + 2
+    asyncio.run(serving.serve(Discovery(*[frozenset()] * waits, ALL), Kopf(None)))
+    assert asked == [*serving.POLL_SECONDS, serving.POLL_SECONDS[-1], serving.POLL_SECONDS[-1]]
