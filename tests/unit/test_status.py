@@ -4,6 +4,7 @@ kind of outcome: what kubectl, Argo CD's and Flux's health checks read is exactl
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
@@ -168,3 +169,14 @@ def test_a_condition_keeps_its_transition_time_while_its_status_stays() -> None:
     # Ready and Reconciling changed status; Stalled stayed False.
     assert times == {"Ready": changed, "Reconciling": changed, "Stalled": STAMP}
     assert {c["observedGeneration"] for c in again["conditions"]} == {4}
+
+
+def test_times_are_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        built = status.build(3, [target("Applied")], [], None, NOW)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert {c["lastTransitionTime"] for c in built["conditions"]} == {STAMP}
