@@ -9,7 +9,9 @@ from obreg.api import parse
 from obreg.km.desired import (
     OIDC_DIALECT,
     Blocked,
+    Desired,
     ExternalClaim,
+    OAuthApp,
     Observed,
     ObservedApp,
     desired,
@@ -48,13 +50,22 @@ def kinds(observed: Observed) -> list[str]:
 
 
 def test_desired_state_is_the_runbooks() -> None:
-    assert WANT.app.name == "apim_store_ob"
-    assert WANT.app.callback_url == site_json.redirect_uri(SP.spec)
-    assert (
-        WANT.app.callback_url == "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag"
+    # Made here, not at import: a constant made while the tests were collected would not
+    # show a change of desired() to the mutation run (make mutate).
+    want = desired(SP.spec, ClientCredentials("the-id", "the-secret"))
+    assert want == Desired(
+        app=OAuthApp(
+            name="apim_store_ob",
+            client_id="the-id",
+            client_secret="the-secret",
+            callback_url="https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag",
+            grant_types=("authorization_code",),
+        ),
+        claim=CLAIM,
+        scope="openid",
     )
-    assert WANT.claim == CLAIM and WANT.scope == "openid"
-    assert "the-secret" not in repr(WANT)
+    assert want.app.callback_url == site_json.redirect_uri(SP.spec)
+    assert "the-secret" not in repr(want)
 
 
 def test_in_place_needs_no_call() -> None:
