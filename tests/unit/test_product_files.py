@@ -336,3 +336,62 @@ def test_json5_member_names_of_any_legal_form_are_edited_in_place() -> None:
     text = '{ünïcode: 1, \\u0041b: 2, $x: [1, {"}": "]"}], \'ID\': "old", // c\n}'
     out = locale.patch(text.encode(), WHERE).decode()
     assert out == text.replace('"old"', '"ID"')
+
+
+@pytest.mark.parametrize(
+    ("scope", "claims"),
+    [
+        ('<Scope id="openid"/>', ["tpp_associated"]),  # no <Claim>: one is made
+        ('<Scope id="openid"><Claim/></Scope>', ["tpp_associated"]),  # an empty one
+        ('<Scope id="openid"><Claim> sub , ,email </Claim></Scope>', ["sub,email,tpp_associated"]),
+        ('<Scope id="openid"><Claim>tpp_associated</Claim></Scope>', ["tpp_associated"]),
+    ],
+)
+def test_the_openid_scope_gets_the_claim_in_any_shape_it_comes(
+    scope: str, claims: list[str]
+) -> None:
+    base = f'<Scopes><Scope id="phone"><Claim>x</Claim></Scope>{scope}</Scopes>'.encode()
+    out = idempotent(fresh_database.patch_oidc_scope_config, base, "tpp_associated", WHERE)
+    scopes = {s.get("id"): [c.text for c in s.findall("Claim")] for s in xml(out).findall("Scope")}
+    assert scopes == {"phone": ["x"], "openid": claims}
+
+
+@pytest.mark.parametrize(
+    ("scopes", "refusal"),
+    [
+        ('<Scope id="profile"><Claim>x</Claim></Scope>', 'has no <Scope id="openid">'),
+        ('<Scope id="openid"><Claim>a</Claim><Claim>b</Claim></Scope>', "several <Claim>"),
+    ],
+)
+def test_an_oidc_scope_config_obreg_cannot_patch_is_refused(scopes: str, refusal: str) -> None:
+    with pytest.raises(InvalidInput, match=refusal) as refused:
+        fresh_database.patch_oidc_scope_config(f"<Scopes>{scopes}</Scopes>".encode(), "c", WHERE)
+    assert refused.value.problems[0].hint
+
+
+def test_a_claim_already_in_the_oidc_dialect_is_updated_in_place() -> None:
+    """Found by its ClaimURI (surrounding blanks aside); its AttributeID is kept, and a
+    claim without one gets the URI (the dialect does not load without it)."""
+    base = (
+        b"<Claims>"
+        b'<Dialect dialectURI="http://wso2.org/oidc/claim">'
+        b"<Claim><ClaimURI> tpp_associated </ClaimURI><AttributeID>kept</AttributeID>"
+        b"<MappedLocalClaim>http://wso2.org/claims/old</MappedLocalClaim></Claim>"
+        b"<Claim><ClaimURI>other</ClaimURI></Claim>"
+        b"</Dialect></Claims>"
+    )
+    out = idempotent(fresh_database.patch_claim_config, base, sp_spec().oidc_claim, WHERE)
+    claims = xml(out).findall("Dialect/Claim")
+    assert [c.findtext("ClaimURI").strip() for c in claims] == ["tpp_associated", "other"]
+    assert claims[0].findtext("AttributeID") == "kept"
+    assert claims[0].findtext("MappedLocalClaim") == "http://wso2.org/claims/active"
+    bare = base.replace(b"<AttributeID>kept</AttributeID>", b"")
+    out = fresh_database.patch_claim_config(bare, sp_spec().oidc_claim, WHERE)
+    assert xml(out).find("Dialect/Claim").findtext("AttributeID") == "tpp_associated"
+
+
+def test_a_claim_config_without_the_oidc_dialect_is_refused() -> None:
+    base = b'<Claims><Dialect dialectURI="http://wso2.org/claims"/></Claims>'
+    with pytest.raises(InvalidInput, match="has no <Dialect") as refused:
+        fresh_database.patch_claim_config(base, sp_spec().oidc_claim, WHERE)
+    assert refused.value.problems[0].hint

@@ -12,6 +12,7 @@ import pytest
 from obreg.api.common import WorkloadRef
 from obreg.kube import workload
 from obreg.kube.workload import Rollout, Workload
+from obreg.render import objects
 from obreg.render.bundle import Bundle, File
 
 ROOT = workload.DEFAULT_MOUNT_ROOT
@@ -336,3 +337,51 @@ def test_a_workload_that_mounts_obregs_objects_itself_is_checked_at_its_own_path
     # A volume obreg knows nothing of: no root, nothing reported.
     unknown = dataclasses.replace(summary, volume_objects={})
     assert workload.hidden_files(unknown, FILES) == []
+
+
+def test_the_config_map_and_secret_of_a_bundle_whole() -> None:
+    """What obreg applies beside the workload, key by key: text in data, other bytes in
+    binaryData, secret files only in the Secret, labels that tell its workload."""
+    files = (
+        File("a/plain.xml", b"<x/>", False, "f1", "r"),
+        File("a/binary.jks", b"\xfe\xed", False, "f2", "r"),
+        File("a/secret.json", b"{}", True, "f3", "r"),
+    )
+    bundle = Bundle("bank", KM, files, ("r",))
+    metadata = {
+        "name": "obreg-wso2-km",
+        "namespace": "bank",
+        "labels": {
+            "app.kubernetes.io/managed-by": "obreg",
+            "obreg.dev/workload": "wso2-km",
+            "obreg.dev/workload-kind": "Deployment",
+        },
+        "annotations": {"obreg.dev/digest": bundle.digest},
+    }
+    assert objects.config_map(bundle) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata,
+        "data": {files[0].key: "<x/>"},
+        "binaryData": {files[1].key: "/u0="},
+    }
+    assert objects.secret(bundle) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": metadata,
+        "data": {files[2].key: "e30="},
+    }
+    assert objects.credentials_secret("bank", "obreg-sp-client", {"b": b"2", "a": b"1"}) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": "obreg-sp-client",
+            "namespace": "bank",
+            "labels": {"app.kubernetes.io/managed-by": "obreg"},
+        },
+        "data": {"a": "MQ==", "b": "Mg=="},
+    }
+    only_text = Bundle("bank", KM, files[:1], ("r",))
+    assert "binaryData" not in objects.config_map(only_text)
