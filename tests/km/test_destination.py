@@ -32,6 +32,11 @@ def allows(entries: str, url: str) -> bool:
         ("", "https://km.bank.example/", False),
         (",", "https://km.bank.example/", False),
         ("km.bank.example", "https:///no-host", False),
+        # Defaults of empty parts never match a host: a malformed entry, no hostname.
+        ("xxxx:notaport", "https://xxxx/", False),
+        ("xxxx:99999", "https://xxxx:443/", False),
+        (":9443", "https://xxxx:9443/", False),
+        ("km.bank.example other.example", "https://km.bank.example/", False),  # commas only
     ],
 )
 def test_only_listed_hosts_and_ports_are_permitted(entries: str, url: str, expected: bool) -> None:
@@ -61,3 +66,16 @@ def test_one_host_never_permits_another(listed: str, asked: str, port: int) -> N
     if listed != asked:
         assert not allows(listed, f"https://{asked}:{port}/")
         assert not allows(f"{listed}:{port}", f"https://{asked}:{port}/")
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("https://km.bank.example:9443/services", "km.bank.example:9443"),
+        ("https://km.bank.example/", "km.bank.example:443"),
+        ("https://[::1]:9443/", "[::1]:9443"),
+        ("https://[2001:db8::1]/", "[2001:db8::1]:443"),
+    ],
+)
+def test_a_urls_authority_is_named_as_an_entry_would_name_it(url: str, named: str) -> None:
+    assert authority(url) == named
