@@ -160,3 +160,22 @@ def test_held_data_is_only_ever_of_what_is_read_or_obregs_own(plan: list[Any]) -
         for item, held in holdings.held.items():
             ours = all(held["labels"].get(k) == v for k, v in MANAGED_BY.items())
             assert ours or holdings.is_wanted(item)
+
+
+def test_a_relist_of_obregs_own_objects_forgets_only_its_kind_and_namespace() -> None:
+    """A namespaced obreg lists its own objects one namespace and kind at a time: one
+    list must not forget another namespace's or kind's, nor someone else's objects."""
+    holdings = Holdings()
+    other_ns = secret("obreg-apim", b"a", ours=True)
+    other_ns["metadata"]["namespace"] = "elsewhere"
+    for obj in (secret("obreg-km", b"a", ours=True), other_ns):
+        holdings.managed_event("Secret", "ADDED", obj)
+    holdings.managed_event("ConfigMap", "ADDED", {"metadata": meta("obreg-km", ours=True)})
+    holdings.want(NS, [("Secret", NS, "read")])
+    holdings.store(("Secret", NS, "read"), summary("Secret", secret("read", b"x")))
+    assert holdings.managed_relisted("Secret", NS, []) == [("Secret", NS, "obreg-km")]
+    assert set(holdings.held) == {
+        ("Secret", "elsewhere", "obreg-apim"),
+        ("ConfigMap", NS, "obreg-km"),
+        ("Secret", NS, "read"),  # not obreg's own: the labelled list does not show it
+    }
