@@ -395,3 +395,78 @@ def test_a_claim_config_without_the_oidc_dialect_is_refused() -> None:
     with pytest.raises(InvalidInput, match="has no <Dialect") as refused:
         fresh_database.patch_claim_config(base, sp_spec().oidc_claim, WHERE)
     assert refused.value.problems[0].hint
+
+
+# The whole file, as WSO2's parser reads it (tests/fidelity runs that parser on it): every
+# element is one the runbook sets by hand in the Key Manager console.
+SERVICE_PROVIDER_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    "<ServiceProvider>\n"
+    "    <ApplicationName>apim_store_ob</ApplicationName>\n"
+    "    <Description>API Manager store login through the Open Banking directory</Description>\n"
+    "    <IsSaaSApp>false</IsSaaSApp>\n"
+    "    <InboundAuthenticationConfig>\n"
+    "        <InboundAuthenticationRequestConfigs>\n"
+    "            <InboundAuthenticationRequestConfig>\n"
+    "                <InboundAuthKey>the-client-id</InboundAuthKey>\n"
+    "                <InboundAuthType>oauth2</InboundAuthType>\n"
+    "                <Properties/>\n"
+    "            </InboundAuthenticationRequestConfig>\n"
+    "        </InboundAuthenticationRequestConfigs>\n"
+    "    </InboundAuthenticationConfig>\n"
+    "    <LocalAndOutBoundAuthenticationConfig>\n"
+    "        <AuthenticationType>federated</AuthenticationType>\n"
+    "        <AuthenticationSteps>\n"
+    "            <AuthenticationStep>\n"
+    "                <StepOrder>1</StepOrder>\n"
+    "                <SubjectStep>true</SubjectStep>\n"
+    "                <AttributeStep>true</AttributeStep>\n"
+    "                <FederatedIdentityProviders>\n"
+    "                    <IdentityProvider>\n"
+    "                        <IdentityProviderName>OBDirectory</IdentityProviderName>\n"
+    "                        <IsEnabled>true</IsEnabled>\n"
+    "                        <FederatedAuthenticatorConfigs>\n"
+    "                            <FederatedAuthenticatorConfig>\n"
+    "                                <Name>OpenIDConnectAuthenticator</Name>\n"
+    "                                <IsEnabled>true</IsEnabled>\n"
+    "                            </FederatedAuthenticatorConfig>\n"
+    "                        </FederatedAuthenticatorConfigs>\n"
+    "                        <DefaultAuthenticatorConfig>OpenIDConnectAuthenticator"
+    "</DefaultAuthenticatorConfig>\n"
+    "                    </IdentityProvider>\n"
+    "                </FederatedIdentityProviders>\n"
+    "            </AuthenticationStep>\n"
+    "        </AuthenticationSteps>\n"
+    "    </LocalAndOutBoundAuthenticationConfig>\n"
+    "    <ClaimConfig>\n"
+    "        <LocalClaimDialect>true</LocalClaimDialect>\n"
+    "        <ClaimMappings>\n"
+    "            <ClaimMapping>\n"
+    "                <LocalClaim>\n"
+    "                    <ClaimUri>http://wso2.org/claims/emailaddress</ClaimUri>\n"
+    "                </LocalClaim>\n"
+    "                <RemoteClaim>\n"
+    "                    <ClaimUri>http://wso2.org/claims/emailaddress</ClaimUri>\n"
+    "                </RemoteClaim>\n"
+    "                <RequestClaim>true</RequestClaim>\n"
+    "            </ClaimMapping>\n"
+    "            <ClaimMapping>\n"
+    "                <LocalClaim>\n"
+    "                    <ClaimUri>http://wso2.org/claims/active</ClaimUri>\n"
+    "                </LocalClaim>\n"
+    "                <RemoteClaim>\n"
+    "                    <ClaimUri>http://wso2.org/claims/active</ClaimUri>\n"
+    "                </RemoteClaim>\n"
+    "                <RequestClaim>true</RequestClaim>\n"
+    "            </ClaimMapping>\n"
+    "        </ClaimMappings>\n"
+    "    </ClaimConfig>\n"
+    "</ServiceProvider>\n"
+)
+
+
+def test_the_service_provider_file_whole() -> None:
+    rendered = service_provider.render(sp_spec(), "the-client-id", "OBDirectory")
+    assert rendered.decode() == SERVICE_PROVIDER_XML
+    saas = service_provider.render(sp_spec(saasApp=True), "the-client-id", "OBDirectory")
+    assert b"<IsSaaSApp>true</IsSaaSApp>" in saas
