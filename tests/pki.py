@@ -47,10 +47,12 @@ def issue(
     ca: bool = True,
     not_before: datetime.datetime = NOW - 365 * DAY,
     not_after: datetime.datetime = NOW + 3650 * DAY,
+    subject: x509.Name | None = None,
 ) -> Issued:
-    """A certificate signed by ``issuer`` (self-signed when None)."""
+    """A certificate signed by ``issuer`` (self-signed when None); ``subject`` replaces
+    the plain common name."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    subject = subject or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     signer = issuer.key if issuer else key
     cert = (
         x509.CertificateBuilder()

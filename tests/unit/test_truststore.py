@@ -9,14 +9,16 @@ from typing import Any
 
 import jks
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
 from obreg.api.parse import parse
 from obreg.api.resource import Resource
 from obreg.api.trust_anchor import OBTrustAnchorSpec
 from obreg.errors import InvalidInput
-from obreg.render import truststore
+from obreg.render import certificates, truststore
 from obreg.render.inputs import Inputs
 from tests.pki import DAY, NOW, Issued, issue, keytool_fingerprint
 
@@ -328,3 +330,25 @@ def test_a_subject_is_never_printed_raw(root: Issued) -> None:
             [anchor({"certificates": [{"inline": expired.pem.decode()}]})], Inputs(), NOW
         )
     assert "\x1b" not in str(refused.value) and "\\u001b]0\\;owned\\u0007" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("common_name", "slug"),
+    [
+        ("OB Root CA", "ob-root-ca"),
+        ("  --Root CA #1--  ", "root-ca-1"),  # runs of other characters: one dash, none at ends
+        ("Ä" * 3, "ca"),  # nothing of a-z0-9 left
+        ("x" * 60, "x" * 40),  # at most 40 characters
+        (None, "ca"),  # no common name at all
+    ],
+)
+def test_a_derived_alias_is_its_common_name_slugged_and_a_fingerprint(
+    common_name: str | None, slug: str
+) -> None:
+    subject = (
+        None
+        if common_name is not None
+        else x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bank")])
+    )
+    issued = issue(common_name or "unused", subject=subject)
+    assert certificates.derived_alias(issued.cert) == f"{slug}-{issued.sha256[:8]}"
