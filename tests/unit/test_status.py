@@ -39,16 +39,16 @@ def idle(type_: str) -> dict[str, Any]:
     return condition(type_, "False", "Idle")
 
 
-CERT = CertificateSummary.model_validate(
-    {
-        "alias": "tpproot",
-        "subject": "CN=Root",
-        "issuer": "CN=Root",
-        "notAfter": "2030-01-01T00:00:00Z",
-        "sha256": "ab" * 32,
-        "warnings": [],
-    }
-)
+# A certificate's summary as status shows it (camelCase, as the CRD names it).
+CERT_FIELDS = {
+    "alias": "tpproot",
+    "subject": "CN=Root",
+    "issuer": "CN=Root",
+    "notAfter": "2030-01-01T00:00:00Z",
+    "sha256": "ab" * 32,
+    "warnings": [],
+}
+CERT = CertificateSummary.model_validate(CERT_FIELDS)
 
 
 def test_applied_with_certificates_and_warnings() -> None:
@@ -75,16 +75,7 @@ def test_applied_with_certificates_and_warnings() -> None:
         "keyManagerDatabase": None,
         "workloads": "Deployment/km, Deployment/apim",
         "warnings": ["w1\\u0007"],  # printable: a control character shown escaped
-        "certificates": [
-            {
-                "alias": "tpproot",
-                "subject": "CN=Root",
-                "issuer": "CN=Root",
-                "notAfter": "2030-01-01T00:00:00Z",
-                "sha256": "ab" * 32,
-                "warnings": [],
-            }
-        ],
+        "certificates": [CERT_FIELDS],
     }
 
 
