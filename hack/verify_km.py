@@ -36,9 +36,9 @@ from obreg.api.service_provider import KIND
 from obreg.errors import InvalidInput
 from obreg.km import sync
 from obreg.km.client import AdminClient, Connection, KmError
-from obreg.km.desired import Blocked, Desired, Observed, desired, plan
 from obreg.redaction import redact
 from obreg.render.credentials import ClientCredentials
+from obreg.rules.km_app import Blocked, Desired, Observed, desired, plan
 
 
 def _service_provider(path: Path) -> Any:

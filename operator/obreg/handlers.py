@@ -20,13 +20,14 @@ import kopf
 
 from .api import identity_provider, service_provider, trust_anchor
 from .api.common import GROUP, VERSION, WorkloadRef
-from .kube import datawatch, resync, state
+from .kube import datawatch, resync
 from .kube.api import Api
 from .kube.controller import Controller
 from .kube.indexes import Indexes
 from .kube.tasks import spawn
-from .kube.workload import Workload
 from .render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
+from .rules import state
+from .rules.workload import Workload
 from .settings import Settings
 
 log = logging.getLogger(__name__)

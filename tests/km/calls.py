@@ -12,7 +12,7 @@ import aiohttp
 import kmdouble
 from obreg.km import sync
 from obreg.km.client import AdminClient, Connection
-from obreg.km.desired import OIDC_DIALECT, Desired, ExternalClaim, OAuthApp
+from obreg.rules.km_app import OIDC_DIALECT, Desired, ExternalClaim, OAuthApp
 
 T = TypeVar("T")
 SECRET = "s3cret-Value-never-printed"

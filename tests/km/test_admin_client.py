@@ -17,7 +17,7 @@ import kmcontract
 import kmdouble
 from obreg.km import soap, sync
 from obreg.km.client import AdminClient, Connection, KmError
-from obreg.km.desired import OIDC_DIALECT, ExternalClaim, OAuthApp
+from obreg.rules.km_app import OIDC_DIALECT, ExternalClaim, OAuthApp
 from tests.km.calls import SECRET, WANT, converge, run
 
 

@@ -1,11 +1,11 @@
-"""The backoff rule every retry loop shares (obreg/backoff.py)."""
+"""The backoff rule every retry loop shares (obreg/rules/backoff.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obreg.backoff import delay
+from obreg.rules.backoff import delay
 
 DELAYS = (0.5, 1.0, 2.0, 5.0)
 

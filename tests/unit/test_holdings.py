@@ -1,4 +1,4 @@
-"""What obreg holds of Secrets and ConfigMaps (kube/holdings.py): the data of what its
+"""What obreg holds of Secrets and ConfigMaps (rules/holdings.py): the data of what its
 resources read and of its own objects, and of everything else a resourceVersion only."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obreg.kube.holdings import Holdings, summary
 from obreg.render.objects import MANAGED_BY
+from obreg.rules.holdings import Holdings, summary
 
 NS = "bank"
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from obreg.api import parse
-from obreg.km.desired import (
+from obreg.render import site_json
+from obreg.render.credentials import ClientCredentials
+from obreg.rules.km_app import (
     OIDC_DIALECT,
     Blocked,
     Desired,
@@ -17,8 +19,6 @@ from obreg.km.desired import (
     desired,
     plan,
 )
-from obreg.render import site_json
-from obreg.render.credentials import ClientCredentials
 from tests.bad_inputs import find, sample_documents
 
 SP = parse.parse(find(sample_documents(), "OBServiceProvider"))

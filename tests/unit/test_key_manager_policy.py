@@ -1,4 +1,4 @@
-"""When a Key Manager pass calls the KM, and what it records otherwise (obreg/km/policy.py),
+"""When a Key Manager pass calls the KM, and what it records otherwise (obreg/rules/km_steps.py),
 as tables: the gates before a pass, the memo that spares a call, a failure's outcome."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
 from obreg.km.client import Connection, ErrorKind
-from obreg.km.desired import Desired, ExternalClaim, OAuthApp
-from obreg.km.policy import (
+from obreg.rules.km_app import Desired, ExternalClaim, OAuthApp
+from obreg.rules.km_steps import (
     RETRY_DELAYS,
     Outcome,
     failed,
@@ -20,7 +20,7 @@ from obreg.km.policy import (
     retry_delay,
     runs_its_files,
 )
-from obreg.kube.workload import Rollout, Workload, summarize
+from obreg.rules.workload import Rollout, Workload, summarize
 
 KM = WorkloadRef(kind="Deployment", name="wso2-km")
 

@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 from obreg.api import parse
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
-from obreg.kube import peering, reconcile, state, status, workload
+from obreg.kube import reconcile
 from obreg.kube.controller import Controller
 from obreg.kube.indexes import StoreView
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
+from obreg.rules import peering, state, status, workload
 from tests.bad_inputs import find, sample_documents
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)

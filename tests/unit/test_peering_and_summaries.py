@@ -1,6 +1,6 @@
 """Two small rules read on every event: whether this instance leads its kopf peers
-(obreg/kube/peering.py, kopf's own rule), and what obreg keeps of a Secret or ConfigMap
-(obreg/kube/holdings.py's summary)."""
+(obreg/rules/peering.py, kopf's own rule), and what obreg keeps of a Secret or ConfigMap
+(obreg/rules/holdings.py's summary)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from obreg.kube import peering
-from obreg.kube.holdings import summary
+from obreg.rules import peering
+from obreg.rules.holdings import summary
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, 0, tzinfo=datetime.UTC)
 

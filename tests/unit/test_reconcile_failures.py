@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from obreg.api.common import WorkloadRef
-from obreg.kube import reconcile, state, status
+from obreg.kube import reconcile
 from obreg.manifests import load
+from obreg.rules import state, status
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)

@@ -1,4 +1,4 @@
-"""What the operator knows of a namespace (obreg/kube/state.py): which Secrets and
+"""What the operator knows of a namespace (obreg/rules/state.py): which Secrets and
 ConfigMaps its resources read, which workloads a change reaches, and the targets of a
 resource that did not validate."""
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from obreg.api.common import WorkloadRef
-from obreg.kube import state
 from obreg.render.inputs import Inputs
+from obreg.rules import state
 from tests.bad_inputs import sample_documents
 
 NS = "ns"

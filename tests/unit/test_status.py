@@ -1,4 +1,4 @@
-"""The whole status object a resource gets (obreg/kube/status.py), key by key, in each
+"""The whole status object a resource gets (obreg/rules/status.py), key by key, in each
 kind of outcome: what kubectl, Argo CD's and Flux's health checks read is exactly this."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from obreg.api.common import TargetResult
 from obreg.api.service_provider import KeyManagerResult
 from obreg.api.trust_anchor import CertificateSummary
-from obreg.kube import status
+from obreg.rules import status
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
 STAMP = "2026-11-28T10:00:00Z"  # in UTC, whatever zone the clock gave

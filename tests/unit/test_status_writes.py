@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from obreg.api.common import TargetResult, WorkloadRef
-from obreg.kube import state
 from obreg.kube.controller import Controller, TargetOutcome
+from obreg.rules import state
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 KM, APIM = WorkloadRef(name="wso2-km"), WorkloadRef(name="wso2-apim")

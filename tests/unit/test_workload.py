@@ -1,4 +1,4 @@
-"""What obreg reads of a workload and writes on it (obreg/kube/workload.py), whole: the
+"""What obreg reads of a workload and writes on it (obreg/rules/workload.py), whole: the
 summary of a realistic Deployment, the apply body of an injected one, StatefulSet
 rollouts, and mounts that hide obreg's files."""
 
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from obreg.api.common import WorkloadRef
-from obreg.kube import workload
-from obreg.kube.workload import Rollout, Workload
 from obreg.render import objects
 from obreg.render.bundle import Bundle, File
+from obreg.rules import workload
+from obreg.rules.workload import Rollout, Workload
 
 ROOT = workload.DEFAULT_MOUNT_ROOT
 

@@ -22,14 +22,14 @@ import hashlib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import aiohttp
 from lxml import etree
 
 from ..redaction import redact
+from ..rules.km_app import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
+from ..rules.km_steps import ErrorKind
 from . import soap
-from .desired import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
 
 OAUTH = "OAuthAdminService"
 CLAIMS = "ClaimMetadataManagementService"
@@ -47,11 +47,6 @@ WRITES = frozenset(  # a write that timed out is not retried (it may have been a
 _DENIED = ("access denied", "authentication failed", "not authorized")
 # getOAuthApplicationData's fault for a consumer key it does not know.
 _UNKNOWN_KEY = "Error while retrieving the app information using consumerKey: "
-
-# unavailable: no answer; garbled: an answer that is not the KM's (a proxy's error or
-# maintenance page): both pass, so they are retried with backoff. unauthorized, protocol
-# (TLS) and unsupported wait for a change of input instead.
-ErrorKind = Literal["unavailable", "garbled", "unauthorized", "fault", "protocol", "unsupported"]
 
 
 class KmError(Exception):

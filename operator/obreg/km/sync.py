@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..rules.km_app import OIDC_DIALECT, Blocked, Desired, Observed, plan, secret_differs
 from .client import AdminClient, KmError
-from .desired import OIDC_DIALECT, Blocked, Desired, Observed, plan, secret_differs
 
 
 async def observe(client: AdminClient, want: Desired) -> Observed:

@@ -20,17 +20,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import backoff, metrics
+from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
 from ..render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
-from . import events, faultpoint, reconcile, state, status
+from ..rules import backoff, state, status
+from ..rules.workload import Workload
+from . import events, faultpoint, reconcile
 from .api import Api, ApiError
 from .indexes import Indexes, StoreView
 from .key_manager import KeyManagerSteps
 from .tasks import spawn
-from .workload import Workload
 
 log = logging.getLogger(__name__)
 

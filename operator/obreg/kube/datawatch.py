@@ -26,12 +26,11 @@ from typing import Any
 
 from kubernetes.watch.watch import iter_resp_lines
 
-from .. import backoff
 from ..render.objects import MANAGED_BY
-from . import workload
+from ..rules import backoff, workload
+from ..rules.holdings import KINDS, Holdings, Key, key, summary
+from ..rules.workload import WorkloadKey, Workloads
 from .api import Api, ApiError, path
-from .holdings import KINDS, Holdings, Key, key, summary
-from .workload import WorkloadKey, Workloads
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.common import WorkloadRef
-from .workload import Workload
+from ..rules.workload import Workload
 
 
 class StoreView(Mapping[Any, Any]):

@@ -31,17 +31,18 @@ from ..api.common import SecretKeyRef, TargetResult, WorkloadRef
 from ..api.resource import Resource
 from ..api.service_provider import KIND, KeyManagerResult, OBServiceProviderSpec
 from ..errors import InvalidInput, Where
-from ..km import desired, destination, policy, sync
+from ..km import destination, sync
 from ..km.client import AdminClient, Connection, KmError
-from ..km.policy import Outcome
 from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs
-from . import events, faultpoint, state
+from ..rules import km_app, km_steps, state
+from ..rules.km_steps import Outcome
+from ..rules.workload import Rollout
+from . import events, faultpoint
 from .api import Api
 from .indexes import Indexes, StoreView
 from .tasks import spawn
-from .workload import Rollout
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,9 @@ class KeyManagerSteps:
             return rolling.result
         found = self._known((sp.namespace, sp.name), shown)
         return (
-            found.result if found else policy.pending("waiting for the Key Manager's files").result
+            found.result
+            if found
+            else km_steps.pending("waiting for the Key Manager's files").result
         )
 
     def _rolling(
@@ -109,10 +112,10 @@ class KeyManagerSteps:
         if files is None or files.state != "Applied" or indexes is None:
             return None
         target = indexes.workload(sp.namespace, km)
-        if target is None or policy.runs_its_files(files, target):
+        if target is None or km_steps.runs_its_files(files, target):
             return None
         self.awaited.add((sp.namespace, km.kind, km.name))
-        return policy.pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
+        return km_steps.pending(f"waiting for {km.kind}/{km.name} to finish rolling out")
 
     def warnings(self, sp: Resource[OBServiceProviderSpec]) -> list[str]:
         found = self.outcomes.get((sp.namespace, sp.name))
@@ -166,7 +169,7 @@ class KeyManagerSteps:
 
     async def _request(self, sp_id: SpId, indexes: Indexes, attempt: int) -> None:
         ticket = self.tickets[sp_id] = self.tickets.get(sp_id, 0) + 1
-        await asyncio.sleep(policy.retry_delay(attempt, self.settle_seconds))
+        await asyncio.sleep(km_steps.retry_delay(attempt, self.settle_seconds))
         if self.tickets.get(sp_id) != ticket:
             return  # a newer request will do the work
         async with self.locks[sp_id]:
@@ -192,7 +195,7 @@ class KeyManagerSteps:
             return False
         km = sp.spec.key_manager
         rid = (namespace, KIND, name)
-        gate = policy.gate(self.files(rid, km), indexes.workload(namespace, km), km)
+        gate = km_steps.gate(self.files(rid, km), indexes.workload(namespace, km), km)
         if gate.rollout:
             self.awaited.add((namespace, km.kind, km.name))
         if gate.wait is not None:
@@ -214,11 +217,11 @@ class KeyManagerSteps:
             return False  # a fix to the input is an event that requests again
         assert inputs.log is not None
         read = tuple(inputs.log.warnings)
-        want = desired.desired(sp.spec, client_credentials)
+        want = km_app.desired(sp.spec, client_credentials)
         attempt = hashlib.sha256(
             (want.fingerprint() + connection.fingerprint()).encode()
         ).hexdigest()
-        checked = policy.memo(previous, attempt, read, force)
+        checked = km_steps.memo(previous, attempt, read, force)
         if checked == "rewarn":  # same values; what was trimmed from them changed
             assert previous is not None
             await self._record(snap, sp, dataclasses.replace(previous, warnings=read))
@@ -238,7 +241,7 @@ class KeyManagerSteps:
         except KmError as err:
             metrics.KM_SYNCS.labels(err.kind).inc()
             await self._report(snap, sp, err.done, secrets)
-            outcome, retry = policy.failed(err.kind, redact(str(err), secrets), attempt, read)
+            outcome, retry = km_steps.failed(err.kind, redact(str(err), secrets), attempt, read)
             log.warning("Key Manager steps of %s: %s", sp.label, outcome.result.message)
             await self._record(snap, sp, outcome)
             return retry

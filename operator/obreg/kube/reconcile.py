@@ -25,9 +25,10 @@ from ..errors import InvalidInput
 from ..render import bundle as bundles
 from ..render import credentials, objects
 from ..render.inputs import Inputs
-from . import faultpoint, state, workload
+from ..rules import state, workload
+from ..rules.workload import Workload
+from . import faultpoint
 from .api import Api
-from .workload import Workload
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import asyncio
 import datetime
 import logging
 
+from ..rules import peering, state
 from ..settings import Settings
-from . import peering, state
 from .api import Api
 from .controller import Controller
 

@@ -23,8 +23,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from .. import backoff
 from ..api.common import GROUP, VERSION
+from ..rules import backoff
 
 log = logging.getLogger(__name__)
 

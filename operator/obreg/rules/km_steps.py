@@ -15,11 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .. import backoff
 from ..api.common import TargetResult, WorkloadRef
 from ..api.service_provider import KeyManagerResult
-from ..kube.workload import Workload
-from .client import ErrorKind
+from . import backoff
+from .workload import Workload
+
+# unavailable: no answer; garbled: an answer that is not the KM's (a proxy's error or
+# maintenance page): both pass, so they are retried with backoff. unauthorized, protocol
+# (TLS) and unsupported wait for a change of input instead.
+ErrorKind = Literal["unavailable", "garbled", "unauthorized", "fault", "protocol", "unsupported"]
 
 # Between attempts after a failure; the last one repeats until the KM answers.
 RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
