@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from .api import crd
-from .errors import InvalidInput, Problem, printable
+from .errors import InvalidInput, Label, Problem, printable
 from .manifests import Manifests, load
 from .render import bundle, credentials, objects
 from .render.inputs import Inputs
@@ -48,7 +48,7 @@ EXIT_INTERNAL = 3  # obreg failed; please report
 class Rendered:
     bundles: list[bundle.Bundle] = field(default_factory=list)
     # Service providers whose credentials the operator generates: shown as placeholders.
-    placeholders: list[str] = field(default_factory=list)
+    placeholders: list[Label] = field(default_factory=list)
 
 
 def render_manifests(manifests: Manifests, now: datetime.datetime) -> Rendered:
@@ -84,7 +84,7 @@ def _layout(rendered: Rendered) -> dict[PurePosixPath, tuple[bytes, bool]]:
     written."""
     files: dict[PurePosixPath, tuple[bytes, bool]] = {}
 
-    def put(path: PurePosixPath, content: bytes, secret: bool, owner: str) -> None:
+    def put(path: PurePosixPath, content: bytes, secret: bool, owner: Label | str) -> None:
         if path.is_absolute() or ".." in path.parts or path in files:
             raise InvalidInput([Problem(owner, "spec", f"would write {path} twice or outside -o")])
         files[path] = (content, secret)
@@ -177,7 +177,7 @@ def _render(args: argparse.Namespace) -> int:
             f"{item.namespace}/{item.workload.kind}/{item.workload.name}: "
             f"{len(item.files)} files, digest {item.digest[:16]}"
         )
-        for label, warnings in sorted(item.warnings.items()):
+        for label, warnings in sorted(item.warnings.items(), key=lambda kv: str(kv[0])):
             for warning in warnings:
                 print(printable(f"  warning: {label}: {warning}"))
         for anchor, summaries in sorted(item.certificates.items()):

@@ -32,8 +32,21 @@ def bounded(text: str, limit: int = MESSAGE_MAX) -> str:
 
 
 @dataclass(frozen=True)
+class Label:
+    """A resource as refusals, warnings and files name it (``Kind namespace/name``), kept
+    whole: code that needs its kind or name reads them here, never parses the text."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Problem:
-    resource: str  # e.g. "OBTrustAnchor bank/ob-cas"
+    resource: Label | str  # a resource; or a file or option the command line names
     path: str  # e.g. "spec.certificates[0].inline"
     message: str
     hint: str = ""
@@ -55,7 +68,7 @@ class InvalidInput(Exception):
 class Where:
     """A place in a resource, for errors raised deep in rendering."""
 
-    resource: str
+    resource: Label | str
     path: str
 
     def child(self, suffix: str) -> Where:

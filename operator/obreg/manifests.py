@@ -17,7 +17,7 @@ import yaml
 
 from .api import parse
 from .api.resource import Resource
-from .errors import InvalidInput, Problem
+from .errors import InvalidInput, Label, Problem
 from .render.bundle import Namespace
 from .render.inputs import Inputs
 
@@ -68,7 +68,7 @@ def _documents(path: Path) -> Iterator[dict[str, Any]]:
         yield from items
 
 
-def _data(obj: dict[str, Any], label: str) -> dict[str, bytes]:
+def _data(obj: dict[str, Any], label: Label) -> dict[str, bytes]:
     """Secret data/stringData or ConfigMap data/binaryData, as bytes. Values must be
     strings, as kubectl requires: YAML reads an unquoted 0123 as the number 83 and an
     empty value as null, and neither may silently become a password."""
@@ -113,7 +113,7 @@ def load(paths: Iterable[Path]) -> Manifests:
         for obj in documents:
             kind, namespace, name = parse.identity(obj)
             key = (namespace, name)
-            label = f"{kind} {namespace}/{name}"
+            label = Label(kind, namespace, name)
             try:
                 if kind in ("Secret", "ConfigMap"):
                     refused = parse.metadata_problems(obj, label)

@@ -12,12 +12,10 @@ from obreg.api.service_provider import KeyManagerResult
 from obreg.km.client import Connection, ErrorKind
 from obreg.rules.km_app import Desired, ExternalClaim, OAuthApp
 from obreg.rules.km_steps import (
-    RETRY_DELAYS,
     Outcome,
     failed,
     gate,
     memo,
-    retry_delay,
     runs_its_files,
 )
 from obreg.rules.workload import Rollout, Workload, summarize
@@ -164,14 +162,6 @@ def test_a_failure_is_retried_on_a_timer_only_when_time_can_fix_it(
     assert recorded.fingerprint is None
     assert recorded.warnings == ("w",)
     assert memo(recorded, "a", ("w",), False) == ("call" if retry else "skip")
-
-
-def test_a_request_waits_the_settle_time_and_a_retry_ever_longer_up_to_a_ceiling() -> None:
-    assert retry_delay(0, 0.25) == 0.25
-    delays = [retry_delay(n, 0.25) for n in range(1, 12)]
-    assert delays[: len(RETRY_DELAYS)] == list(RETRY_DELAYS)
-    assert delays == sorted(delays)
-    assert set(delays[len(RETRY_DELAYS) :]) == {RETRY_DELAYS[-1]}
 
 
 APP = OAuthApp(

@@ -83,7 +83,7 @@ def test_peering_rule_matches_kopf() -> None:
 
 def bundle(*paths: tuple[str, bool]) -> Bundle:
     files = tuple(File(p, b"x", secret, "f" + p, "r") for p, secret in paths)
-    return Bundle("ns", KM, files, ("r",))
+    return Bundle("ns", KM, files)
 
 
 def deployment(**spec: object) -> workload.Workload:
@@ -256,7 +256,7 @@ def test_the_workload_apply_is_conditional_on_the_workloads_uid() -> None:
     """The uid in the apply body is a precondition: the API server refuses (409) to create
     a workload someone deleted, or to touch a new one of the same name."""
     target = dataclasses.replace(deployment(), uid="u-1")
-    body = workload.apply_body(target, Bundle("ns", KM, (), ()))
+    body = workload.apply_body(target, Bundle("ns", KM, ()))
     assert body["metadata"] == {"name": "km", "namespace": "ns", "uid": "u-1"}
 
 

@@ -15,6 +15,7 @@ import yaml
 from obreg.api.common import WorkloadRef
 from obreg.kube import reconcile
 from obreg.manifests import load
+from obreg.rules import reconcile as decide
 from obreg.rules import state, status
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -32,11 +33,11 @@ class NoWrites:
         raise AssertionError(f"created {obj['kind']}")
 
 
-def outcome(monkeypatch: pytest.MonkeyPatch, failure: Exception) -> reconcile.Outcome:
+def outcome(monkeypatch: pytest.MonkeyPatch, failure: Exception) -> decide.Outcome:
     def broken(*_: object) -> None:
         raise failure
 
-    monkeypatch.setattr(reconcile.bundles, "render", broken)
+    monkeypatch.setattr(decide.bundles, "render", broken)
     docs = [
         d for p in sorted(SAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d
     ]
@@ -55,7 +56,7 @@ def test_an_unexpected_error_is_reported_as_an_internal_error(
     found = outcome(monkeypatch, RuntimeError("holding some-secret-value"))
     results = list(found.results.values())
     assert results and all(r.state == "Failed" for r in results)
-    assert all(r.message == reconcile.INTERNAL_ERROR for r in results)
+    assert all(r.message == decide.INTERNAL_ERROR for r in results)
     built = status.build(1, results, [], None, NOW)
     stalled = next(c for c in built["conditions"] if c["type"] == "Stalled")
     assert stalled["status"] == "True" and "internal error" in stalled["message"]
@@ -66,9 +67,10 @@ def test_an_unexpected_error_is_reported_as_an_internal_error(
 def test_a_refused_input_names_the_resource_and_blocks_the_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from obreg.errors import InvalidInput, Problem
+    from obreg.errors import InvalidInput, Label, Problem
 
-    refusal = InvalidInput([Problem("OBTrustAnchor obreg-demo/ob-directory-cas", "spec", "bad")])
+    anchor = Label("OBTrustAnchor", "obreg-demo", "ob-directory-cas")
+    refusal = InvalidInput([Problem(anchor, "spec", "bad")])
     found = outcome(monkeypatch, refusal)
     assert found.results[("OBTrustAnchor", "ob-directory-cas")].state == "Failed"
     others = [r for k, r in found.results.items() if k[0] != "OBTrustAnchor"]

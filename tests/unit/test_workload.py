@@ -141,7 +141,6 @@ FILES = Bundle(
         File("repository/conf/identity/identity.xml", b"x", False, "identity", "r"),
         File("repository/resources/security/client-truststore.jks", b"y", True, "jks", "r"),
     ),
-    ("r",),
 )
 
 
@@ -236,7 +235,7 @@ def test_an_applied_workload_needs_nothing_until_its_mounts_are_edited() -> None
     plain = dataclasses.replace(done, labels={}, mounts={}, volume=None)
     assert not workload.needs_apply(plain, FILES)
     # Nothing to mount: only the digest.
-    empty = Bundle("bank", KM, (), ())
+    empty = Bundle("bank", KM, ())
     assert not workload.needs_apply(dataclasses.replace(done, digest=empty.digest), empty)
 
 
@@ -317,7 +316,7 @@ def test_a_mount_over_obregs_whole_root_or_under_it_is_reported() -> None:
         "repository/resources/security/client-truststore.jks",
     ]
     # With no file to name, the mount hides the root itself.
-    assert workload.hidden_files(summary, Bundle("bank", KM, (), ())) == [
+    assert workload.hidden_files(summary, Bundle("bank", KM, ())) == [
         "container sidecar: volume sec mounted at /opt/conf hides obreg's whole mount"
     ]
 
@@ -347,7 +346,7 @@ def test_the_config_map_and_secret_of_a_bundle_whole() -> None:
         File("a/binary.jks", b"\xfe\xed", False, "f2", "r"),
         File("a/secret.json", b"{}", True, "f3", "r"),
     )
-    bundle = Bundle("bank", KM, files, ("r",))
+    bundle = Bundle("bank", KM, files)
     metadata = {
         "name": "obreg-wso2-km",
         "namespace": "bank",
@@ -383,5 +382,5 @@ def test_the_config_map_and_secret_of_a_bundle_whole() -> None:
         },
         "data": {"a": "MQ==", "b": "Mg=="},
     }
-    only_text = Bundle("bank", KM, files[:1], ("r",))
+    only_text = Bundle("bank", KM, files[:1])
     assert "binaryData" not in objects.config_map(only_text)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InvalidInput, Problem
+from ..errors import InvalidInput, Label, Problem
 from . import identity_provider, names, service_provider, trust_anchor
 from .common import API_VERSION
 from .resource import Resource
@@ -66,7 +66,7 @@ def _quoted(value: object) -> str:
     return json.dumps(value if isinstance(value, str) else repr(value))
 
 
-def metadata_problems(obj: Mapping[str, Any], label: str) -> list[Problem]:
+def metadata_problems(obj: Mapping[str, Any], label: Label) -> list[Problem]:
     """Object identity as the API server would check it, plus obreg's own bound on
     names that become other names."""
     metadata = obj.get("metadata")
@@ -99,7 +99,7 @@ def metadata_problems(obj: Mapping[str, Any], label: str) -> list[Problem]:
 
 def parse(obj: Mapping[str, Any]) -> Resource[Any]:
     kind, namespace, name = identity(obj)
-    label = f"{kind} {namespace}/{name}"
+    label = Label(kind, namespace, name)
     if obj.get("apiVersion") != API_VERSION:
         raise InvalidInput([Problem(label, "apiVersion", f"must be {API_VERSION}")])
     problems = metadata_problems(obj, label)

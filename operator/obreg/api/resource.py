@@ -7,6 +7,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from ..errors import Label
+
 Spec = TypeVar("Spec", bound=BaseModel)
 
 
@@ -20,6 +22,6 @@ class Resource(Generic[Spec]):
     uid: str = ""
 
     @property
-    def label(self) -> str:
+    def label(self) -> Label:
         """How errors and reports name the resource: ``Kind namespace/name``."""
-        return f"{self.kind} {self.namespace}/{self.name}"
+        return Label(self.kind, self.namespace, self.name)

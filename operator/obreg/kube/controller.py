@@ -1,12 +1,12 @@
 """The operator's runtime state: coalesced reconcile requests per workload, the last
 result per resource and target, and status and event writes that happen only on change.
 
-Coalescing: every request for a workload takes a ticket and waits the settle time; only
-the newest ticket reconciles. One ``kubectl apply`` touching three resources of one
-workload therefore makes one reconcile and at most one rollout. Requests come from kopf
-handlers (or the leader-only resync), so when kopf's peering pauses this instance no new
-ones start; one already waiting finishes within the settle time. A failed reconcile is
-retried with backoff.
+Requests for a workload coalesce (rules/coalescing.py): one ``kubectl apply`` touching
+three resources of one workload makes one reconcile and at most one rollout. Requests
+come from kopf handlers (or the leader-only resync), so when kopf's peering pauses this
+instance no new ones start; one already waiting finishes within the settle time. A
+failed reconcile is retried with backoff. What a reconcile decides is in
+rules/reconcile.py; kube/reconcile.py makes its calls.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs
-from ..render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
-from ..rules import backoff, state, status
+from ..render.objects import output_name
+from ..rules import coalescing, state, status
+from ..rules import reconcile as decide
+from ..rules.coalescing import Tickets
 from ..rules.workload import Workload
 from . import events, faultpoint, reconcile
 from .api import Api, ApiError
@@ -69,7 +71,7 @@ class Controller:
     api: Api
     settle_seconds: float
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
-    tickets: dict[WorkloadId, int] = field(default_factory=dict)
+    tickets: Tickets[WorkloadId] = field(default_factory=Tickets)
     locks: collections.defaultdict[WorkloadId, asyncio.Lock] = field(
         default_factory=lambda: collections.defaultdict(asyncio.Lock)
     )
@@ -204,16 +206,14 @@ class Controller:
         ask_leader: bool = False,
     ) -> None:
         key = (namespace, ref)
-        ticket = self.tickets[key] = self.tickets.get(key, 0) + 1
-        await asyncio.sleep(
-            self.settle_seconds if attempt == 0 else backoff.delay(RETRY_DELAYS, attempt - 1)
-        )
-        if self.tickets.get(key) != ticket:
+        ticket = self.tickets.take(key)
+        await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, RETRY_DELAYS))
+        if not self.tickets.newest(key, ticket):
             return  # a newer request for this workload will do the work
         if ask_leader and not await self.leading():
             return
         async with self.locks[key], self.running:
-            if self.tickets.get(key) != ticket:
+            if not self.tickets.newest(key, ticket):
                 return  # a newer request came while this one waited its turn
             with metrics.DURATION.time():
                 try:
@@ -252,24 +252,15 @@ class Controller:
             "ConfigMap": indexes.config_maps.get((namespace, name)),
             "Secret": indexes.secrets.get((namespace, name)),
         }
-        current = {kind: _ours(obj, ref) for kind, obj in existing.items()}
-        foreign = [
-            f"{kind} {namespace}/{name}"
-            for kind, obj in existing.items()
-            if obj is not None and current[kind] is None
-        ]
+        current = {kind: decide.ours(obj, ref) for kind, obj in existing.items()}
+        foreign = decide.foreign(namespace, name, ref, existing)
         async with self.generating:
             await reconcile.ensure_credentials(snap, inputs, self.api, self.generated)
         outcome = await reconcile.reconcile(
             ref, snap, inputs, target, current, self.api, self.clock(), foreign
         )
         self.remember(namespace, ref, outcome)
-        states: set[str] = {r.state for r in outcome.results.values()}
-        worst = next(
-            (s for s in ("Failed", "Blocked", "WaitingForWorkload") if s in states),
-            "Applied" if states else "Idle",
-        )
-        metrics.RECONCILES.labels(worst).inc()
+        metrics.RECONCILES.labels(decide.worst(r.state for r in outcome.results.values())).inc()
         for anchor, summaries in outcome.certificates.items():
             metrics.certificates(namespace, anchor, summaries)
         if outcome.rolled:
@@ -286,7 +277,7 @@ class Controller:
         # The files a KM's database steps wait for may just have been applied.
         self.key_manager.request_for(snap, ref, indexes)
 
-    def remember(self, namespace: str, ref: WorkloadRef, outcome: reconcile.Outcome) -> None:
+    def remember(self, namespace: str, ref: WorkloadRef, outcome: decide.Outcome) -> None:
         """Keep what this workload's reconcile found for each of its resources."""
         for (kind, name), result in outcome.results.items():
             self.results.setdefault((namespace, kind, name), {})[ref] = TargetOutcome(
@@ -381,18 +372,3 @@ class Controller:
         if ready["status"] != "True" and self.last_events.get(rid) != message:
             await events.post(self.api, [raw], "Warning", ready["reason"], message)
         self.last_events[rid] = message
-
-
-def _ours(summary: Mapping[str, Any] | None, ref: WorkloadRef) -> Mapping[str, Any] | None:
-    """obreg's object for this workload, or None when absent or someone else's."""
-    if summary is None:
-        return None
-    labels = summary["labels"]
-    mine = managed(labels)
-    if (
-        mine
-        and labels.get(WORKLOAD_LABEL) == ref.name
-        and labels.get(WORKLOAD_KIND_LABEL) == ref.kind
-    ):
-        return summary
-    return None

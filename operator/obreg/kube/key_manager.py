@@ -36,7 +36,8 @@ from ..km.client import AdminClient, Connection, KmError
 from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs
-from ..rules import km_app, km_steps, state
+from ..rules import coalescing, km_app, km_steps, state
+from ..rules.coalescing import Tickets
 from ..rules.km_steps import Outcome
 from ..rules.workload import Rollout
 from . import events, faultpoint
@@ -64,7 +65,7 @@ class KeyManagerSteps:
     generated: Mapping[tuple[str, str], Any]
     write_statuses: Callable[[state.Snapshot, Iterable[tuple[str, str]]], Awaitable[None]]
     outcomes: dict[SpId, Outcome] = field(default_factory=dict)
-    tickets: dict[SpId, int] = field(default_factory=dict)
+    tickets: Tickets[SpId] = field(default_factory=Tickets)
     locks: collections.defaultdict[SpId, asyncio.Lock] = field(
         default_factory=lambda: collections.defaultdict(asyncio.Lock)
     )
@@ -168,9 +169,9 @@ class KeyManagerSteps:
         spawn(self.tasks, self._request((namespace, name), indexes, attempt))
 
     async def _request(self, sp_id: SpId, indexes: Indexes, attempt: int) -> None:
-        ticket = self.tickets[sp_id] = self.tickets.get(sp_id, 0) + 1
-        await asyncio.sleep(km_steps.retry_delay(attempt, self.settle_seconds))
-        if self.tickets.get(sp_id) != ticket:
+        ticket = self.tickets.take(sp_id)
+        await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, km_steps.RETRY_DELAYS))
+        if not self.tickets.newest(sp_id, ticket):
             return  # a newer request will do the work
         async with self.locks[sp_id]:
             force = sp_id in self.forced or attempt > 0

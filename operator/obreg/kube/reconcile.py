@@ -5,39 +5,34 @@ A workload whose inputs are bad keeps its last good files: nothing is written fo
 and the contributors learn why through their results. A workload that lost all its
 contributors gets empty objects (never deleted: a pod that mounts them must still start)
 and one rollout, so its pods return to their stock files.
+
+This module makes the calls, in their order; what they carry out is decided in
+rules/reconcile.py (whether to render, all or none, drift, results) and
+rules/workload.py (the workload's apply and rollout).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import datetime
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.common import TargetResult, WorkloadRef
-from ..api.trust_anchor import CertificateSummary
+from ..api.common import WorkloadRef
 from ..errors import InvalidInput
 from ..render import bundle as bundles
 from ..render import credentials, objects
 from ..render.inputs import Inputs
+from ..rules import reconcile as decide
 from ..rules import state, workload
 from ..rules.workload import Workload
 from . import faultpoint
 from .api import Api
 
 log = logging.getLogger(__name__)
-
-INTERNAL_ERROR = (
-    "internal error while rendering, please report it (the operator's log has the "
-    "traceback); the workload keeps its last good files"
-)
-
-ResourceKey = tuple[str, str]  # (kind, name)
 
 
 class Renders:
@@ -68,70 +63,6 @@ class Renders:
 
 
 RENDERS = Renders(threads=2)
-
-
-@dataclass
-class Outcome:
-    """What a workload's reconcile means for each resource that targets it."""
-
-    results: dict[ResourceKey, TargetResult] = field(default_factory=dict)
-    certificates: dict[str, list[CertificateSummary]] = field(default_factory=dict)
-    warnings: dict[ResourceKey, list[str]] = field(default_factory=dict)
-    rolled: str | None = None  # the new digest, when a rollout was triggered
-    writes: int = 0
-
-
-def _key(label: str) -> ResourceKey:
-    kind, rest = label.split(" ", 1)
-    return kind, rest.split("/", 1)[1]
-
-
-def _result(ref: WorkloadRef, state_: str, message: str = "", digest: str = "") -> TargetResult:
-    return TargetResult(
-        kind=ref.kind,
-        name=ref.name,
-        state=state_,  # type: ignore[arg-type]
-        message=message,
-        digest=digest,
-    )
-
-
-def _object_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
-    """An object's content as bytes, for comparing with what the index holds."""
-    data: dict[str, bytes] = {}
-    if obj["kind"] == "ConfigMap":
-        data.update({k: v.encode() for k, v in (obj.get("data") or {}).items()})
-        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
-    else:
-        data.update({k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()})
-    return data
-
-
-def _differs(desired: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
-    if current is None:
-        return True
-    meta = desired["metadata"]
-    return (
-        _object_data(desired) != current["data"]
-        or any(current["labels"].get(k) != v for k, v in meta["labels"].items())
-        or any(current["annotations"].get(k) != v for k, v in meta["annotations"].items())
-        or [o["uid"] for o in meta.get("ownerReferences", [])] != current["owners"]
-    )
-
-
-def _owned(obj: dict[str, Any], target: Workload) -> dict[str, Any]:
-    """The object, owned by its workload: it goes when the workload goes."""
-    obj["metadata"]["ownerReferences"] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": target.kind,
-            "name": target.name,
-            "uid": target.uid,
-            "controller": False,
-            "blockOwnerDeletion": False,
-        }
-    ]
-    return obj
 
 
 async def ensure_credentials(
@@ -170,41 +101,6 @@ async def ensure_credentials(
     return created
 
 
-def _render(
-    snap: state.Snapshot,
-    ref: WorkloadRef,
-    contributors: list[Any],
-    inputs: Inputs,
-    now: datetime.datetime,
-) -> bundles.Bundle:
-    """The workload's bundle (empty when nothing targets it any more)."""
-    if not contributors:
-        return bundles.Bundle(snap.namespace.name, ref, (), ())
-    return bundles.render(snap.namespace, ref, inputs, now)
-
-
-def _render_all(
-    snap: state.Snapshot,
-    ref: WorkloadRef,
-    contributors: list[Any],
-    inputs: Inputs,
-    now: datetime.datetime,
-) -> bundles.Bundle:
-    """The workload's bundle, refused when a contributor fails on another of its
-    targets: a resource's change lands on all its workloads or on none."""
-    keys = {(r.kind, r.name) for r in contributors}
-    rendered = _render(snap, ref, contributors, inputs, now)
-    others = {w for r in contributors for w in state.targets(r)} - {ref}
-    for other in sorted(others, key=lambda w: (w.kind, w.name)):
-        try:
-            _render(snap, other, state.contributors(snap, other), inputs, now)
-        except InvalidInput as err:
-            ours = [p for p in err.problems if _key(p.resource) in keys]
-            if ours:
-                raise InvalidInput(ours) from None
-    return rendered
-
-
 async def reconcile(
     ref: WorkloadRef,
     snap: state.Snapshot,
@@ -214,85 +110,50 @@ async def reconcile(
     api: Api,
     now: datetime.datetime,
     foreign: list[str] | None = None,
-) -> Outcome:
-    """``current`` maps "ConfigMap" and "Secret" to obreg's objects for ``ref`` as indexed."""
-    outcome = Outcome()
+) -> decide.Outcome:
+    """``current`` maps "ConfigMap" and "Secret" to obreg's objects for ``ref`` as
+    indexed; ``foreign``: the objects under its name that are someone else's."""
+    early = decide.before_render(ref, snap, target, current, foreign or [])
+    if early is not None:
+        return early
+    assert target is not None  # before_render decided for an absent workload
     contributors = state.contributors(snap, ref)
     keys = [(r.kind, r.name) for r in contributors]
-    blockers = [i for i in snap.invalid if ref in i.targets]
-
-    if target is None:
-        for key in keys:
-            outcome.results[key] = _result(ref, "WaitingForWorkload")
-        return outcome
-    if blockers:
-        names = ", ".join(f"{b.kind} {b.namespace}/{b.name}" for b in blockers)
-        for key in keys:
-            outcome.results[key] = _result(
-                ref, "Blocked", f"{names} is invalid; the workload keeps its last good files"
-            )
-        return outcome
-    if foreign:
-        # Someone else's object under obreg's name: never take it over.
-        for key in keys:
-            outcome.results[key] = _result(
-                ref,
-                "Failed",
-                f"{' and '.join(foreign)} exists and is not managed by obreg; rename or remove it",
-            )
-        return outcome
-    if not contributors and current.get("ConfigMap") is None and current.get("Secret") is None:
-        return outcome  # never ours
-
     try:
         # Pure and CPU-bound: off the event loop, so a heavy namespace does not delay
         # the others; on its own copy of the inputs, which the loop keeps updating.
         rendered = await RENDERS.run(
             snap.namespace.name,
-            functools.partial(
-                _render_all, snap, ref, contributors, state.copy_inputs(snap, inputs), now
-            ),
+            functools.partial(decide.render_all, snap, ref, state.copy_inputs(snap, inputs), now),
         )
     except InvalidInput as err:
-        failed = {_key(p.resource): str(p) for p in err.problems}
-        for key in keys:
-            if key in failed:
-                outcome.results[key] = _result(ref, "Failed", failed[key])
-            else:
-                outcome.results[key] = _result(
-                    ref,
-                    "Blocked",
-                    "another resource of this workload failed to render; "
-                    "the workload keeps its last good files",
-                )
-        return outcome
-
+        return decide.refused(ref, keys, err.problems)
     except Exception:  # a bug: never a retry loop without status; the log has the trace
         log.exception("rendering %s/%s %s failed", ref.kind, snap.namespace.name, ref.name)
-        for key in keys:
-            outcome.results[key] = _result(ref, "Failed", INTERNAL_ERROR)
-        return outcome
+        return decide.crashed(ref, keys)
 
+    writes = 0
     for desired in (objects.config_map(rendered), objects.secret(rendered)):
-        desired = _owned(desired, target)
+        desired = decide.owned(desired, target)
         found = current.get(desired["kind"])
-        if _differs(desired, found):
+        if decide.differs(desired, found):
             await api.apply(desired)
-            outcome.writes += 1
-            foreign = sorted(set(found["data"]) - set(_object_data(desired))) if found else []
-            if foreign:  # keys someone added: obreg's objects hold its files only
+            writes += 1
+            stray = decide.stray_keys(desired, found)
+            if stray:
                 meta = desired["metadata"]
-                await api.remove_keys(desired["kind"], meta["namespace"], meta["name"], foreign)
-                outcome.writes += 1
+                await api.remove_keys(desired["kind"], meta["namespace"], meta["name"], stray)
+                writes += 1
             await faultpoint.reached(
                 f"{'config-map' if desired['kind'] == 'ConfigMap' else 'secret'}-applied"
             )
+    rolled = None
     if workload.needs_apply(target, rendered):
         await api.apply(workload.apply_body(target, rendered))
-        outcome.writes += 1
+        writes += 1
         await faultpoint.reached("workload-applied")
-        if target.digest != rendered.digest:
-            outcome.rolled = rendered.digest
+        if workload.rolls(target, rendered):
+            rolled = rendered.digest
             log.info(
                 "rolled %s/%s %s for digest %s",
                 ref.kind,
@@ -300,11 +161,6 @@ async def reconcile(
                 ref.name,
                 rendered.digest[:16],
             )
-
-    hidden = workload.hidden_files(target, rendered)
-    for key in keys:
-        outcome.results[key] = _result(ref, "Applied", digest=rendered.digest)
-        label = f"{key[0]} {snap.namespace.name}/{key[1]}"
-        outcome.warnings[key] = [*rendered.warnings.get(label, []), *hidden]
-    outcome.certificates = rendered.certificates
+    outcome = decide.applied(ref, keys, rendered, workload.hidden_files(target, rendered))
+    outcome.rolled, outcome.writes = rolled, writes
     return outcome

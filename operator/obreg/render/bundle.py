@@ -33,7 +33,7 @@ from ..api.identity_provider import OBIdentityProviderSpec
 from ..api.resource import Resource
 from ..api.service_provider import OBServiceProviderSpec
 from ..api.trust_anchor import CertificateSummary, OBTrustAnchorSpec
-from ..errors import InvalidInput, Problem, Where
+from ..errors import InvalidInput, Label, Problem, Where
 from . import (
     apim_xml,
     credentials,
@@ -57,7 +57,7 @@ class File:
     content: bytes
     secret: bool  # embeds a secret: must be mounted from a Secret
     fingerprint: str
-    owner: str  # the resource that produced it, for conflict messages
+    owner: Label  # the resource that produced it, for conflict messages
 
     @property
     def key(self) -> str:
@@ -71,9 +71,8 @@ class Bundle:
     namespace: str
     workload: WorkloadRef
     files: tuple[File, ...]
-    contributors: tuple[str, ...]  # labels of the resources that target this workload
     certificates: dict[str, list[CertificateSummary]] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)
+    warnings: dict[Label, list[str]] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -167,12 +166,12 @@ class _Files:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self.files: list[File] = []
-        self.warnings: dict[str, list[str]] = {}
+        self.warnings: dict[Label, list[str]] = {}
 
     def add(
         self,
         path: str,
-        owner: str,
+        owner: Label,
         render: Callable[[Inputs], bytes],
         fingerprint: Callable[[bytes], str] | None = None,
     ) -> None:
@@ -245,14 +244,13 @@ def render(
         _api_manager_files(out, sp)
 
     files = _unique(out.files)
-    _check_objects(files, sorted(labels))
+    _check_objects(files, sorted(labels, key=str))
     return Bundle(
         namespace.name,
         workload,
         files,
-        tuple(sorted(labels)),
         certificates,
-        {label: out.warnings.get(label, []) for label in sorted(labels) if label in out.warnings},
+        {label: out.warnings[label] for label in sorted(labels, key=str) if label in out.warnings},
     )
 
 
@@ -406,7 +404,7 @@ def _unique(files: Iterable[File]) -> tuple[File, ...]:
     return ordered
 
 
-def _check_objects(files: tuple[File, ...], contributors: list[str]) -> None:
+def _check_objects(files: tuple[File, ...], contributors: list[Label]) -> None:
     """The limits the API server enforces on the ConfigMap and Secret, checked before
     anything is written, so a refusal names the resources instead of an apply failing."""
     problems: list[Problem] = []

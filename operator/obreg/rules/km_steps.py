@@ -17,7 +17,6 @@ from typing import Literal
 
 from ..api.common import TargetResult, WorkloadRef
 from ..api.service_provider import KeyManagerResult
-from . import backoff
 from .workload import Workload
 
 # unavailable: no answer; garbled: an answer that is not the KM's (a proxy's error or
@@ -110,8 +109,3 @@ def failed(
         message=message,
     )
     return Outcome(result, None, None if retry else attempt, read), retry
-
-
-def retry_delay(attempt: int, settle_seconds: float) -> float:
-    """Before a pass: the settle time for a request, a growing delay for a retry."""
-    return settle_seconds if attempt == 0 else backoff.delay(RETRY_DELAYS, attempt - 1)

@@ -134,6 +134,14 @@ def needs_apply(workload: Workload, bundle: Bundle) -> bool:
     return any(workload.mounts.get(c, {}).get(root) != VOLUME for c in workload.containers)
 
 
+def rolls(workload: Workload, bundle: Bundle) -> bool:
+    """Whether applying the bundle restarts the workload's pods: only a new digest
+    changes the pod template's annotation. Re-applied mounts that someone edited
+    restore the template obreg owns, which rolls nothing new in (the digest, and so the
+    files, are the same)."""
+    return workload.digest != bundle.digest
+
+
 def hidden_files(workload: Workload, bundle: Bundle) -> list[str]:
     """Mounts of other volumes that sit under obreg's root and so hide some of its files
     (the container sees the deeper mount's content there, not obreg's)."""
