@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
 .PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
-	e2e-real real-node-deps bench bench-quick mutate
+	e2e-real real-node-deps bench bench-quick mutate refusals
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,11 @@ comma := ,
 mutate: venv
 	$(PY) -m pip install --quiet -e '.[test,mutate]'
 	$(PY) hack/mutate.py $(foreach g,$(subst $(comma), ,$(PURE_CORE)),'$(g)')
+
+# Re-record tests/refusals.txt, obreg render's whole refusal of each bad-input case,
+# after a deliberate change of a message; the diff shows what users will read.
+refusals: venv
+	$(PY) hack/record_refusals.py
 
 # Regenerate the CRDs (top level and the chart's copy) from the models.
 crds: venv

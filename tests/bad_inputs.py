@@ -6,7 +6,9 @@ helpers live here too."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import jks
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+from obreg.cli import main
 from tests.pki import DAY, NOW, issue
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -725,3 +728,43 @@ SCHEMA_CASES = {
     "a base URL with a query string",
     "a URL carrying a password",
 }
+
+
+# Every case's whole refusal as ``obreg render`` prints it: the messages are what a user
+# reads, so a change of their wording shows in review (and is caught when unintended).
+# Rewritten by ``make refusals`` (hack/record_refusals.py).
+RECORDED_REFUSALS = Path(__file__).resolve().parent / "refusals.txt"
+TMP_MARK = "<tmp>"
+
+
+def refusal(docs: Docs, folder: Path) -> tuple[int, str, bool]:
+    """``obreg render`` of ``docs`` in ``folder``: its exit code, its standard error with
+    the folder's path replaced by a mark, and whether it wrote its output folder."""
+    manifest, out = folder / "in.yaml", folder / "out"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["render", "-f", str(manifest), "-o", str(out)])
+    return code, err.getvalue().replace(str(folder), TMP_MARK), out.exists()
+
+
+def recorded_refusals() -> dict[str, str]:
+    """The recorded refusal of each case, by name."""
+    found: dict[str, str] = {}
+    for block in RECORDED_REFUSALS.read_text().split("\n== ")[1:]:
+        name, _, text = block.partition("\n")
+        found[name] = text
+    return found
+
+
+def record_refusals(cases: list[tuple[str, Callable[[Docs], None], str, str]], folder: Path) -> str:
+    """The text of RECORDED_REFUSALS for ``cases``."""
+    parts = ["# obreg render's refusal of each case of tests/bad_inputs.py (make refusals)\n"]
+    for index, (name, mutate, _, _) in enumerate(cases):
+        docs = sample_documents()
+        mutate(docs)
+        case_folder = folder / str(index)
+        case_folder.mkdir()
+        _, text, _ = refusal(docs, case_folder)
+        parts.append(f"\n== {name}\n{text}")
+    return "".join(parts)

@@ -11,37 +11,46 @@ import pytest
 import yaml
 
 from obreg.cli import main
-from tests.bad_inputs import CASES, Docs, idp, sample_documents, sp
+from tests.bad_inputs import (
+    CASES,
+    RECORDED_REFUSALS,
+    Docs,
+    idp,
+    recorded_refusals,
+    refusal,
+    sample_documents,
+    sp,
+)
 
 
 def test_the_table_is_large_enough() -> None:
     assert len(CASES) >= 30
 
 
-@pytest.mark.parametrize(
-    ("mutate", "path", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
+RECORDED = recorded_refusals()
+
+
+@pytest.mark.parametrize(("case", "mutate", "path", "message"), CASES, ids=[c[0] for c in CASES])
 def test_refused_with_a_clear_message_and_no_output(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    case: str,
     mutate: Callable[[Docs], None],
     path: str,
     message: str,
 ) -> None:
     docs = sample_documents()
     mutate(docs)
-    manifest = tmp_path / "in.yaml"
-    manifest.write_text(yaml.safe_dump_all(docs))
-    out = tmp_path / "out"
-    assert main(["render", "-f", str(manifest), "-o", str(out)]) == 1
-    stderr = capsys.readouterr().err
+    code, stderr, wrote = refusal(docs, tmp_path)
+    assert code == 1
+    assert not wrote
     assert "refused, nothing written" in stderr
     lines = [line for line in stderr.splitlines() if message in line]
     assert lines, stderr
     assert f": {path}: " in lines[0], lines[0]
     # Names the resource: its kind, namespace and name.
     assert re.match(r"  (OB[A-Za-z]+|Secret|ConfigMap) [^ ]+/", lines[0]), lines[0]
-    assert not out.exists()
+    # And reads, whole, as recorded (after a deliberate change: make refusals).
+    assert stderr == RECORDED.get(case), f"{case}: not as recorded in {RECORDED_REFUSALS}"
 
 
 def test_bad_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
