@@ -41,7 +41,8 @@ SETTLE = 1.0  # the operator's default
 
 
 def _pem(name: str) -> str:
-    return issue(name).pem.decode()
+    pem: bytes = issue(name).pem
+    return pem.decode()
 
 
 class Cluster:
