@@ -16,6 +16,7 @@ from typing import Any
 import jks
 import yaml
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from obreg.cli import main
 from tests.pki import DAY, NOW, issue
@@ -108,6 +109,11 @@ def unsupported_jks_version() -> bytes:
 
 
 KEY = issue("Leaked Key Holder")
+PKCS8 = (
+    serialization.Encoding.DER,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+)
 ROOT = issue("Some Root")
 ROOT_PEM = ROOT.pem.decode()
 EXPIRED = issue("Expired CA", not_before=NOW - 900 * DAY, not_after=NOW - 30 * DAY).pem.decode()
@@ -174,11 +180,7 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
                     d,
                     "der",
                     "k",
-                    KEY.key.private_bytes(
-                        serialization.Encoding.DER,
-                        serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption(),
-                    ),
+                    KEY.key.private_bytes(*PKCS8),
                 ),
                 anchor(d)["certificates"].__setitem__(
                     0, {"secretKeyRef": {"name": "der", "key": "k"}}
@@ -676,6 +678,134 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             lambda d: base_keystore(d, unsupported_jks_version()),
             "spec.baseKeystore",
             "a JKS keystore of a version obreg cannot read",
+        ),
+        (
+            "a base JKS holding a private key",
+            lambda d: base_keystore(
+                d,
+                jks_store(
+                    [
+                        jks.PrivateKeyEntry.new(
+                            "leaked", [KEY.der], KEY.key.private_bytes(*PKCS8), "pkcs8"
+                        )
+                    ]
+                ),
+            ),
+            "spec.baseKeystore",
+            "the base keystore holds key entries",
+        ),
+        (
+            "a base PKCS12 holding a private key",
+            lambda d: (
+                binary_secret(
+                    d,
+                    "p12",
+                    "store",
+                    pkcs12.serialize_key_and_certificates(
+                        b"leaked",
+                        KEY.key,
+                        KEY.cert,
+                        None,
+                        serialization.BestAvailableEncryption(b"wso2carbon"),
+                    ),
+                ),
+                anchor(d).update(
+                    baseKeystore={
+                        "source": {"secretKeyRef": {"name": "p12", "key": "store"}},
+                        "type": "PKCS12",
+                    }
+                ),
+            ),
+            "spec.baseKeystore",
+            "the base keystore holds a private key",
+        ),
+        (
+            "a base PKCS12 that is not one",
+            lambda d: (
+                binary_secret(d, "p12", "store", b"not a keystore"),
+                anchor(d).update(
+                    baseKeystore={
+                        "source": {"secretKeyRef": {"name": "p12", "key": "store"}},
+                        "type": "PKCS12",
+                    }
+                ),
+            ),
+            "spec.baseKeystore",
+            "not a PKCS12 keystore, or its password is wrong",
+        ),
+        (
+            "anchors of one workload with different base keystores",
+            lambda d: (
+                second_anchor(d),
+                find(d, "OBTrustAnchor", "more-cas")["spec"].update(
+                    output=anchor(d).get("output", {"format": "JKS"}),
+                    baseKeystore={
+                        "source": {"configMapKeyRef": {"name": "wso2-base-files", "key": "x"}}
+                    },
+                ),
+            ),
+            "spec.baseKeystore",
+            "for the same workload",
+        ),
+        (
+            "a PEM block ending with another label",
+            lambda d: cas(
+                d,
+                "root-ca.pem",
+                ROOT_PEM.replace("END CERTIFICATE", "END PRIVATE KEY"),
+            ),
+            "spec.certificates[0].configMapKeyRef",
+            "begins CERTIFICATE but ends PRIVATE KEY",
+        ),
+        (
+            "identity.xml without its OAuth element",
+            lambda d: base_file(d, "identity.xml", "<Server><Other/></Server>"),
+            "spec.baseFiles.identityXml",
+            "identity.xml has no <OAuth> element",
+        ),
+        (
+            "a base file of another kind",
+            lambda d: base_file(d, "api-manager.xml", "<Server/>"),
+            "spec.baseFiles.apiManagerXml",
+            "root element is <Server>, expected <APIManager>",
+        ),
+        (
+            "oidc-scope-config without the openid scope",
+            lambda d: base_file(d, "oidc-scope-config.xml", '<Scopes><Scope id="email"/></Scopes>'),
+            "spec.baseFiles.oidcScopeConfigXml",
+            'has no <Scope id="openid">',
+        ),
+        (
+            "site.json that is not UTF-8",
+            lambda d: (
+                find(d, "ConfigMap", "wso2-base-files")["data"].pop("site.json"),
+                binary_base_file(d, "site.json", b'{"a": "\xff"}'),
+            ),
+            "spec.baseFiles.siteJson",
+            "not UTF-8 text",
+        ),
+        (
+            "site.json setting obreg's key twice",
+            lambda d: base_file(
+                d, "site.json", '{"OBDirectoryIntegrated": true, "OBDirectoryIntegrated": false}'
+            ),
+            "spec.baseFiles.siteJson",
+            "the key 'OBDirectoryIntegrated' appears more than once at the top level",
+        ),
+        (
+            "a client secret that is not UTF-8",
+            lambda d: (
+                d.remove(find(d, "Secret", "ob-directory-client")),
+                binary_secret(d, "ob-directory-client", "client-secret", b"\xff\xfe"),
+            ),
+            "spec.clientSecretRef",
+            "is not UTF-8 text",
+        ),
+        (
+            "an output path another resource writes",
+            lambda d: anchor(d).update(output={"path": "repository/conf/identity/identity.xml"}),
+            "spec",
+            "which OBTrustAnchor obreg-demo/ob-directory-cas also writes with other content",
         ),
         (
             "more certificates than one resource may hold",
