@@ -251,6 +251,44 @@ def test_site_json_without_the_members_appends_them() -> None:
     )
 
 
+@pytest.mark.parametrize("slash", ["", "/", "//"])
+def test_oidc_configuration_whole_from_nothing_whatever_the_urls_trailing_slashes(
+    slash: str,
+) -> None:
+    """From a site.json without one, the member is exactly the runbook's (no base key
+    can stand in for a missing one)."""
+    spec = sp_spec(
+        keyManagerUrl="https://km.bank.example:9446" + slash,
+        storeUrl="https://apim.bank.example:9443" + slash,
+    )
+    out = site_json.patch(b"{}", spec, "cid", "csecret", WHERE)
+    km = "https://km.bank.example:9446"
+    assert json5.loads(out.decode())["oidcConfiguration"] == {
+        "enabled": "true",
+        "issuer": "API_STORE",
+        "identityProviderURI": "https://apim.bank.example:8243/token",
+        "authorizationEndpointURI": f"{km}/oauth2/authorize",
+        "tokenEndpointURI": f"{km}/oauth2/token",
+        "userInfoURI": f"{km}/oauth2/userinfo",
+        "jwksURI": f"{km}/oauth2/jwks",
+        "logoutEndpointURI": f"{km}/oidc/logout",
+        "authHttpMethod": "POST",
+        "usernameClaim": "email",
+        "roleParameter": "tpp_associated",
+        "role": "Internal/subscriber",
+        "clientConfiguration": {
+            "clientId": "cid",
+            "clientSecret": "csecret",
+            "responseType": "code",
+            "authorizationType": "authorization_code",
+            "scope": "phone email address openid profile api_store",
+            "redirectURI": "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag",
+            "postLogoutRedirectURI": "https://apim.bank.example:9443/store/",
+            "clientAlgorithm": "PS256",
+        },
+    }
+
+
 @pytest.mark.parametrize("algorithm", ["PS256", "ES256"])
 def test_open_banking_xml_allows_exactly_the_store_algorithm(
     base: dict[str, bytes], algorithm: str

@@ -207,7 +207,9 @@ def test_base_keystore_is_kept_underneath(tmp_path: Path, root: Issued, issuing:
     }
 
 
-def pkcs12_base(root: Issued, entries: list[tuple[bytes, Issued]]) -> tuple[Inputs, dict[str, Any]]:
+def pkcs12_base(
+    root: Issued, entries: list[tuple[bytes | None, Issued]]
+) -> tuple[Inputs, dict[str, Any]]:
     """A base PKCS12 truststore of (friendly name, certificate) in a Secret, and the
     anchor spec that merges it under the root."""
     base = pkcs12.serialize_java_truststore(
@@ -230,6 +232,22 @@ def test_base_pkcs12_keystore(tmp_path: Path, root: Issued) -> None:
     inputs, spec = pkcs12_base(root, [(b"stock", issue("Stock CA"))])
     store = truststore.render([anchor(spec)], inputs, NOW)
     assert set(keytool_list(write(tmp_path, store), "wso2carbon", "JKS")) == {"stock", "tpproot"}
+
+
+def test_base_pkcs12_entries_without_a_name_are_numbered_from_one(
+    tmp_path: Path, root: Issued
+) -> None:
+    """A PKCS12 certificate need not carry a friendly name (openssl writes none unless
+    asked); such an entry gets the alias entry-<its position>."""
+    entries = [(None, issue("First")), (b"named", issue("Second")), (None, issue("Third"))]
+    inputs, spec = pkcs12_base(root, entries)
+    store = truststore.render([anchor(spec)], inputs, NOW)
+    assert set(keytool_list(write(tmp_path, store), "wso2carbon", "JKS")) == {
+        "entry-1",
+        "named",
+        "entry-3",
+        "tpproot",
+    }
 
 
 def test_alias_collision_with_base(root: Issued) -> None:
