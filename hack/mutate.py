@@ -8,6 +8,10 @@ files the tests read (samples, CRDs, chart, hack) sit beside it. Nothing in the 
 tree is touched. The score printed at the end is killed / (all - skipped): a mutant that
 no offline test reaches counts as a survivor, as it should.
 
+A second run tests only the functions that changed; mutmut keeps every other result.
+When the tests changed since the last run, the survivors are checked again first, so
+a test added to kill one counts.
+
     python hack/mutate.py [--max-children N] glob ...
 
 Globs name the files to mutate as in the working tree (``operator/obreg/render/*``);
@@ -17,6 +21,7 @@ Globs name the files to mutate as in the working tree (``operator/obreg/render/*
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -58,16 +63,34 @@ def stage(globs: list[str]) -> None:
     (STAGE / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
 
 
+RECHECKED = ("survived", "no tests")
+
+
+def tests_digest() -> str:
+    """A digest of the staged tests, to tell whether they changed since the last run."""
+    digest = hashlib.sha256()
+    for path in sorted((STAGE / "tests").rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(STAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def statuses(results: str) -> list[tuple[str, str]]:
+    """(mutant, status) of each line of ``mutmut results --all true``."""
+    return [
+        (m.group(1), m.group(2))
+        for m in re.finditer(r"^\s*(\S+):\s*(\w[\w ]*\w)\s*$", results, re.MULTILINE)
+    ]
+
+
 def score(results: str) -> tuple[Counter[str], float]:
     """Counts per status from ``mutmut results --all true``, and the share detected: killed
     or timed out (a mutant that makes a test hang changed behaviour), of all but skipped.
     "no tests" and "not checked" count against the score."""
-    statuses = Counter(
-        m.group(1) for m in re.finditer(r":\s*(\w[\w ]*\w)\s*$", results, re.MULTILINE)
-    )
-    scored = sum(n for status, n in statuses.items() if status != "skipped")
-    detected = statuses.get("killed", 0) + statuses.get("timeout", 0)
-    return statuses, (detected / scored if scored else 0.0)
+    counts = Counter(status for _, status in statuses(results))
+    scored = sum(n for status, n in counts.items() if status != "skipped")
+    detected = counts.get("killed", 0) + counts.get("timeout", 0)
+    return counts, (detected / scored if scored else 0.0)
 
 
 def main() -> int:
@@ -81,20 +104,32 @@ def main() -> int:
     stage(["src/obreg/" + g.removeprefix(source) for g in args.globs])
     mutmut = [sys.executable, "-m", "mutmut"]
     env = {**os.environ, "HYPOTHESIS_PROFILE": "mutate"}
-    subprocess.run(
-        [*mutmut, "run", "--max-children", str(args.max_children)], cwd=STAGE, env=env, check=True
-    )
-    results = subprocess.run(
-        [*mutmut, "results", "--all", "true"],
-        cwd=STAGE,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    (STAGE / "results.txt").write_text(results)
-    statuses, detected = score(results)
-    print(", ".join(f"{status} {n}" for status, n in sorted(statuses.items())))
+    run = [*mutmut, "run", "--max-children", str(args.max_children)]
+
+    def results() -> str:
+        return subprocess.run(
+            [*mutmut, "results", "--all", "true"],
+            cwd=STAGE,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    tests = tests_digest()
+    marker = STAGE / "tests.digest"
+    if not marker.exists() or marker.read_text() != tests:
+        # mutmut keeps a mutant's result while its function is unchanged, so a survivor
+        # would stay one after a test that kills it was added: check those again.
+        again = [name for name, status in statuses(results()) if status in RECHECKED]
+        if again:
+            subprocess.run([*run, *again], cwd=STAGE, env=env, check=True)
+    subprocess.run(run, cwd=STAGE, env=env, check=True)
+    marker.write_text(tests)
+    found = results()
+    (STAGE / "results.txt").write_text(found)
+    counts, detected = score(found)
+    print(", ".join(f"{status} {n}" for status, n in sorted(counts.items())))
     print(f"mutation score: {detected:.1%} detected (survivors: build/mutate/results.txt)")
     return 0
 

@@ -12,6 +12,7 @@ import pytest
 from obreg.api.common import TargetResult
 from obreg.api.service_provider import KeyManagerResult
 from obreg.api.trust_anchor import CertificateSummary
+from obreg.errors import MESSAGE_MAX, bounded
 from obreg.rules import status
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
@@ -132,6 +133,12 @@ def test_the_key_manager_outcome_in_every_state(
         condition("KeyManagerDatabase", km_status, state, "app in place"),
     ]
     assert built["keyManagerDatabase"] == {"state": state, "message": "app in place"}
+
+
+def test_a_message_of_exactly_the_limit_is_kept_whole_and_one_more_is_cut() -> None:
+    assert bounded("x" * MESSAGE_MAX) == "x" * MESSAGE_MAX
+    cut = bounded("x" * (MESSAGE_MAX + 1))
+    assert len(cut) == MESSAGE_MAX and cut.endswith(" ... (truncated)")
 
 
 def test_long_or_odd_messages_are_bounded_everywhere_they_appear() -> None:
