@@ -170,7 +170,7 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     targeted = controller.targeted(ns)
     refs = {ref for ref in targeted if output_name(ref) == name}
     held = memo.data.holdings.held.get(item)
-    labels = held["labels"] if held is not None else {}
+    labels = held.labels if held is not None else {}
     if managed(labels) and WORKLOAD_LABEL in labels:
         # obreg's own output, maybe of a workload no resource targets any more.
         refs.add(

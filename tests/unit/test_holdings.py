@@ -44,7 +44,7 @@ def test_an_object_becoming_read_is_fetched_when_it_exists_and_held_after() -> N
     wanted = [("Secret", NS, "admin"), ("Secret", NS, "absent")]
     assert holdings.want(NS, wanted) == [("Secret", NS, "admin")]  # absent: no GET
     assert holdings.store(("Secret", NS, "admin"), summary("Secret", secret("admin", b"pw")))
-    assert holdings.view("Secret")[(NS, "admin")]["data"] == {"password": b"pw"}
+    assert holdings.view("Secret")[(NS, "admin")].data == {"password": b"pw"}
     # Held as it is: the same version again needs no GET, a new one does.
     assert holdings.want(NS, wanted) == []
     assert holdings.metadata_event("Secret", "MODIFIED", meta("admin")) is None
@@ -126,7 +126,7 @@ def test_only_obregs_annotations_are_held_not_kubectls_last_applied_copy() -> No
         "kubectl.kubernetes.io/last-applied-configuration": "{...}",
         "obreg.dev/allowed-hosts": "km.example",
     }
-    assert summary("Secret", obj)["annotations"] == {"obreg.dev/allowed-hosts": "km.example"}
+    assert summary("Secret", obj).annotations == {"obreg.dev/allowed-hosts": "km.example"}
 
 
 names = st.sampled_from(["a", "b", "obreg-w"])
@@ -158,7 +158,7 @@ def test_held_data_is_only_ever_of_what_is_read_or_obregs_own(plan: list[Any]) -
             obj = secret(step[1], b"y", str(version)) if step[2] else None
             holdings.store(("Secret", NS, step[1]), summary("Secret", obj) if obj else None)
         for item, held in holdings.held.items():
-            ours = all(held["labels"].get(k) == v for k, v in MANAGED_BY.items())
+            ours = all(held.labels.get(k) == v for k, v in MANAGED_BY.items())
             assert ours or holdings.is_wanted(item)
 
 

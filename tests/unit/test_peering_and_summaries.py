@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from obreg.rules import peering
-from obreg.rules.holdings import summary
+from obreg.rules.holdings import Held, summary
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, 0, tzinfo=datetime.UTC)
 
@@ -69,13 +69,13 @@ def test_a_secret_is_kept_decoded_with_its_string_data_over_its_data() -> None:
         "data": {"k": base64.b64encode(b"\x00bytes").decode(), "both": "b2xk"},
         "stringData": {"both": "new", "n": 7},
     }
-    assert summary("Secret", secret) == {
-        "data": {"k": b"\x00bytes", "both": b"new", "n": b"7"},
-        "labels": {"a": "b"},
-        "annotations": {"obreg.dev/x": "1"},
-        "owners": ["u-1", "u-2"],
-        "resourceVersion": "42",
-    }
+    assert summary("Secret", secret) == Held(
+        data={"k": b"\x00bytes", "both": b"new", "n": b"7"},
+        labels={"a": "b"},
+        annotations={"obreg.dev/x": "1"},
+        owners=("u-1", "u-2"),
+        resource_version="42",
+    )
 
 
 def test_a_config_map_is_kept_with_its_binary_data_decoded() -> None:
@@ -85,10 +85,6 @@ def test_a_config_map_is_kept_with_its_binary_data_decoded() -> None:
         "binaryData": {"bin": base64.b64encode(b"\xff").decode()},
         "stringData": {"ignored": "a ConfigMap has none"},
     }
-    assert summary("ConfigMap", config_map) == {
-        "data": {"text": b"plain", "bin": b"\xff"},
-        "labels": {},
-        "annotations": {},
-        "owners": [],
-        "resourceVersion": "",
-    }
+    assert summary("ConfigMap", config_map) == Held(
+        data={"text": b"plain", "bin": b"\xff"}, labels={}, annotations={}, owners=()
+    )

@@ -20,7 +20,7 @@ from obreg.render.credentials import CLIENT_ID_KEY, CLIENT_SECRET_KEY
 from obreg.render.inputs import Inputs
 from obreg.rules import reconcile as decide
 from obreg.rules import state
-from obreg.rules.holdings import summary
+from obreg.rules.holdings import Held, summary
 from obreg.rules.workload import summarize
 from tests.bad_inputs import SAMPLES, find, sample_documents
 
@@ -100,8 +100,8 @@ def test_objects_someone_else_holds_under_obregs_name_fail_every_resource() -> N
     ("current", "renders"),
     [
         ({}, False),  # never obreg's: nothing to write, nothing to tell
-        ({"ConfigMap": {"data": {}}}, True),  # obreg's files to empty: render nothing
-        ({"Secret": {"data": {}}}, True),
+        ({"ConfigMap": Held({}, OURS, {}, ())}, True),  # obreg's files to empty
+        ({"Secret": Held({}, OURS, {}, ())}, True),
     ],
 )
 def test_a_workload_no_resource_targets_renders_only_to_empty_what_obreg_wrote(
@@ -205,7 +205,7 @@ def written(kind: str, data: dict[str, str], **meta: Any) -> dict[str, Any]:
     }
 
 
-def held(obj: dict[str, Any]) -> dict[str, Any]:
+def held(obj: dict[str, Any]) -> Held:
     return summary(obj["kind"], obj)
 
 
@@ -278,7 +278,7 @@ def test_the_object_is_owned_by_its_workload_without_blocking_its_deletion() -> 
 def test_only_obregs_object_for_this_very_workload_is_ours(
     labels: dict[str, str], mine: bool
 ) -> None:
-    found = {"labels": labels, "data": {}}
+    found = Held(data={}, labels=labels, annotations={}, owners=())
     assert (decide.ours(found, KM) is found) is mine
     existing = {"ConfigMap": found, "Secret": None}
     assert decide.foreign(NS, "obreg-wso2-km", KM, existing) == (

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.common import WorkloadRef
+from ..rules.holdings import Held
 from ..rules.workload import Workload
 
 
 class StoreView(Mapping[Any, Any]):
-    """Held objects seen as a plain mapping of one field of each; no copy is made, so a
-    reconcile reads them as they are now."""
+    """Held objects seen as a plain mapping of one field of each (``data``,
+    ``annotations``); no copy is made, so a reconcile reads them as they are now."""
 
     def __init__(
-        self, index: Mapping[Any, Any], field_name: str, extra: Mapping[Any, Any] | None = None
+        self, index: Mapping[Any, Held], field_name: str, extra: Mapping[Any, Any] | None = None
     ) -> None:
         # Not ``extra or {}``: an empty mapping given must stay the one read, since its
         # owner may fill it after this view was made.
@@ -27,7 +28,7 @@ class StoreView(Mapping[Any, Any]):
     def __getitem__(self, key: Any) -> Any:
         if key in self._extra:
             return self._extra[key]
-        return self._index[key][self._field]
+        return getattr(self._index[key], self._field)
 
     def __iter__(self) -> Iterator[Any]:
         yield from self._extra
@@ -42,8 +43,8 @@ class Indexes:
     """What a reconcile reads (see handlers.py), read in place."""
 
     custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
-    secrets: Mapping[tuple[str, str], Mapping[str, Any]]  # (namespace, name) -> held
-    config_maps: Mapping[tuple[str, str], Mapping[str, Any]]
+    secrets: Mapping[tuple[str, str], Held]  # (namespace, name) -> what obreg holds
+    config_maps: Mapping[tuple[str, str], Held]
     workloads: Mapping[tuple[str, str, str], Workload]  # (namespace, kind, name) -> summary
 
     def custom_objects(self, namespace: str) -> list[dict[str, Any]]:

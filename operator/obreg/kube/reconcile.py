@@ -19,7 +19,6 @@ import datetime
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ..api.common import WorkloadRef
 from ..errors import InvalidInput
@@ -28,6 +27,7 @@ from ..render import credentials, objects
 from ..render.inputs import Inputs
 from ..rules import reconcile as decide
 from ..rules import state, workload
+from ..rules.holdings import Held
 from ..rules.workload import Workload
 from . import faultpoint
 from .api import Api
@@ -106,7 +106,7 @@ async def reconcile(
     snap: state.Snapshot,
     inputs: Inputs,
     target: Workload | None,
-    current: Mapping[str, Mapping[str, Any] | None],
+    current: Mapping[str, Held | None],
     api: Api,
     now: datetime.datetime,
     foreign: list[str] | None = None,

@@ -35,31 +35,52 @@ def key(kind: str, metadata: Mapping[str, Any]) -> Key:
     return kind, sys.intern(str(metadata["namespace"])), str(metadata["name"])
 
 
-def summary(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-    """What obreg reads of an object: its data decoded, its labels, obreg's own
-    annotations (kubectl's last-applied copy can be large) and its owners' uids."""
+@dataclass(frozen=True)
+class Held:
+    """What obreg holds of a Secret or ConfigMap: its data decoded, its labels, obreg's
+    own annotations (kubectl's last-applied copy can be large) and its owners' uids."""
+
+    data: Mapping[str, bytes]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    owners: tuple[str, ...]
+    resource_version: str = ""
+
+    @property
+    def managed(self) -> bool:
+        """Labelled as obreg's own (its output files or generated credentials)."""
+        return objects.managed(self.labels)
+
+    def content(self) -> tuple[Any, ...]:
+        """Everything but the resource version: what a reader of it sees."""
+        return self.data, self.labels, self.annotations, self.owners
+
+
+def summary(kind: str, obj: Mapping[str, Any]) -> Held:
+    """What obreg holds of ``obj``; a Secret's stringData and a ConfigMap's data are
+    text, read as UTF-8 bytes like the rest."""
     meta = obj.get("metadata") or {}
     encoded, plain = ("data", "stringData") if kind == "Secret" else ("binaryData", "data")
     data = {k: base64.b64decode(v) for k, v in (obj.get(encoded) or {}).items()}
     data.update({k: str(v).encode() for k, v in (obj.get(plain) or {}).items()})
-    return {
-        "data": data,
-        "labels": dict(meta.get("labels") or {}),
-        "annotations": {
+    return Held(
+        data=data,
+        labels=dict(meta.get("labels") or {}),
+        annotations={
             k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith("obreg.dev/")
         },
-        "owners": [o.get("uid") for o in meta.get("ownerReferences") or []],
-        "resourceVersion": str(meta.get("resourceVersion") or ""),
-    }
+        owners=tuple(str(o.get("uid")) for o in meta.get("ownerReferences") or []),
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )
 
 
-class KindView(Mapping[tuple[str, str], Mapping[str, Any]]):
+class KindView(Mapping[tuple[str, str], Held]):
     """The held objects of one kind by (namespace, name), seen in place."""
 
-    def __init__(self, held: Mapping[Key, Mapping[str, Any]], kind: str) -> None:
+    def __init__(self, held: Mapping[Key, Held], kind: str) -> None:
         self._held, self._kind = held, kind
 
-    def __getitem__(self, item: tuple[str, str]) -> Mapping[str, Any]:
+    def __getitem__(self, item: tuple[str, str]) -> Held:
         return self._held[(self._kind, *item)]
 
     def __contains__(self, item: object) -> bool:
@@ -74,7 +95,7 @@ class KindView(Mapping[tuple[str, str], Mapping[str, Any]]):
 
 @dataclass
 class Holdings:
-    held: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    held: dict[Key, Held] = field(default_factory=dict)
     # resourceVersion of every object outside obreg's label, held or not.
     existing: dict[Key, str] = field(default_factory=dict)
     wanted: dict[str, frozenset[Key]] = field(default_factory=dict)  # by namespace
@@ -95,7 +116,7 @@ class Holdings:
         if version is None or not self.is_wanted(item):
             return False
         held = self.held.get(item)
-        return held is None or held["resourceVersion"] != version
+        return held is None or held.resource_version != version
 
     def want(self, namespace: str, items: Iterable[Key]) -> list[Key]:
         """Set what a namespace's resources read; drop what none reads any more (unless
@@ -106,7 +127,7 @@ class Holdings:
         else:
             self.wanted.pop(namespace, None)
         for item in [k for k in self.held if k[1] == namespace and k not in wanted]:
-            if not managed({"labels": self.held[item]["labels"]}):
+            if not self.held[item].managed:
                 del self.held[item]
                 self._bump(item)
         return sorted(k for k in wanted if self._needs_fetch(k))
@@ -141,18 +162,18 @@ class Holdings:
             return self.forget(item)
         return self.store(item, summary(kind, obj))
 
-    def store(self, item: Key, held: dict[str, Any] | None) -> bool:
+    def store(self, item: Key, held: Held | None) -> bool:
         """Hold ``held`` (None: absent) for ``item``; True when what is held changed."""
         self._bump(item)
         before = self.held.get(item)
         if held is None:
             self.held.pop(item, None)
             return before is not None
-        if not managed({"labels": held["labels"]}) and not self.is_wanted(item):
+        if not held.managed and not self.is_wanted(item):
             self.held.pop(item, None)
             return before is not None
         self.held[item] = held
-        return before is None or _content(before) != _content(held)
+        return before is None or before.content() != held.content()
 
     def relisted(self, kind: str, namespace: str | None, seen: Iterable[Key]) -> list[Key]:
         """After a full list of ``kind`` (in ``namespace``, or everywhere): keys of
@@ -177,10 +198,6 @@ class Holdings:
             if k[0] == kind
             and (namespace is None or k[1] == namespace)
             and k not in present
-            and managed({"labels": held["labels"]})
+            and held.managed
         ]
         return [k for k in gone if self.forget(k)]
-
-
-def _content(held: Mapping[str, Any]) -> tuple[Any, ...]:
-    return held["data"], held["labels"], held["annotations"], held["owners"]

@@ -22,8 +22,9 @@ from ..api.trust_anchor import CertificateSummary
 from ..errors import InvalidInput, Label, Problem
 from ..render import bundle as bundles
 from ..render.inputs import Inputs
-from ..render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed
+from ..render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL
 from . import state
+from .holdings import Held
 from .workload import Workload
 
 INTERNAL_ERROR = (
@@ -60,26 +61,25 @@ def _each(keys: Iterable[ResourceKey], outcome: TargetResult) -> Outcome:
     return Outcome(results=dict.fromkeys(keys, outcome))
 
 
-def ours(summary: Mapping[str, Any] | None, ref: WorkloadRef) -> Mapping[str, Any] | None:
-    """obreg's object for this workload (a summary, rules/holdings.py), or None when it
-    is absent or someone else's."""
-    if summary is None:
+def ours(held: Held | None, ref: WorkloadRef) -> Held | None:
+    """obreg's object for this workload, or None when it is absent or someone else's."""
+    if held is None:
         return None
-    labels = summary["labels"]
+    labels = held.labels
     if (
-        managed(labels)
+        held.managed
         and labels.get(WORKLOAD_LABEL) == ref.name
         and labels.get(WORKLOAD_KIND_LABEL) == ref.kind
     ):
-        return summary
+        return held
     return None
 
 
 def foreign(
-    namespace: str, name: str, ref: WorkloadRef, existing: Mapping[str, Mapping[str, Any] | None]
+    namespace: str, name: str, ref: WorkloadRef, existing: Mapping[str, Held | None]
 ) -> list[str]:
     """The objects under obreg's output name ``name`` that exist but are not obreg's own
-    for this workload, named for a message (``existing`` maps a kind to its summary)."""
+    for this workload, named for a message (``existing`` maps a kind to what is held)."""
     return [
         f"{kind} {namespace}/{name}"
         for kind, found in existing.items()
@@ -91,7 +91,7 @@ def before_render(
     ref: WorkloadRef,
     snap: state.Snapshot,
     target: Workload | None,
-    current: Mapping[str, Mapping[str, Any] | None],
+    current: Mapping[str, Held | None],
     foreign_objects: Iterable[str],
 ) -> Outcome | None:
     """The outcome when the workload is not rendered now, or None to render it.
@@ -179,27 +179,27 @@ def object_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
     return data
 
 
-def differs(desired: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
-    """Whether obreg must write ``desired`` over ``current`` (a summary): its data, one of
-    its labels or annotations, or its owner differs. Labels and annotations others add
-    are left alone."""
+def differs(desired: Mapping[str, Any], current: Held | None) -> bool:
+    """Whether obreg must write ``desired`` over ``current``: its data, one of its labels
+    or annotations, or its owner differs. Labels and annotations others add are left
+    alone."""
     if current is None:
         return True
     meta = desired["metadata"]
     return (
-        object_data(desired) != current["data"]
-        or any(current["labels"].get(k) != v for k, v in meta["labels"].items())
-        or any(current["annotations"].get(k) != v for k, v in meta["annotations"].items())
-        or [o["uid"] for o in meta.get("ownerReferences", [])] != current["owners"]
+        object_data(desired) != current.data
+        or any(current.labels.get(k) != v for k, v in meta["labels"].items())
+        or any(current.annotations.get(k) != v for k, v in meta["annotations"].items())
+        or tuple(o["uid"] for o in meta.get("ownerReferences", [])) != current.owners
     )
 
 
-def stray_keys(desired: Mapping[str, Any], current: Mapping[str, Any] | None) -> list[str]:
+def stray_keys(desired: Mapping[str, Any], current: Held | None) -> list[str]:
     """Keys someone added to obreg's object, sorted: removed, since it holds its files only
     (a server-side apply leaves keys it does not own)."""
     if current is None:
         return []
-    return sorted(set(current["data"]) - set(object_data(desired)))
+    return sorted(set(current.data) - set(object_data(desired)))
 
 
 def owned(obj: dict[str, Any], target: Workload) -> dict[str, Any]:
