@@ -107,7 +107,7 @@ class Controller:
     # (datawatch.py): a reconcile must not read a view older than its request.
     settled: Callable[[str], Awaitable[None]] = _nothing_pending
     # Whether this instance leads its peers now; asked before work that did not come
-    # through kopf's handlers, which kopf pauses in a standby (see peering.py).
+    # through kopf's handlers, which kopf pauses in a standby (see rules/peering.py).
     leading: Callable[[], Awaitable[bool]] = _always
     key_manager: KeyManagerSteps = field(init=False)
 

@@ -1,4 +1,4 @@
-"""Keeping holdings.py and the workloads current: obreg's own watches, and GETs.
+"""Keeping rules/holdings.py and the workloads current: obreg's own watches, and GETs.
 
 Per kind (Secret, ConfigMap) and scope (the cluster, or each served namespace):
 - obreg's own objects, in full, selected by label on the server, so their drift is seen

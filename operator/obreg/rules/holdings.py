@@ -7,7 +7,7 @@ output files and generated credentials), whose drift it reverts. Of every other 
 it keeps only its resourceVersion, so that a resource that starts reading an existing
 object fetches it at once and one that reads an absent object waits for its creation.
 
-Pure: the watch (datawatch.py) feeds it events and fetch results and does what it says.
+Pure: the watch (kube/datawatch.py) feeds it events and fetch results and does what it says.
 Every change to a key bumps its sequence number, so a fetch that raced with an event is
 repeated rather than trusted.
 """

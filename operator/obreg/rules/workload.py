@@ -252,7 +252,7 @@ def key(kind: str, metadata: Mapping[str, Any]) -> WorkloadKey:
 
 class Workloads:
     """The summary of every workload in scope, kept from a list-then-watch
-    (datawatch.py). Only a change of a summary is passed on, so the status updates of a
+    (kube/datawatch.py). Only a change of a summary is passed on, so the status updates of a
     rollout that change nothing obreg reads stop here, before any handler runs."""
 
     def __init__(self) -> None:
