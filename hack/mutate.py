@@ -119,6 +119,10 @@ def main() -> int:
     tests = tests_digest()
     marker = STAGE / "tests.digest"
     if not marker.exists() or marker.read_text() != tests:
+        # mutmut keeps which tests call which function from its first run and adds only
+        # tests it has not seen: a changed test, or a module moved to a new name, would
+        # leave functions with none or too few. Collect them all again.
+        (STAGE / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         # mutmut keeps a mutant's result while its function is unchanged, so a survivor
         # would stay one after a test that kills it was added: check those again.
         again = [name for name, status in statuses(results()) if status in RECHECKED]
