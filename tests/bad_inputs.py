@@ -808,6 +808,24 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "which OBTrustAnchor obreg-demo/ob-directory-cas also writes with other content",
         ),
         (
+            "open-banking.xml that is not XML",
+            lambda d: base_file(d, "open-banking.xml", "<Server>"),
+            "spec.baseFiles.openBankingXml",
+            "not well-formed XML",
+        ),
+        (
+            "a default locale file that is not JSON5",
+            lambda d: base_file(d, "locale_default.json", "{"),
+            "spec.baseFiles.localeDefault",
+            "not valid JSON5",
+        ),
+        (
+            "an English locale file that is not an object",
+            lambda d: base_file(d, "locale_en.json", "[]"),
+            "spec.baseFiles.localeEn",
+            "not a JSON object",
+        ),
+        (
             "more certificates than one resource may hold",
             lambda d: (
                 cas(d, "root-ca.pem", ROOT_PEM * 5001),

@@ -170,10 +170,11 @@ def test_a_change_failing_on_another_workload_of_its_resource_lands_on_none(
     assert decide.render_all(snap, KM, inputs, NOW).files
 
 
-def bundles_inputs() -> Inputs:
-    """The samples' Secrets and ConfigMaps, with the client credentials obreg generates."""
+def bundles_inputs(newline: bytes = b"") -> Inputs:
+    """The samples' Secrets and ConfigMaps, with the client credentials obreg generates
+    (each value followed by ``newline``)."""
     manifests = load([SAMPLES])
-    generated = {CLIENT_ID_KEY: b"the-id", CLIENT_SECRET_KEY: b"the-secret"}
+    generated = {CLIENT_ID_KEY: b"the-id" + newline, CLIENT_SECRET_KEY: b"the-secret" + newline}
     secrets = {**manifests.secrets, (NS, "obreg-apim-store-client"): generated}
     return Inputs(secrets=secrets, config_maps=manifests.config_maps)
 
@@ -332,3 +333,19 @@ def test_the_rendered_objects_compare_equal_to_themselves_as_held() -> None:
     for desired in (objects.config_map(rendered), objects.secret(rendered)):
         desired = decide.owned(desired, TARGET)
         assert not decide.differs(desired, held(desired))
+
+
+@pytest.mark.parametrize("ref", [KM, APIM])
+def test_a_warning_of_a_read_lands_on_the_resource_that_read_it(ref: WorkloadRef) -> None:
+    """The service provider's files read its client credentials on both workloads (the
+    KM's SP file, the store's site.json): their warnings are the SP's, not another's."""
+    rendered = decide.render(snapshot(), ref, bundles_inputs(newline=b"\n"), NOW)
+    sp = Label("OBServiceProvider", NS, "apim-store")
+    trimmed = [
+        f"Secret {NS}/obreg-apim-store-client key '{key}': surrounding whitespace (such as "
+        "a trailing newline) was removed from the value"
+        for key in (CLIENT_ID_KEY, CLIENT_SECRET_KEY)
+    ]
+    assert sorted(set(rendered.warnings[sp])) == sorted(trimmed)
+    others = [w for owner, found in rendered.warnings.items() if owner != sp for w in found]
+    assert not set(trimmed) & set(others)
