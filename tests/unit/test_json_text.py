@@ -37,6 +37,9 @@ WHERE = Where(Label("OBServiceProvider", "ns", "sp"), "spec.baseFiles.siteJson")
         ("{'a\\'b': 1}", {"a'b": 2}, "{'a\\'b': 2}"),
         ("{\\u0061: 1}", {"a": 2}, "{\\u0061: 2}"),
         ('{"a": 1} // end, no newline', {"a": 1}, '{"a": 1} // end, no newline'),
+        # Unquoted keys and hex numbers with capitals inside the values skipped.
+        ('{"a": {X: [1, {Y: "}"}]}, "b": 0}', {"b": 1}, '{"a": {X: [1, {Y: "}"}]}, "b": 1}'),
+        ('{"a": 0XFF, "b": 1}', {"a": 2}, '{"a": 2, "b": 1}'),
     ],
 )
 def test_only_the_values_set_change(text: str, values: dict[str, object], expected: str) -> None:
