@@ -826,6 +826,34 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "not a JSON object",
         ),
         (
+            "client credentials whose secret key is missing",
+            lambda d: (
+                plain_secret(d, "sp-creds", {"id": "store-client"}),
+                sp(d).update(
+                    clientCredentials={
+                        "clientIdRef": {"name": "sp-creds", "key": "id"},
+                        "clientSecretRef": {"name": "sp-creds", "key": "secret"},
+                    }
+                ),
+            ),
+            "spec.clientCredentials.clientSecretRef",
+            "has no key 'secret'",
+        ),
+        (
+            "a client id that is blank",
+            lambda d: (
+                plain_secret(d, "sp-creds", {"id": " \n", "secret": "s3cret"}),
+                sp(d).update(
+                    clientCredentials={
+                        "clientIdRef": {"name": "sp-creds", "key": "id"},
+                        "clientSecretRef": {"name": "sp-creds", "key": "secret"},
+                    }
+                ),
+            ),
+            "spec.clientCredentials.clientIdRef",
+            "key 'id' is empty",
+        ),
+        (
             "more certificates than one resource may hold",
             lambda d: (
                 cas(d, "root-ca.pem", ROOT_PEM * 5001),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from obreg.cli import main
+from obreg.render import credentials
 from obreg.render.credentials import ClientCredentials
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -88,6 +90,19 @@ def test_error_messages_hold_no_secret(tmp_path: Path, capsys: pytest.CaptureFix
     captured = capsys.readouterr()
     assert "spec.tokenEndpoint" in captured.err and "spec.displayName" in captured.err
     assert_clean(captured.out + captured.err)
+
+
+def test_generated_credentials_are_fresh_url_safe_and_long() -> None:
+    """A generated secret has 256 bits (43 URL-safe characters) and the id 192, so an id
+    never collides with another application's; every call makes new ones."""
+    first, second = credentials.generate(), credentials.generate()
+    assert set(first) == {credentials.CLIENT_ID_KEY, credentials.CLIENT_SECRET_KEY}
+    assert len(first[credentials.CLIENT_ID_KEY]) == 32
+    assert len(first[credentials.CLIENT_SECRET_KEY]) == 43
+    for value in (*first.values(), *second.values()):
+        assert re.fullmatch(rb"[A-Za-z0-9_-]+", value)
+    assert first[credentials.CLIENT_ID_KEY] != second[credentials.CLIENT_ID_KEY]
+    assert first[credentials.CLIENT_SECRET_KEY] != second[credentials.CLIENT_SECRET_KEY]
 
 
 def test_credentials_repr_hides_the_secret() -> None:
