@@ -179,3 +179,39 @@ def test_a_relist_of_obregs_own_objects_forgets_only_its_kind_and_namespace() ->
         ("ConfigMap", NS, "obreg-km"),
         ("Secret", NS, "read"),  # not obreg's own: the labelled list does not show it
     }
+
+
+def test_storing_reports_a_change_only_when_something_held_changed() -> None:
+    holdings = Holdings()
+    item = ("Secret", NS, "admin")
+    assert not holdings.store(item, None)  # nothing held, nothing to tell
+    holdings.want(NS, [item])
+    assert holdings.store(item, summary("Secret", secret("admin", b"pw")))
+    assert not holdings.store(item, summary("Secret", secret("admin", b"pw", "2")))  # same
+    assert len(holdings.view("Secret")) == 1 and len(holdings.view("ConfigMap")) == 0
+    holdings.want(NS, [])  # no longer read: dropped, and a fetch in flight is stale
+    before = holdings.sequence[item]
+    assert item not in holdings.held
+    holdings.want(NS, [item])
+    assert holdings.store(item, summary("Secret", secret("admin", b"pw")))
+    holdings.want(NS, [])
+    assert holdings.sequence[item] > before
+    # An object that is not obreg's and no longer read is dropped when it is stored.
+    holdings.want(NS, [item])
+    holdings.store(item, summary("Secret", secret("admin", b"pw")))
+    holdings.wanted.clear()
+    assert holdings.store(item, summary("Secret", secret("admin", b"new")))
+    assert item not in holdings.held
+    assert holdings.store(item, None) is False
+
+
+def test_obregs_own_objects_leave_the_versions_of_others() -> None:
+    holdings = Holdings()
+    holdings.metadata_event("Secret", "ADDED", meta("out"))
+    assert ("Secret", NS, "out") in holdings.existing
+    # Labelled obreg's now: the labelled watch reports it, so its version goes.
+    assert holdings.metadata_event("Secret", "MODIFIED", meta("out", "2", ours=True)) is None
+    assert holdings.existing == {}
+    holdings.metadata_event("Secret", "ADDED", meta("other"))
+    assert holdings.metadata_event("Secret", "DELETED", meta("other")) is None
+    assert holdings.existing == {}

@@ -179,6 +179,37 @@ def bundles_inputs(newline: bytes = b"") -> Inputs:
     return Inputs(secrets=secrets, config_maps=manifests.config_maps)
 
 
+def test_the_render_of_a_healthy_workload_is_its_own_bundle_after_the_others_pass() -> None:
+    inputs = bundles_inputs()
+    assert decide.render_all(snapshot(), KM, inputs, NOW) == decide.render(
+        snapshot(), KM, inputs, NOW
+    )
+
+
+def test_the_other_workloads_are_tried_in_one_order_so_the_refusal_is_always_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The trust anchor targets a third workload too: when both others refuse it, the
+    refusal told is the first workload's by kind and name, whatever the set's order."""
+    docs = samples()
+    find(docs, "OBTrustAnchor")["spec"]["targets"].append(
+        {"name": "a-first", "kind": "StatefulSet"}
+    )
+    snap = snapshot(docs)
+    anchor = Label("OBTrustAnchor", NS, "ob-directory-cas")
+    real = bundles.render
+
+    def render(namespace: Any, ref: WorkloadRef, inputs: Any, now: Any) -> Bundle:
+        if ref != KM:
+            raise InvalidInput([Problem(anchor, "spec", f"bad on {ref.kind}/{ref.name}")])
+        return real(namespace, ref, inputs, now)
+
+    monkeypatch.setattr(bundles, "render", render)
+    with pytest.raises(InvalidInput) as refused:
+        decide.render_all(snap, KM, bundles_inputs(), NOW)
+    assert [p.message for p in refused.value.problems] == ["bad on Deployment/wso2-apim"]
+
+
 def test_a_workload_nothing_targets_renders_empty() -> None:
     rendered = decide.render(snapshot([]), KM, bundles_inputs(), NOW)
     assert rendered == Bundle(NS, KM, ())
@@ -224,6 +255,7 @@ def held(obj: dict[str, Any]) -> Held:
         (lambda o: data(o).update(f="Zw=="), True),  # f -> g
         (lambda o: data(o).update(x="eA=="), True),  # a key added
         (lambda o: data(o).pop("f"), True),
+        (lambda o: o["metadata"].pop("ownerReferences"), True),
     ],
 )
 def test_drift_is_a_difference_in_what_obreg_owns_of_its_object(

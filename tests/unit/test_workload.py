@@ -284,6 +284,17 @@ def statefulset(**status: object) -> dict[str, Any]:
             True,
         ),
         ({"kind": "Deployment", "metadata": {"generation": 1}, "status": {}}, False),
+        # A count the controller has not written yet is zero, not "done".
+        (
+            {
+                "kind": "Deployment",
+                "metadata": {"generation": 1},
+                "status": {"updatedReplicas": 1, "replicas": 1, "availableReplicas": 1},
+            },
+            False,
+        ),
+        ({"kind": "Deployment", "status": {"replicas": 1, "availableReplicas": 1}}, False),
+        ({"kind": "Deployment", "status": {"updatedReplicas": 1, "availableReplicas": 1}}, False),
     ],
 )
 def test_a_statefulset_rollout_is_complete_when_every_pod_is_of_the_update_revision(
