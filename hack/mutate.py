@@ -33,6 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "build" / "mutate"
 COPIED = ("tests", "hack", "samples", "crds", "charts", "gitops")
+# Results checked again when the tests changed.
+RECHECKED = ("survived", "no tests")
+# What mutmut writes at the top of every file it mutated.
+TRAMPOLINE = "from mutmut.mutation.trampoline import"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "target", "mutate.py")
 
 
@@ -61,9 +65,20 @@ def stage(globs: list[str]) -> None:
         'process_isolation = "forkserver"\n'
     )
     (STAGE / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
+    _forget_unmutated_copies(globs)
 
 
-RECHECKED = ("survived", "no tests")
+def _forget_unmutated_copies(globs: list[str]) -> None:
+    """mutmut takes a file's copy under mutants/ as already mutated when it is newer than
+    the source, even when an earlier run with other globs only copied it. Such a file
+    would keep no mutant at all (and so count in no score): remove the copy, and any
+    results of an older layout, so that this run mutates it."""
+    for pattern in globs:
+        for source in STAGE.glob(pattern):
+            copy = STAGE / "mutants" / source.relative_to(STAGE)
+            if copy.exists() and TRAMPOLINE not in copy.read_text():
+                copy.unlink()
+                copy.with_name(copy.name + ".meta").unlink(missing_ok=True)
 
 
 def tests_digest() -> str:
