@@ -97,21 +97,38 @@ def test_kopf_starts_only_once_every_crd_is_served(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.INFO, logger=serving.__name__):
         asyncio.run(serving.serve(discovery, kopf))
     assert (discovery.asked, kopf.runs) == (6, 1)
-    waits = [r.getMessage() for r in caplog.records if "waiting for" in r.getMessage()]
     # Told when what is missing changes, not on every poll; an unanswered discovery is
-    # not taken for absent CRDs.
-    assert len(waits) == 3
-    assert "API server to answer discovery" in waits[0]
-    assert "obidentityproviders, observiceproviders, obtrustanchors not served" in waits[1]
-    assert "observiceproviders not served" in waits[2]
+    # not taken for absent CRDs. These lines are what an operator greps for.
+    hint = "(the chart installs them; or kubectl apply -f crds/)"
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", f"waiting for the API server to answer discovery of {serving.DISCOVERY}"),
+        (
+            "WARNING",
+            "waiting for obreg's CRDs: obidentityproviders, observiceproviders, "
+            f"obtrustanchors not served under {serving.DISCOVERY} {hint}",
+        ),
+        (
+            "WARNING",
+            f"waiting for obreg's CRDs: observiceproviders not served under "
+            f"{serving.DISCOVERY} {hint}",
+        ),
+        ("INFO", "obreg's CRDs are served: serving their resources"),
+    ]
 
 
 @pytest.mark.usefixtures("fast")
-def test_a_404_stops_kopf_which_starts_again_once_the_crds_are_back() -> None:
+def test_a_404_stops_kopf_which_starts_again_once_the_crds_are_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     discovery = Discovery(ALL, frozenset(), frozenset(), ALL)
-    kopf = Kopf(Answer(404), None)
-    asyncio.run(serving.serve(discovery, kopf))
+    gone = Answer(404)
+    kopf = Kopf(gone, None)
+    with caplog.at_level(logging.INFO, logger=serving.__name__):
+        asyncio.run(serving.serve(discovery, kopf))
     assert (discovery.asked, kopf.runs) == (4, 2)
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0] == f"kopf stopped: a watch answered HTTP 404 ({gone}); starting again"
+    assert said[-1] == "obreg's CRDs are served: serving their resources"
 
 
 @pytest.mark.usefixtures("fast")
@@ -124,7 +141,9 @@ def test_any_other_failure_of_kopf_ends_the_process(error: Exception) -> None:
 
 
 @pytest.mark.usefixtures("fast")
-def test_sigterm_ends_the_wait_for_the_crds_without_starting_kopf() -> None:
+def test_sigterm_ends_the_wait_for_the_crds_without_starting_kopf(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def scenario() -> int:
         discovery = Discovery(frozenset())
         kopf = Kopf(None)
@@ -132,7 +151,11 @@ def test_sigterm_ends_the_wait_for_the_crds_without_starting_kopf() -> None:
         await asyncio.wait_for(serving.serve(discovery, kopf), 10)
         return kopf.runs
 
-    assert asyncio.run(scenario()) == 0
+    with caplog.at_level(logging.INFO, logger=serving.__name__):
+        assert asyncio.run(scenario()) == 0
+    assert caplog.records[-1].getMessage() == (
+        "stopping: a signal came while obreg waited for its CRDs"
+    )
 
 
 def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
