@@ -854,6 +854,12 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "key 'id' is empty",
         ),
         (
+            "an output path that is another file's folder",
+            lambda d: anchor(d).update(output={"path": "repository/conf/identity"}),
+            "spec",
+            "needs as a folder for repository/conf/identity/identity-providers/OBDirectory.xml",
+        ),
+        (
             "more certificates than one resource may hold",
             lambda d: (
                 cas(d, "root-ca.pem", ROOT_PEM * 5001),
