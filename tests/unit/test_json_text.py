@@ -40,6 +40,12 @@ WHERE = Where(Label("OBServiceProvider", "ns", "sp"), "spec.baseFiles.siteJson")
         # Unquoted keys and hex numbers with capitals inside the values skipped.
         ('{"a": {X: [1, {Y: "}"}]}, "b": 0}', {"b": 1}, '{"a": {X: [1, {Y: "}"}]}, "b": 1}'),
         ('{"a": 0XFF, "b": 1}', {"a": 2}, '{"a": 2, "b": 1}'),
+        # Compact text, an empty key, escaped quotes, text that is not ASCII.
+        ('{"a":12,"b":3}', {"a": 4, "b": 5}, '{"a":4,"b":5}'),
+        ('{"": 1, "b": 2}', {"b": 3}, '{"": 1, "b": 3}'),
+        ('{"a": "say \\"hi\\"", "b": 1}', {"b": "é"}, '{"a": "say \\"hi\\"", "b": "é"}'),
+        # Members at the margin: nested values still indent by four spaces.
+        ('{\n"a": 1\n}', {"b": {"c": 1}}, '{\n"a": 1,\n"b": {\n    "c": 1\n}\n}'),
     ],
 )
 def test_only_the_values_set_change(text: str, values: dict[str, object], expected: str) -> None:

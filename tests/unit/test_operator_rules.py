@@ -79,6 +79,12 @@ def test_peering_rule_matches_kopf() -> None:
     assert not peering.leads({**peers, "high": {"priority": 9, "lastseen": seen}}, "me", 5, NOW)
     assert not peering.leads({**peers, "twin": {"priority": 5, "lastseen": seen}}, "me", 5, NOW)
     assert peering.leads(None, "me", 5, NOW)
+    # Entries that are not live peers are passed over, not the end of the list.
+    first = {"me": {"priority": 5, "lastseen": seen}, "odd": "x", "unseen": {"priority": 9}}
+    assert not peering.leads({**first, "high": {"priority": 9, "lastseen": seen}}, "me", 5, NOW)
+    # A peer that gives no priority has kopf's default, 0.
+    assert peering.leads({"quiet": {"lastseen": seen}}, "me", 1, NOW)
+    assert not peering.leads({"quiet": {"lastseen": seen}}, "me", 0, NOW)
 
 
 def bundle(*paths: tuple[str, bool]) -> Bundle:

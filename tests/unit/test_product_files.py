@@ -619,3 +619,41 @@ def test_the_identity_provider_file_whole_with_a_logout_endpoint() -> None:
     inputs = Inputs(secrets={("obreg-demo", "ob-directory-client"): {"client-secret": b"s3cr3t"}})
     rendered = identity_provider.render(parse(obj), inputs)
     assert rendered.decode() == IDENTITY_PROVIDER_XML
+
+
+LINE, END = "\n" + " " * 12, "\n" + " " * 8  # an algorithm's line; the closing tag's
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "expected"),
+    [
+        # The other algorithm goes with its line; the chosen one is appended in its place.
+        (
+            f"{LINE}<Algorithm>PS256</Algorithm>{LINE}<Algorithm>RS256</Algorithm>{END}",
+            f"{LINE}<Algorithm>ES256</Algorithm>{END}",
+        ),
+        (
+            f"{LINE}<Algorithm>ES256</Algorithm>{LINE}<Algorithm>PS256</Algorithm>{END}",
+            f"{LINE}<Algorithm>ES256</Algorithm>{END}",
+        ),
+    ],
+)
+def test_removed_algorithms_leave_the_layout_as_it_was(algorithms: str, expected: str) -> None:
+    base = (
+        "<Server>\n    <UK>\n        <AllowedInboundSignatureAlgorithms>"
+        f"{algorithms}</AllowedInboundSignatureAlgorithms>\n    </UK>\n</Server>\n"
+    )
+    out = apim_xml.patch_open_banking(base.encode(), "ES256", WHERE).decode()
+    assert out == (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        "<Server>\n    <UK>\n        <AllowedInboundSignatureAlgorithms>"
+        f"{expected}</AllowedInboundSignatureAlgorithms>\n    </UK>\n</Server>\n"
+    )
+
+
+def test_site_json_keeps_the_bases_own_keys_inside_the_members_it_sets() -> None:
+    base = b'{"oidcConfiguration": {"clientConfiguration": {"custom": "kept", "scope": "x"}}}'
+    out = site_json.patch(base, sp_spec(), "cid", "csecret", WHERE)
+    client = json5.loads(out.decode())["oidcConfiguration"]["clientConfiguration"]
+    assert client["custom"] == "kept"
+    assert client["scope"] == "phone email address openid profile api_store"

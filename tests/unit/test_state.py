@@ -145,3 +145,12 @@ def test_an_invalid_resource_is_kept_apart_with_its_targets_and_problems() -> No
     assert snap.invalid[0].problems
     assert [r.kind for r in snap.namespace.resources()] == ["OBTrustAnchor", "OBServiceProvider"]
     assert set(snap.raw) == {(d["kind"], d["metadata"]["name"]) for d in docs}
+
+
+def test_the_targets_of_an_invalid_spec_are_read_past_entries_that_are_not_targets() -> None:
+    spec = {"targets": [5, {"name": 7}, {"name": "Bad Name"}, {"name": "wso2-km"}]}
+    assert state.raw_targets("OBTrustAnchor", spec) == {KM}
+    assert state.raw_targets("OBTrustAnchor", {}) == frozenset()
+    assert state.raw_targets("OBIdentityProvider", {"target": {"name": "wso2-km"}}) == {KM}
+    sp = {"keyManager": {"name": "wso2-km"}, "apiManager": {"name": "wso2-apim"}}
+    assert state.raw_targets("OBServiceProvider", sp) == {KM, APIM}
