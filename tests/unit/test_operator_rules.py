@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -340,6 +341,35 @@ def test_validation_is_remembered_by_uid_and_generation_only() -> None:
     no_uid = {**anchor, "metadata": {**anchor["metadata"], "uid": ""}}
     once = state.snapshot("memo", [no_uid]).namespace.trust_anchors[0]
     assert state.snapshot("memo", [no_uid]).namespace.trust_anchors[0] is not once
+    zero = {**anchor, "metadata": {**anchor["metadata"], "generation": 0}}
+    once = state.snapshot("memo", [zero]).namespace.trust_anchors[0]
+    assert state.snapshot("memo", [zero]).namespace.trust_anchors[0] is not once
+    # Whatever else names the object is part of the key: another API version of the same
+    # object (a CRD upgrade keeps uid and generation) is validated as what it is.
+    other_version = {**anchor, "apiVersion": "obreg.dev/v1beta9"}
+    assert [i.name for i in state.snapshot("memo", [other_version]).invalid] == [
+        anchor["metadata"]["name"]
+    ]
+    for field, value in (("name", "renamed"), ("namespace", "elsewhere")):
+        moved = {**anchor, "metadata": {**anchor["metadata"], field: value}}
+        parsed = state.snapshot("memo", [moved]).namespace.trust_anchors[0]
+        assert getattr(parsed, field) == value
+
+
+def test_the_validation_memo_keeps_the_most_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state, "PARSED_KEPT", 2)
+    monkeypatch.setattr(state, "_parsed_cache", type(state._parsed_cache)())
+    anchor = next(d for d in sample_documents() if d["kind"] == "OBTrustAnchor")
+
+    def parsed(uid: str) -> object:
+        obj = {**anchor, "metadata": {**anchor["metadata"], "uid": uid, "generation": 1}}
+        return state.snapshot("ns", [obj]).namespace.trust_anchors[0]
+
+    a, b = parsed("a"), parsed("b")
+    assert parsed("a") is a  # used again: now the most recent
+    parsed("c")  # one too many: b, the least recently used, goes
+    assert parsed("a") is a
+    assert parsed("b") is not b
 
 
 def test_a_namespace_renders_one_at_a_time_and_leaves_a_thread_to_the_others() -> None:
