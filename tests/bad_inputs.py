@@ -860,6 +860,18 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "needs as a folder for repository/conf/identity/identity-providers/OBDirectory.xml",
         ),
         (
+            "claim-config.xml that is not XML",
+            lambda d: base_file(d, "claim-config.xml", "<Claims>"),
+            "spec.baseFiles.claimConfigXml",
+            "not well-formed XML",
+        ),
+        (
+            "oidc-scope-config.xml that is not XML",
+            lambda d: base_file(d, "oidc-scope-config.xml", "<Scopes>"),
+            "spec.baseFiles.oidcScopeConfigXml",
+            "not well-formed XML",
+        ),
+        (
             "more certificates than one resource may hold",
             lambda d: (
                 cas(d, "root-ca.pem", ROOT_PEM * 5001),

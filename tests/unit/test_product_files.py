@@ -339,6 +339,15 @@ def test_api_manager_xml_updates_an_existing_attribute() -> None:
     assert found["software_id_sandbox"].get("required") == "false"
     assert found["software_id_sandbox"].findtext("Description") == "Software ID of the sandbox"
     assert found["custom"].get("required") == "true"
+    # An attribute the spec requires says so, new or existing.
+    wanted = [{"name": n, "description": "d", "required": True} for n in ("custom", "new")]
+    required = sp_spec(applicationAttributes=wanted).application_attributes
+    root = xml(apim_xml.patch_api_manager(base, required, WHERE))
+    assert {a.findtext("Name"): a.get("required") for a in root.iter("Attribute")} == {
+        "software_id_sandbox": "true",
+        "custom": "true",
+        "new": "true",
+    }
 
 
 def test_locale_files(base: dict[str, bytes]) -> None:
