@@ -144,8 +144,10 @@ class KmDouble:
         self.hash_secrets = False
         # What a load balancer's maintenance page looks like to a SOAP client.
         self.garbage = False
-        # What a load balancer in front of a KM that is down answers (e.g. 503).
+        # What a load balancer in front of a KM that is down answers (e.g. 503), and
+        # with what body.
         self.http_status: int | None = None
+        self.http_body = b"<html>Unavailable</html>"
         self.faults: dict[str, str] = {}
         self.lock = threading.Lock()
         self.port = 0
@@ -328,7 +330,7 @@ class KmDouble:
         if self.garbage:
             return 200, {"Content-Type": "text/html"}, b"<html><body>Down for maintenance"
         if self.http_status is not None:
-            return self.http_status, {"Content-Type": "text/html"}, b"<html>Unavailable</html>"
+            return self.http_status, {"Content-Type": "text/html"}, self.http_body
         if not self._authorized(headers.get("Authorization", "")):
             with self.lock:
                 self.unauthorized += 1

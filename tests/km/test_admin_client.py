@@ -193,6 +193,38 @@ def test_a_load_balancers_error_page_says_its_status(
     assert len(converge(km)) == 3
 
 
+EMPTY_ENVELOPE = (
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    b"<soapenv:Body/></soapenv:Envelope>"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "told"),
+    [
+        (401, b"", "unauthorized", "the Key Manager refused the admin credentials (HTTP 401)"),
+        (403, b"<x/>", "unauthorized", "the Key Manager refused the admin credentials (HTTP 403)"),
+        (500, b"", "unavailable", "HTTP 500"),
+        (500, EMPTY_ENVELOPE, "unavailable", "HTTP 500"),
+        (404, EMPTY_ENVELOPE, "garbled", "not a Key Manager answer: HTTP 404"),
+        (302, b"", "garbled", "not a Key Manager answer: HTTP 302"),
+        (200, b"", "garbled", "not a Key Manager answer: not well-formed XML (line 1)"),
+    ],
+)
+def test_an_answer_by_its_status_alone(
+    km: tuple[kmdouble.KmDouble, bytes], status: int, body: bytes, kind: str, told: str
+) -> None:
+    """What the client makes of an HTTP status whose body is no SOAP fault: refused
+    credentials wait for a change (a retry would lock the admin account), a 5xx is the
+    KM away, anything else that is not 200 is not the KM's answer."""
+    double, _ = km
+    double.http_status, double.http_body = status, body
+    with pytest.raises(KmError) as failed:
+        converge(km)
+    where = "OAuthAdminService.getOAuthApplicationData"
+    assert (failed.value.kind, str(failed.value)) == (kind, f"{where}: {told}")
+
+
 def test_a_km_certificate_from_another_ca_is_refused(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     other_ca, _, _ = kmdouble.certificates()
     with pytest.raises(KmError) as untrusted:
