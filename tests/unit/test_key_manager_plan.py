@@ -101,8 +101,12 @@ def test_a_claimless_openid_scope_gets_the_claim() -> None:
 def test_a_hashing_km_is_not_re_registered_on_every_pass() -> None:
     hashed = seen(client_secret="5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8")
     blocked = plan(WANT, dataclasses.replace(hashed, secrets_readable=False))
-    assert isinstance(blocked, Blocked) and not blocked.retry
-    assert "hashes client secrets" in blocked.reason
+    assert blocked == Blocked(
+        "the Key Manager hashes client secrets (client secret hashing is on), so obreg "
+        "cannot check or update the OAuth app's secret; turn hashing off, or manage the "
+        "OAuth app by hand and remove keyManagerAdmin",
+        retry=False,
+    )
     # A KM that keeps secrets readable gets the app registered again with the new secret.
     assert kinds(hashed) == ["replace_app"]
 
@@ -113,7 +117,19 @@ def test_an_app_of_the_name_with_another_client_id_is_not_taken_over() -> None:
     absent = dataclasses.replace(seen(), app=None)
     assert kinds(absent)[0] == "register_app"
     steps = plan(WANT, dataclasses.replace(absent, name_taken_by="someone-elses-id"))
-    assert isinstance(steps, Blocked) and not steps.retry
-    assert "apim_store_ob exists already with another client id (someone-elses-id)" in (
-        steps.reason
+    assert steps == Blocked(
+        "an OAuth app named apim_store_ob exists already with another client id "
+        "(someone-elses-id); obreg does not take over an app it cannot tell is its own: "
+        "delete that app in the Key Manager, or give this OBServiceProvider its "
+        "credentials (spec.clientCredentials)",
+        retry=False,
     )
+
+
+def test_each_changed_field_of_the_app_is_named_in_its_update() -> None:
+    renamed = seen(name="old_name")
+    steps = plan(WANT, renamed)
+    assert not isinstance(steps, Blocked)
+    assert [s.description for s in steps if s.kind == "update_app"] == [
+        "updated OAuth app apim_store_ob: name"
+    ]
