@@ -27,11 +27,11 @@ from . import state
 from .holdings import Held
 from .workload import Workload
 
-INTERNAL_ERROR = (
-    "internal error while rendering, please report it (the operator's log has the "
-    "traceback); the workload keeps its last good files"
-)
 KEPT = "the workload keeps its last good files"
+INTERNAL_ERROR = (
+    f"internal error while rendering, please report it (the operator's log has the "
+    f"traceback); {KEPT}"
+)
 
 ResourceKey = tuple[str, str]  # (kind, name)
 
