@@ -82,6 +82,13 @@ def base_keystore(docs: Docs, store: bytes) -> None:
     )
 
 
+def base_pkcs12(docs: Docs) -> None:
+    """The anchor's base keystore: a PKCS12 in Secret p12, key store."""
+    anchor(docs).update(
+        baseKeystore={"source": {"secretKeyRef": {"name": "p12", "key": "store"}}, "type": "PKCS12"}
+    )
+
+
 def plain_secret(docs: Docs, name: str, data: dict[str, Any]) -> None:
     docs.append(
         {
@@ -709,12 +716,7 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
                         serialization.BestAvailableEncryption(b"wso2carbon"),
                     ),
                 ),
-                anchor(d).update(
-                    baseKeystore={
-                        "source": {"secretKeyRef": {"name": "p12", "key": "store"}},
-                        "type": "PKCS12",
-                    }
-                ),
+                base_pkcs12(d),
             ),
             "spec.baseKeystore",
             "the base keystore holds a private key",
@@ -723,12 +725,7 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "a base PKCS12 that is not one",
             lambda d: (
                 binary_secret(d, "p12", "store", b"not a keystore"),
-                anchor(d).update(
-                    baseKeystore={
-                        "source": {"secretKeyRef": {"name": "p12", "key": "store"}},
-                        "type": "PKCS12",
-                    }
-                ),
+                base_pkcs12(d),
             ),
             "spec.baseKeystore",
             "not a PKCS12 keystore, or its password is wrong",

@@ -196,6 +196,19 @@ def test_oidc_scope_config_for_a_fresh_database(base: dict[str, bytes]) -> None:
 # -- API Manager --------------------------------------------------------------------------
 
 
+# site.json's clientConfiguration for sp_spec() with client id cid and secret csecret.
+CLIENT_CONFIGURATION = {
+    "clientId": "cid",
+    "clientSecret": "csecret",
+    "responseType": "code",
+    "authorizationType": "authorization_code",
+    "scope": "phone email address openid profile api_store",
+    "redirectURI": "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag",
+    "postLogoutRedirectURI": "https://apim.bank.example:9443/store/",
+    "clientAlgorithm": "PS256",
+}
+
+
 def test_site_json(base: dict[str, bytes]) -> None:
     spec = sp_spec()
     out = idempotent(site_json.patch, base["site.json"], spec, "cid", "csecret", WHERE)
@@ -216,16 +229,7 @@ def test_site_json(base: dict[str, bytes]) -> None:
         "tpp_associated",
         "Internal/subscriber",
     )
-    assert oidc["clientConfiguration"] == {
-        "clientId": "cid",
-        "clientSecret": "csecret",
-        "responseType": "code",
-        "authorizationType": "authorization_code",
-        "scope": "phone email address openid profile api_store",
-        "redirectURI": "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag",
-        "postLogoutRedirectURI": "https://apim.bank.example:9443/store/",
-        "clientAlgorithm": "PS256",
-    }
+    assert oidc["clientConfiguration"] == CLIENT_CONFIGURATION
     assert oidc["disableCaching"] == "true"  # a base key the runbook does not set, kept
     assert document["OBDirectoryIntegrated"] is True
     assert document["UseSoftwareIdAsApplicationName"] is True
@@ -276,16 +280,7 @@ def test_oidc_configuration_whole_from_nothing_whatever_the_urls_trailing_slashe
         "usernameClaim": "email",
         "roleParameter": "tpp_associated",
         "role": "Internal/subscriber",
-        "clientConfiguration": {
-            "clientId": "cid",
-            "clientSecret": "csecret",
-            "responseType": "code",
-            "authorizationType": "authorization_code",
-            "scope": "phone email address openid profile api_store",
-            "redirectURI": "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag",
-            "postLogoutRedirectURI": "https://apim.bank.example:9443/store/",
-            "clientAlgorithm": "PS256",
-        },
+        "clientConfiguration": CLIENT_CONFIGURATION,
     }
 
 
