@@ -1,0 +1,52 @@
+"""Every budget obreg holds its readers and parsers to, in one place.
+
+A resource, a referenced Secret or ConfigMap, a manifest file or a Key Manager answer is
+written by someone obreg does not trust: a user with create rights on one kind, a
+compromised Key Manager, a repository under review. Each reader below stops at its
+budget and refuses with the resource and field path (or, for the Key Manager, a status
+naming the limit), so no input can take unbounded memory, CPU or time, and no limit is
+ever an internal error. The numbers are far above anything a real WSO2 deployment holds
+(the figures in the comments say what real inputs measure) and far below what would hurt
+an operator with a 256 MiB memory limit.
+"""
+
+from __future__ import annotations
+
+# --- Bytes ------------------------------------------------------------------------------
+
+# One manifest file or stdin for `obreg render`: the API server refuses a request body
+# over 3 MiB, and kubectl's own largest objects stay well under it.
+MANIFEST_BYTES = 8 * 1024 * 1024
+# One Key Manager answer, on the wire and after decompression: the largest WSO2 admin
+# answer obreg reads (getScopes of a KM with a few hundred scopes) is under 1 MiB.
+KM_ANSWER_BYTES = 4 * 1024 * 1024
+
+# --- Structure --------------------------------------------------------------------------
+
+# Nesting of a manifest (YAML or JSON), a base JSON5 file or an XML file. A Kubernetes
+# object nests about 10 deep, site.json 4, identity.xml 8.
+NESTING_DEPTH = 64
+# Nodes of one YAML stream after alias expansion: a 1 KB "billion laughs" document
+# expands past this long before it can take memory, while a manifest of a thousand
+# resources has about 50,000.
+YAML_NODES = 500_000
+# Certificates in one source (a PEM bundle) and in one truststore: Mozilla's whole root
+# program is about 150; a client truststore of an Open Banking directory holds a few.
+CERTIFICATES_PER_SOURCE = 5_000
+CERTIFICATES_PER_TRUSTSTORE = 5_000
+
+# --- Work -------------------------------------------------------------------------------
+
+# Key-derivation iterations of a base keystore (a PKCS12's MAC and PBE parameters): keytool
+# writes 10,000; Java refuses counts over 5,000,000. Each iteration is one hash, so this
+# bounds the CPU a base keystore can take to well under a second.
+KDF_ITERATIONS = 1_000_000
+# Signature checks while linking certificates to their issuers: one per certificate and
+# candidate issuer of the same name, at most this many candidates each.
+ISSUER_CANDIDATES = 8
+
+# --- Time -------------------------------------------------------------------------------
+
+# One render of one workload's files, checked between steps: with every budget above a
+# render takes well under a second; this stops what no budget foresaw.
+RENDER_SECONDS = 30.0
