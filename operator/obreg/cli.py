@@ -22,7 +22,7 @@ import yaml
 from .api import crd
 from .errors import InvalidInput, Label, Problem, printable
 from .manifests import Manifests, load
-from .render import bundle, credentials, objects
+from .render import bundle, credentials, digest, objects
 from .render.inputs import Inputs
 from .settings import Settings
 
@@ -51,7 +51,9 @@ class Rendered:
     placeholders: list[Label] = field(default_factory=list)
 
 
-def render_manifests(manifests: Manifests, now: datetime.datetime) -> Rendered:
+def render_manifests(
+    manifests: Manifests, now: datetime.datetime, digest_key: bytes | None = None
+) -> Rendered:
     """Render every workload any resource targets; refuse everything on any problem."""
     rendered = Rendered()
     secrets = dict(manifests.secrets)
@@ -62,7 +64,7 @@ def render_manifests(manifests: Manifests, now: datetime.datetime) -> Rendered:
             if generated and (namespace.name, id_ref.name) not in secrets:
                 secrets[(namespace.name, id_ref.name)] = PLACEHOLDER_CREDENTIALS
                 rendered.placeholders.append(sp.label)
-    inputs = Inputs(secrets=secrets, config_maps=manifests.config_maps)
+    inputs = Inputs(secrets=secrets, config_maps=manifests.config_maps, digest_key=digest_key)
 
     problems: list[Problem] = []
     for namespace in manifests.namespaces.values():
@@ -165,7 +167,8 @@ def write(rendered: Rendered, out: Path) -> int:
 def _render(args: argparse.Namespace) -> int:
     now = datetime.datetime.now(datetime.UTC)
     try:
-        rendered = render_manifests(load(args.filename), now)
+        key = _digest_key(args.digest_key_file)
+        rendered = render_manifests(load(args.filename), now, key)
         written = write(rendered, args.output)
     except InvalidInput as err:
         print(f"obreg: refused, nothing written ({len(err.problems)} problem(s)):", file=sys.stderr)
@@ -176,6 +179,7 @@ def _render(args: argparse.Namespace) -> int:
         print(
             f"{item.namespace}/{item.workload.kind}/{item.workload.name}: "
             f"{len(item.files)} files, digest {item.digest[:16]}"
+            + ("" if key else " (unkeyed: Secret-derived contents not covered)")
         )
         for label, warnings in sorted(item.warnings.items(), key=lambda kv: str(kv[0])):
             for warning in warnings:
@@ -198,6 +202,31 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _digest_key(path: Path | None) -> bytes | None:
+    """The key of ``--digest-key-file``: what the operator keeps, so the digests printed
+    are the cluster's. Refused when short enough to guess (render/digest.py)."""
+    if path is None:
+        return None
+    try:
+        key = path.read_bytes()
+    except OSError as err:
+        raise InvalidInput(
+            [Problem(str(path), "--digest-key-file", f"cannot read: {err.strerror}")]
+        ) from None
+    if len(key) < digest.KEY_BYTES:
+        raise InvalidInput(
+            [
+                Problem(
+                    str(path),
+                    "--digest-key-file",
+                    f"holds {len(key)} bytes; a digest key has at least {digest.KEY_BYTES}",
+                    "write the decoded data of the operator's obreg-digest-key Secret",
+                )
+            ]
+        )
+    return key
+
+
 def _run(args: argparse.Namespace) -> int:
     """The operator: kopf with obreg's handlers and settings. Settings travel in the
     environment so that the handlers module reads the same ones; identity and priority
@@ -212,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         "OBREG_READINESS_PORT": args.readiness_port,
         "OBREG_PEERING_NAME": args.peering_name,
         "OBREG_IDENTITY": args.identity,
+        "OBREG_DIGEST_KEY_SECRET": args.digest_key_secret,
     }
     os.environ.update({k: str(v) for k, v in given.items() if v is not None})
     config = Settings.from_environment()
@@ -228,7 +258,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     if level == "error":  # kopf knows three levels; the root logger takes any
         logging.getLogger().setLevel(logging.ERROR)
-    asyncio.run(_serve(config, args))
+    from .kube.digest_key import DigestKeyError
+
+    try:
+        asyncio.run(_serve(config, args))
+    except DigestKeyError as err:
+        print(f"obreg: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     return 0
 
 
@@ -238,11 +274,12 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
     import kopf
 
     from . import metrics
-    from .kube import serving
+    from .kube import digest_key, serving
     from .kube.api import Api, client
     from .probes import Liveness, Readiness
 
     api = Api(client())
+    key = await digest_key.load(api, *digest_key.location(config.digest_key_secret))
     readiness, liveness = Readiness(), Liveness()
     if config.metrics_port:
         metrics.serve(config.metrics_port)
@@ -258,7 +295,7 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
             priority=config.priority,
             identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
             standalone=args.standalone,
-            memo=kopf.Memo(api=api, readiness=readiness),
+            memo=kopf.Memo(api=api, readiness=readiness, digest_key=key),
         )
 
     try:
@@ -306,6 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         required=True,
         help="output directory: new, empty, or an earlier render's (replaced whole)",
+    )
+    render.add_argument(
+        "--digest-key-file",
+        type=Path,
+        help="the operator's digest key (the data of its obreg-digest-key Secret, decoded), "
+        "to print the digests the cluster will have; without it a digest covers no "
+        "Secret-derived file's content",
     )
     render.set_defaults(run=_render)
     run = commands.add_parser("run", help="run the operator")
@@ -373,6 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("text", "json"),
         default="text",
         help="text lines, or one JSON object per line for log pipelines (default text)",
+    )
+    run.add_argument(
+        "--digest-key-secret",
+        metavar="[NAMESPACE/]NAME",
+        help="the Secret holding the key of the published digest, made when absent "
+        "(default obreg-digest-key in the operator's namespace)",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="same as --log-level=debug")
     run.set_defaults(run=_run)

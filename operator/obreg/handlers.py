@@ -86,6 +86,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         config.settle_seconds,
         settled=memo.data.settled,
         leading=functools.partial(resync.leads_now, api, config),
+        digest_key=memo.digest_key,
     )
     # Before kopf's watches start: an event's reconcile must find the data listed.
     await memo.data.start()

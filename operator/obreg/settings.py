@@ -27,6 +27,9 @@ class Settings:
     metrics_port: int = 0  # 0: no metrics endpoint
     readiness_port: int = 0  # 0: no readiness endpoint
     peering_name: str = "obreg"
+    # Where the key of the published digest lives: namespace/name, name, or empty for
+    # the default (kube/digest_key.py).
+    digest_key_secret: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -43,4 +46,5 @@ class Settings:
             metrics_port=int(env("OBREG_METRICS_PORT", default.metrics_port)),
             readiness_port=int(env("OBREG_READINESS_PORT", default.readiness_port)),
             peering_name=env("OBREG_PEERING_NAME", default.peering_name),
+            digest_key_secret=env("OBREG_DIGEST_KEY_SECRET", default.digest_key_secret),
         )

@@ -3,6 +3,7 @@ namespace, and bounded observation of an absence."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -143,6 +144,14 @@ class Scenario:
         admin = self.find("Secret", "km-admin")
         admin["stringData"]["password"] = km.password
         admin["metadata"]["annotations"][ALLOWED_HOSTS_ANNOTATION] = authority(km.url)
+
+    def digest_key(self) -> bytes:
+        """The key of obreg.dev/digest that every operator of the suite shares: in the
+        kubeconfig's namespace (default), as ``obreg run`` finds its own namespace."""
+        secret = json.loads(
+            self.kubectl("get", "secret", "-n", "default", "obreg-digest-key", "-o", "json").stdout
+        )
+        return base64.b64decode(secret["data"]["key"])
 
     def find(self, kind: str, name: str | None = None) -> dict[str, Any]:
         return next(

@@ -55,7 +55,11 @@ def test_runbook_scenario_matches_obreg_render(scenario: Scenario, tmp_path: Pat
     generated.pop("status", None)
     manifests = tmp_path / "in.yaml"
     manifests.write_text(yaml.safe_dump_all([*scenario.docs, generated]))
-    assert obreg_main(["render", "-f", str(manifests), "-o", str(tmp_path / "out")]) == 0
+    # With the operator's digest key, so the digests printed are the cluster's.
+    key = tmp_path / "digest.key"
+    key.write_bytes(scenario.digest_key())
+    render = ["render", "-f", str(manifests), "-o", str(tmp_path / "out")]
+    assert obreg_main([*render, "--digest-key-file", str(key)]) == 0
     for workload in ("wso2-km", "wso2-apim"):
         offline = list(
             yaml.safe_load_all(

@@ -109,6 +109,9 @@ class Controller:
     # Whether this instance leads its peers now; asked before work that did not come
     # through kopf's handlers, which kopf pauses in a standby (see rules/peering.py).
     leading: Callable[[], Awaitable[bool]] = _always
+    # The key of the published digest (kube/digest_key.py); None only in tests that
+    # never publish one.
+    digest_key: bytes | None = field(default=None, repr=False)
     key_manager: KeyManagerSteps = field(init=False)
 
     def __post_init__(self) -> None:
@@ -245,6 +248,7 @@ class Controller:
         inputs = Inputs(
             secrets=StoreView(indexes.secrets, "data", extra=self.generated),
             config_maps=StoreView(indexes.config_maps, "data"),
+            digest_key=self.digest_key,
         )
         target = indexes.workload(namespace, ref)
         name = output_name(ref)

@@ -14,7 +14,8 @@ with one key, or more than 1 MiB in the ConfigMap or the Secret.
 
 The digest covers each file's path, placement and fingerprint, where a fingerprint is the
 SHA-256 of the bytes, except for PKCS12 whose salted bytes change on every render: there
-it is computed over the keystore's semantic inputs. Same inputs, same digest.
+it is computed over the keystore's semantic inputs. Same inputs, same digest; keyed, since
+it is published (render/digest.py). Fingerprints themselves never leave the process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +37,7 @@ from ..errors import InvalidInput, Label, Problem, Where
 from . import (
     apim_xml,
     credentials,
+    digest,
     fresh_database,
     identity_provider,
     identity_xml,
@@ -73,11 +74,12 @@ class Bundle:
     files: tuple[File, ...]
     certificates: dict[str, list[CertificateSummary]] = field(default_factory=dict)
     warnings: dict[Label, list[str]] = field(default_factory=dict)
+    digest_key: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def digest(self) -> str:
-        manifest = [[f.path, f.secret, f.fingerprint] for f in self.files]
-        return hashlib.sha256(json.dumps(manifest).encode()).hexdigest()
+        """Published: keyed, so it says nothing of a Secret value (render/digest.py)."""
+        return digest.of(self.files, self.digest_key)
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,7 @@ def render(
         files,
         certificates,
         {label: out.warnings[label] for label in sorted(labels, key=str) if label in out.warnings},
+        inputs.digest_key,
     )
 
 

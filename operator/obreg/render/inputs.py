@@ -44,6 +44,9 @@ class Inputs:
     secrets: Objects = field(default_factory=dict)
     config_maps: Objects = field(default_factory=dict)
     log: ReadLog | None = None
+    # The key of the published digest (render/digest.py): the operator's, or one given to
+    # `obreg render`; None renders the unkeyed digest that leaves Secret-derived bytes out.
+    digest_key: bytes | None = field(default=None, repr=False)
 
     def tracked(self) -> Inputs:
         """The same inputs with a fresh ``log`` of what is read through them."""

@@ -8,6 +8,7 @@ to reconcile without an API call. Pure: testable without kopf or a cluster.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -194,7 +195,9 @@ def copy_inputs(snap: Snapshot, inputs: Inputs) -> Inputs:
         objects = inputs.secrets if kind == "Secret" else inputs.config_maps
         if (namespace, name) in objects:
             copies[kind][(namespace, name)] = objects[(namespace, name)]
-    return Inputs(secrets=copies["Secret"], config_maps=copies["ConfigMap"])
+    return dataclasses.replace(
+        inputs, secrets=copies["Secret"], config_maps=copies["ConfigMap"], log=None
+    )
 
 
 def reads(snap: Snapshot, workloads: Iterable[WorkloadRef]) -> set[tuple[str, str, str]]:

@@ -1,0 +1,108 @@
+"""The key of the published digest, kept in a Secret of the operator's own namespace.
+
+Only who may read that Secret can compute a digest (render/digest.py), so whoever may
+create an obreg resource but not read Secrets learns nothing of a Secret value from it.
+The key must outlive the process: a new key changes every digest and so rolls every
+workload once. Hence it is read at start, and made only when it does not exist yet; of
+several replicas starting together one creates it and the others read that one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+import kubernetes
+
+from ..render.digest import KEY_BYTES
+from ..render.objects import MANAGED_BY
+from .api import Api, ApiError
+
+DEFAULT_NAME = "obreg-digest-key"
+DATA_KEY = "key"
+_SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class DigestKeyError(Exception):
+    """The key cannot be had; the operator does not start without it."""
+
+
+def own_namespace() -> str:
+    """The operator's namespace: the chart's POD_NAMESPACE, else the ServiceAccount's,
+    else the kubeconfig context's (a process run by hand), else ``default``."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return _SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    except OSError:
+        pass
+    try:
+        _, context = kubernetes.config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except (kubernetes.config.ConfigException, OSError):
+        return "default"
+    namespace = (context or {}).get("context", {}).get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else "default"
+
+
+def location(setting: str) -> tuple[str, str]:
+    """``namespace/name``, ``name`` (in the operator's namespace) or empty (the default
+    name there), as ``--digest-key-secret`` takes it."""
+    namespace, _, name = setting.rpartition("/")
+    return namespace or own_namespace(), name or DEFAULT_NAME
+
+
+def body(namespace: str, name: str, key: bytes) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(MANAGED_BY),
+            "annotations": {
+                "obreg.dev/purpose": "the key of obreg.dev/digest; deleting it rolls every "
+                "workload obreg configures once, when obreg next starts"
+            },
+        },
+        "type": "Opaque",
+        "data": {DATA_KEY: base64.b64encode(key).decode()},
+    }
+
+
+def decode(secret: dict[str, object], namespace: str, name: str) -> bytes:
+    """The key held by the Secret, refused when it is not one obreg could have made."""
+    data = secret.get("data")
+    encoded = data.get(DATA_KEY) if isinstance(data, dict) else None
+    try:
+        key = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
+    except binascii.Error:
+        key = b""
+    if len(key) < KEY_BYTES:
+        raise DigestKeyError(
+            f"Secret {namespace}/{name} key {DATA_KEY!r} does not hold a key of at least "
+            f"{KEY_BYTES} bytes; delete the Secret and obreg makes a new one (every "
+            "workload it configures then rolls once)"
+        )
+    return key
+
+
+async def load(api: Api, namespace: str, name: str) -> bytes:
+    """The key, made first when absent."""
+    what = f"Secret {namespace}/{name}"
+    try:
+        for _ in range(3):  # absent, created by a peer meanwhile, read
+            found = await api.get("Secret", namespace, name)
+            if found is not None:
+                return decode(found, namespace, name)
+            key = secrets.token_bytes(KEY_BYTES)
+            if await api.create(body(namespace, name, key)):
+                return key
+    except ApiError as err:
+        raise DigestKeyError(
+            f"cannot read or create the digest key {what} ({err}); grant obreg get and "
+            "create on Secrets in that namespace, or name another with --digest-key-secret"
+        ) from None
+    raise DigestKeyError(f"{what} was created and deleted again while obreg read it")
