@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from . import budgets, yaml_stream
 from .api import parse
 from .api.resource import Resource
 from .errors import InvalidInput, Label, Problem
@@ -35,24 +36,47 @@ class Manifests:
         return Inputs(secrets=self.secrets, config_maps=self.config_maps)
 
 
-def _files(paths: Iterable[Path]) -> Iterator[Path]:
+def _files(paths: Iterable[Path], problems: list[Problem]) -> Iterator[Path]:
     for path in paths:
         if path == STDIN:
             yield path
         elif path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+            if not found:  # a mistaken folder would otherwise render nothing, successfully
+                problems.append(Problem(str(path), "-f", f"holds no {', '.join(_SUFFIXES)} files"))
+            yield from found
         else:
             yield path
 
 
+def _read(path: Path) -> bytes:
+    """The file's or standard input's bytes, refused past budgets.MANIFEST_BYTES while
+    reading (a pipe or /dev/zero has no size to check first)."""
+    limit = budgets.MANIFEST_BYTES
+    if path != STDIN:
+        with path.open("rb") as source:
+            data = source.read(limit + 1)
+    elif hasattr(sys.stdin, "buffer"):
+        data = sys.stdin.buffer.read(limit + 1)
+    else:  # standard input replaced by a text stream (an embedding program, a test)
+        data = sys.stdin.read(limit + 1).encode("utf-8", "surrogateescape")
+    if len(data) > limit:
+        raise InvalidInput(
+            [Problem(str(path), "-", f"larger than {limit} bytes", "split the manifests")]
+        )
+    return data
+
+
 def _documents(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        text = sys.stdin.read() if path == STDIN else path.read_text(encoding="utf-8")
-        documents = list(yaml.safe_load_all(text))
+        documents = yaml_stream.load_all(_read(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidInput(
             [Problem(str(path), "-", f"cannot read: {err.__class__.__name__}")]
         ) from None
+    except yaml_stream.Refused as err:
+        problem = Problem(str(path), f"line {err.line}", err.message, err.hint)
+        raise InvalidInput([problem]) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "-"
@@ -104,7 +128,7 @@ def load(paths: Iterable[Path]) -> Manifests:
     manifests = Manifests()
     problems: list[Problem] = []
     resources: dict[str, dict[str, list[Resource[Any]]]] = defaultdict(lambda: defaultdict(list))
-    for path in _files(paths):
+    for path in _files(paths, problems):
         try:
             documents = list(_documents(path))
         except InvalidInput as err:
