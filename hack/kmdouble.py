@@ -16,9 +16,11 @@ hashing on: it stores and returns a hash, and isHashDisabled says false.
 
 Test knobs: ``delay`` (seconds before answering), ``faults`` (fault an operation with a
 reason until removed), ``stop``/``start`` (the KM down and up on the same port),
-``hash_secrets``, ``calls`` (every operation received) and ``unauthorized`` (requests
-refused for credentials). ``python hack/kmdouble.py --port N --dir D`` serves it
-standalone (``make demo`` does), with a throwaway CA written to D/ca.crt.
+``hash_secrets``, ``calls`` (every operation received), ``unauthorized`` (requests
+refused for credentials) and ``drop_after`` (operations that are applied and then get no
+answer: the connection is closed, as when it breaks on the way back).
+``python hack/kmdouble.py --port N --dir D`` serves it standalone (``make demo`` does),
+with a throwaway CA written to D/ca.crt.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class KmDouble:
         self.http_status: int | None = None
         self.http_body = b"<html>Unavailable</html>"
         self.faults: dict[str, str] = {}
+        self.drop_after: set[str] = set()
         self.lock = threading.Lock()
         self.port = 0
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -324,7 +327,10 @@ class KmDouble:
 
     # -- the wire -----------------------------------------------------------------------
 
-    def answer(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def answer(
+        self, path: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """The status, headers and body to send; None: close the connection unanswered."""
         if self.delay:
             time.sleep(self.delay)
         if self.garbage:
@@ -354,6 +360,8 @@ class KmDouble:
                 returned = self.handle(operation, params)
             except Refused as refused:
                 return 500, {}, _fault(refused)
+        if operation in self.drop_after:
+            return None
         if op.returns is None:
             return op.status, {}, b""
         return op.status, {}, _envelope(operation, op.returns, returned)
@@ -374,7 +382,11 @@ def _handler(double: KmDouble) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             length = int(self.headers.get("Content-Length") or 0)
-            status, headers, body = double.answer(self.path, self.headers, self.rfile.read(length))
+            reply = double.answer(self.path, self.headers, self.rfile.read(length))
+            if reply is None:
+                self.close_connection = True
+                return
+            status, headers, body = reply
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -9,9 +9,15 @@ services send), ``unsupported`` (the KM is configured in a way obreg cannot work
 Messages name the service, operation and the KM's own reason; never a request or
 response body, which carry the client secret.
 
-Connection errors and 502/503/504 are retried at once a few times. A read that timed out
-is retried too; a write that timed out is not, because it may have been applied: the
-caller starts over from reads instead.
+A read is retried at once a few times when the connection failed, timed out or a proxy
+answered 502/503/504. A write (WRITES) is sent again only when it failed before any byte
+of it left: the connection was never made (refused, no such host, TLS handshake). Any
+other failure may have come after the KM applied it, so sending it again blindly could
+register an app twice: the write raises ``unavailable`` instead, and the pass after it
+starts over from reads and decides from what the KM holds.
+
+Every answer is read within budgets.KM_ANSWER_BYTES (km/answer.py), and every message is
+printable and bounded (errors.bounded), whatever the KM put in its fault.
 """
 
 from __future__ import annotations
@@ -26,14 +32,15 @@ from dataclasses import dataclass, field
 import aiohttp
 from lxml import etree
 
+from ..errors import bounded
 from ..redaction import redact
 from ..rules.km_app import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
 from ..rules.km_steps import ErrorKind
-from . import soap
+from . import answer, soap
 
 OAUTH = "OAuthAdminService"
 CLAIMS = "ClaimMetadataManagementService"
-WRITES = frozenset(  # a write that timed out is not retried (it may have been applied)
+WRITES = frozenset(  # never sent again once it may have reached the KM
     {
         "registerOAuthApplicationData",
         "updateConsumerApplication",
@@ -43,16 +50,31 @@ WRITES = frozenset(  # a write that timed out is not retried (it may have been a
         "updateExternalClaim",
     }
 )
-# Carbon answers refused credentials with a fault ("Access Denied. Please login first.").
-_DENIED = ("access denied", "authentication failed", "not authorized")
+# Carbon answers refused credentials with a fault ("Access Denied. Please login first."),
+# a locked or disabled admin account with the user store's text ("17003 User account is
+# locked for user : admin. cannot login until the account is unlocked"). Each is a login
+# refused: retried, it counts toward locking the account.
+_DENIED = (
+    "access denied",
+    "authentication failed",
+    "not authorized",
+    "account is locked",
+    "account is disabled",
+    "until the account is unlocked",
+)
 # getOAuthApplicationData's fault for a consumer key it does not know.
 _UNKNOWN_KEY = "Error while retrieving the app information using consumerKey: "
 
 
 class KmError(Exception):
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
+    """``message`` quotes the KM (its fault, an element name): it is made printable and
+    bounded here, once, so no caller can put raw KM text into a status, event or log.
+    ``reason`` keeps a fault's whole text (masked) for callers that recognise one."""
+
+    def __init__(self, kind: ErrorKind, message: str, reason: str = "") -> None:
+        super().__init__(bounded(message))
         self.kind = kind
+        self.reason = reason
         # What the failed pass had made before (sync.converge): changes to report all
         # the same, since the next pass will find them in place and say nothing of them.
         self.done: list[str] = []
@@ -87,6 +109,12 @@ def tls_context(ca_pem: bytes | None) -> ssl.SSLContext:
         raise KmError("protocol", "the CA for the Key Manager's TLS is not PEM") from None
 
 
+def _before_sending(err: aiohttp.ClientError) -> bool:
+    """Whether the request cannot have left: no connection was made (refused, no such
+    host, TLS handshake). Every other failure may come after the KM read the request."""
+    return isinstance(err, aiohttp.ClientConnectorError)
+
+
 def _why(err: aiohttp.ClientError) -> str:
     """A connection failure in words that stay the same from one attempt to the next
     (aiohttp's own text names the TLS context object, whose address changes), so a KM
@@ -94,6 +122,13 @@ def _why(err: aiohttp.ClientError) -> str:
     if isinstance(err, aiohttp.ClientConnectorError):
         return err.os_error.strerror or type(err.os_error).__name__
     return type(err).__name__
+
+
+def _maybe(sent: bool) -> str:
+    """What a failed write adds: it may have been applied, so it is not sent again."""
+    if not sent:
+        return ""
+    return "; the change may have been made, so it is not sent again: the next pass reads first"
 
 
 class AdminClient:
@@ -115,6 +150,11 @@ class AdminClient:
         self._auth = "Basic " + token.decode()
         self.calls: list[str] = []  # operations sent, in order (for metrics and tests)
 
+    def _masked(self, text: str) -> str:
+        """KM text with every secret masked (before anything else reads it) and its
+        whitespace runs collapsed."""
+        return " ".join(redact(text, self._secrets).split())
+
     async def _call(
         self, service: str, operation: str, parameters: Sequence[tuple[str, soap.Value]]
     ) -> list[etree._Element]:
@@ -124,6 +164,7 @@ class AdminClient:
             "Content-Type": soap.CONTENT_TYPE,
             "SOAPAction": soap.action(operation),
             "Authorization": self._auth,
+            "Accept-Encoding": answer.ACCEPTED,
         }
         where = f"{service}.{operation}"
         write = operation in WRITES
@@ -139,12 +180,16 @@ class AdminClient:
                     server_hostname=self._conn.server_name,
                     timeout=aiohttp.ClientTimeout(total=self._conn.timeout),
                     allow_redirects=False,
-                ) as answer:
-                    status, data = answer.status, await answer.read()
+                    auto_decompress=False,  # answer.read inflates, within the budget
+                ) as response:
+                    status, data = response.status, await answer.read(response)
+            except answer.Unreadable as err:
+                raise KmError("garbled", f"{where}: {self._masked(str(err))}") from None
             except TimeoutError:
                 if write or last:
                     raise KmError(
-                        "unavailable", f"{where}: no answer within {self._conn.timeout:g} s"
+                        "unavailable",
+                        f"{where}: no answer within {self._conn.timeout:g} s{_maybe(write)}",
                     ) from None
             except aiohttp.ClientConnectorCertificateError as err:
                 raise KmError(
@@ -155,12 +200,14 @@ class AdminClient:
             except aiohttp.ClientSSLError as err:
                 raise KmError("protocol", f"{where}: TLS failed: {err}") from None
             except aiohttp.ClientError as err:
-                if last:
+                sent = write and not _before_sending(err)
+                if sent or last:
                     raise KmError(
-                        "unavailable", f"{where}: cannot reach {self._conn.url}: {_why(err)}"
+                        "unavailable",
+                        f"{where}: cannot reach {self._conn.url}: {_why(err)}{_maybe(sent)}",
                     ) from None
             else:
-                if status in (502, 503, 504) and not last:
+                if status in (502, 503, 504) and not (last or write):
                     await asyncio.sleep(self._delays[attempt])
                     continue
                 return self._answer(where, operation, status, data)
@@ -176,19 +223,20 @@ class AdminClient:
         try:
             found = soap.fault(data) if data.strip() else None
         except soap.MalformedResponse as err:
+            why = self._masked(str(err))
             if status >= 500:  # a proxy's or load balancer's error page: say its status
                 raise KmError(
-                    "unavailable", f"{where}: HTTP {status}, not a Key Manager answer: {err}"
+                    "unavailable", f"{where}: HTTP {status}, not a Key Manager answer: {why}"
                 ) from None
-            raise KmError("garbled", f"{where}: not a Key Manager answer: {err}") from None
+            raise KmError("garbled", f"{where}: not a Key Manager answer: {why}") from None
         if found is not None:
-            reason = " ".join(redact(found.reason, self._secrets).split())
+            reason = self._masked(found.reason)
             if any(d in reason.lower() for d in _DENIED):
                 raise KmError(
                     "unauthorized",
                     f"{where}: the Key Manager refused the admin credentials ({reason})",
                 )
-            raise KmError("fault", f"{where}: the Key Manager answered: {reason}")
+            raise KmError("fault", f"{where}: the Key Manager answered: {reason}", reason)
         if status >= 500:
             raise KmError("unavailable", f"{where}: HTTP {status}")
         if status == 202 and not data.strip():
@@ -198,7 +246,8 @@ class AdminClient:
         try:
             return soap.response(data, operation)
         except soap.MalformedResponse as err:
-            raise KmError("garbled", f"{where}: not a Key Manager answer: {err}") from None
+            why = self._masked(str(err))
+            raise KmError("garbled", f"{where}: not a Key Manager answer: {why}") from None
 
     # -- OAuthAdminService --------------------------------------------------------------
 
@@ -208,7 +257,7 @@ class AdminClient:
         try:
             found = await self._call(OAUTH, "getOAuthApplicationData", [("consumerKey", client_id)])
         except KmError as err:
-            if err.kind == "fault" and _UNKNOWN_KEY + client_id in str(err):
+            if err.kind == "fault" and _UNKNOWN_KEY + client_id in err.reason:
                 return None
             raise
         return self._app(found)

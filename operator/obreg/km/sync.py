@@ -35,7 +35,11 @@ async def observe(client: AdminClient, want: Desired) -> Observed:
 
 async def converge(client: AdminClient, want: Desired) -> list[str]:
     """Make the KM hold ``want``; returns what was done (empty: it already did). A
-    failure carries what this pass had done before it (``KmError.done``)."""
+    failure carries what this pass had done before it (``KmError.done``).
+
+    Each write is sent once per pass: one whose answer was lost may have been applied,
+    so the client raises (``unavailable``, retried on a timer) rather than send it again,
+    and the next pass observes first: a register that landed is then an app in place."""
     seen = await observe(client, want)
     steps = plan(want, seen)
     if isinstance(steps, Blocked):
