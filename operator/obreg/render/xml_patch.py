@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from lxml import etree
 
+from .. import budgets
 from ..errors import Where
+
+_NESTING_HINT = "WSO2's files nest about 8 deep"
 
 
 def parser() -> etree.XMLParser:
@@ -37,6 +40,13 @@ def parse(data: bytes, where: Where, root_name: str) -> etree._ElementTree:
         tree = etree.ElementTree(etree.fromstring(data, parser()))
     except etree.XMLSyntaxError as err:
         # lxml's message names line and column, never document content beyond a token.
+        # libxml2 stops at 256 deep (its other limits are past what a ConfigMap holds).
+        if err.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT:  # type: ignore[attr-defined]
+            raise where.refuse(
+                f"nested more than {budgets.NESTING_DEPTH} deep, or over another of the XML "
+                f"parser's limits: line {err.lineno}",
+                _NESTING_HINT,
+            ) from None
         raise where.refuse(
             f"not well-formed XML: line {err.lineno}, column {err.offset}", "fix the base file"
         ) from None
@@ -48,12 +58,27 @@ def parse(data: bytes, where: Where, root_name: str) -> etree._ElementTree:
             "remove the <!DOCTYPE>/<!ENTITY> declarations; WSO2's files have none",
         )
     root = tree.getroot()
+    _check_nesting(root, where)
     if etree.QName(root).localname != root_name:
         raise where.refuse(
             f"root element is <{etree.QName(root).localname}>, expected <{root_name}>",
             "is this the right file?",
         )
     return tree
+
+
+def _check_nesting(root: etree._Element, where: Where) -> None:
+    """Refuse elements nested past budgets.NESTING_DEPTH, counted without recursion:
+    patches and serializing walk the tree, and the refusal should name obreg's budget
+    rather than whichever walk would fail first."""
+    depth = 0
+    for event, element in etree.iterwalk(root, events=("start", "end"), tag=etree.Element):
+        depth += 1 if event == "start" else -1
+        if depth > budgets.NESTING_DEPTH:
+            raise where.refuse(
+                f"nested more than {budgets.NESTING_DEPTH} deep: line {element.sourceline}",
+                _NESTING_HINT,
+            )
 
 
 def declares_dtd(tree: etree._ElementTree) -> bool:
