@@ -3,14 +3,22 @@
 Strict because a truststore is a security boundary: a private key in a source is refused
 (never skipped), so is a PEM block of another type, a malformed block, or bytes that are
 neither PEM nor DER. Each certificate is identified by the SHA-256 of its DER encoding.
+
+Bounded because a source is written by someone obreg does not trust: a PEM source is
+scanned in one pass that never looks back (a pattern with ``.*?`` across lines tried
+every BEGIN line against the rest of the text: minutes for a source of BEGIN lines with
+no END), its certificates are counted before any is parsed, and linking a certificate to
+its issuer costs at most ``budgets.ISSUER_CANDIDATES`` signature checks.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -18,11 +26,13 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from ..errors import Where
+from .. import budgets
+from ..errors import InvalidInput, Where
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END ([A-Z0-9 ]+)-----", re.DOTALL
-)
+_BEGIN, _END = b"-----BEGIN", b"-----END"
+# Anchored where find() stopped; a label holds no '-', so neither pattern backtracks.
+_HEADER = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n")
+_FOOTER = re.compile(rb"-----END ([A-Z0-9 ]+)-----")
 
 
 @dataclass(frozen=True)
@@ -33,8 +43,9 @@ class Certificate:
     der: bytes
     cert: x509.Certificate
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """Kept once computed: issuer linking keys its memo by it."""
         return hashlib.sha256(self.der).hexdigest()
 
     @property
@@ -61,9 +72,30 @@ def readable(cert: x509.Certificate) -> bool:
     return True
 
 
-def parse(data: bytes, where: Where) -> list[x509.Certificate]:
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` certificates in one source, else ``refusal()``: by default the
+    per-source budget; a truststore passes what is left of its own."""
+
+    count: int
+    refusal: Callable[[], InvalidInput]
+
+
+def source_limit(where: Where) -> Limit:
+    count = budgets.CERTIFICATES_PER_SOURCE
+    return Limit(
+        count,
+        lambda: where.refuse(
+            f"holds more than {count} certificates",
+            "a client truststore needs the CAs that issue client certificates; "
+            "split the bundle or trim it",
+        ),
+    )
+
+
+def parse(data: bytes, where: Where, limit: Limit | None = None) -> list[x509.Certificate]:
     """All certificates in a PEM bundle, or the one certificate of a DER file."""
-    found = _parse(data, where)
+    found = _parse(data, where, limit or source_limit(where))
     for number, cert in enumerate(found, start=1):
         if not readable(cert):
             raise where.refuse(
@@ -73,14 +105,16 @@ def parse(data: bytes, where: Where) -> list[x509.Certificate]:
     return found
 
 
-def _parse(data: bytes, where: Where) -> list[x509.Certificate]:
-    if b"-----BEGIN" in data:
-        return _parse_pem(data, where)
+def _parse(data: bytes, where: Where, limit: Limit) -> list[x509.Certificate]:
+    if _BEGIN in data:
+        return _parse_pem(data, where, limit)
     if _is_private_key_der(data):
         raise where.refuse(
             "holds a private key, not a certificate",
             "a truststore source must hold CA certificates only; remove the key",
         )
+    if limit.count < 1:  # the truststore's budget is spent; a DER file holds one
+        raise limit.refusal()
     try:
         return [x509.load_der_x509_certificate(data)]
     except ValueError:
@@ -93,16 +127,54 @@ def _parse(data: bytes, where: Where) -> list[x509.Certificate]:
     raise where.refuse("not a DER certificate", "give a DER (.cer/.der) or PEM (.pem/.crt) file")
 
 
-def _parse_pem(data: bytes, where: Where) -> list[x509.Certificate]:
-    blocks = list(_PEM_BLOCK.finditer(data))
-    if not blocks or data.count(b"-----BEGIN") != len(blocks):
-        raise where.refuse(
-            "malformed PEM: a BEGIN line has no matching END line",
-            "check the file was copied whole",
+@dataclass(frozen=True)
+class _Block:
+    label: str
+    end_label: str
+    text: bytes  # from the BEGIN line through the END line
+
+
+def _pem_blocks(data: bytes, where: Where, limit: Limit) -> list[_Block]:
+    """The PEM blocks of ``data`` in one pass: every search starts where the last one
+    stopped, so each byte is looked at a bounded number of times whatever the text.
+    Text around blocks is skipped (openssl writes subject lines there); a BEGIN line
+    that starts no block, or a BEGIN inside a block, makes the whole source malformed.
+    The count is checked as each block is found, before any is parsed."""
+    malformed = where.refuse(
+        "malformed PEM: a BEGIN line has no matching END line", "check the file was copied whole"
+    )
+    blocks: list[_Block] = []
+    start = data.find(_BEGIN)
+    while start != -1:
+        header = _HEADER.match(data, start)
+        if header is None:
+            raise malformed
+        footer, at = None, header.end()
+        while footer is None:  # the first END line that is a whole END line
+            at = data.find(_END, at)
+            if at == -1:
+                raise malformed
+            footer = _FOOTER.match(data, at)
+            at += len(_END)
+        if data.find(_BEGIN, header.end(), footer.start()) != -1:
+            raise malformed
+        if len(blocks) == limit.count:
+            raise limit.refusal()
+        blocks.append(
+            _Block(
+                header.group(1).decode(),
+                footer.group(1).decode(),
+                data[start : footer.end()],
+            )
         )
+        start = data.find(_BEGIN, footer.end())
+    return blocks
+
+
+def _parse_pem(data: bytes, where: Where, limit: Limit) -> list[x509.Certificate]:
     certificates = []
-    for number, block in enumerate(blocks, start=1):
-        label, end_label = block.group(1).decode(), block.group(3).decode()
+    for number, block in enumerate(_pem_blocks(data, where, limit), start=1):
+        label, end_label = block.label, block.end_label
         if label != end_label:
             raise where.refuse(f"malformed PEM: block {number} begins {label} but ends {end_label}")
         if "PRIVATE KEY" in label:
@@ -116,7 +188,7 @@ def _parse_pem(data: bytes, where: Where) -> list[x509.Certificate]:
                 "give only -----BEGIN CERTIFICATE----- blocks",
             )
         try:
-            certificates.append(x509.load_pem_x509_certificate(block.group(0)))
+            certificates.append(x509.load_pem_x509_certificate(block.text))
         except ValueError:
             raise where.refuse(
                 f"PEM block {number} is not a valid X.509 certificate",
@@ -154,16 +226,65 @@ def derived_alias(cert: x509.Certificate) -> str:
     return f"{slug}-{fingerprint[:8]}"
 
 
-Issuers = Mapping[x509.Name, Sequence[Certificate]]
+class Issuers:
+    """The certificates of one truststore, indexed to link each to its issuer.
+
+    Linking a certificate costs at most ``budgets.ISSUER_CANDIDATES`` signature checks:
+    its candidates are the certificates whose subject is its issuer name, narrowed by key
+    identifier when it has one (a candidate whose subjectKeyIdentifier is not the
+    certificate's authorityKeyIdentifier did not issue it), and each (certificate,
+    issuer) pair is checked at most once. Without the cap, two groups of CAs, each naming
+    the other's subject as issuer, had every member of one checked against every member
+    of the other: millions of checks from a few thousand certificates."""
+
+    def __init__(self, certificates: Iterable[Certificate]) -> None:
+        self._by_name: dict[x509.Name, list[Certificate]] = {}
+        self._by_key: dict[tuple[x509.Name, bytes], list[Certificate]] = {}
+        self._without_key: dict[x509.Name, list[Certificate]] = {}
+        for certificate in certificates:
+            subject, key = certificate.cert.subject, _subject_key(certificate.cert)
+            self._by_name.setdefault(subject, []).append(certificate)
+            if key is None:
+                self._without_key.setdefault(subject, []).append(certificate)
+            else:
+                self._by_key.setdefault((subject, key), []).append(certificate)
+        self._checked: dict[tuple[str, str], bool] = {}
+
+    def candidates(self, certificate: Certificate) -> tuple[list[Certificate], bool]:
+        """Who may have issued ``certificate``, those of its key identifier first: at
+        most the budget, and whether any were left out. Never the certificate itself."""
+        cert, budget = certificate.cert, budgets.ISSUER_CANDIDATES
+        key = _authority_key(cert)
+        pools = (
+            [self._by_name.get(cert.issuer, [])]
+            if key is None
+            else [self._by_key.get((cert.issuer, key), []), self._without_key.get(cert.issuer, [])]
+        )
+        others = (c for pool in pools for c in pool if c is not certificate)
+        found = list(itertools.islice(others, budget + 1))
+        return found[:budget], len(found) > budget
+
+    def issued(self, certificate: Certificate, issuer: Certificate) -> bool:
+        """Whether ``issuer`` signed ``certificate``, checked once per pair."""
+        pair = (certificate.sha256, issuer.sha256)
+        if pair not in self._checked:
+            self._checked[pair] = _issued_by(certificate.cert, issuer.cert)
+        return self._checked[pair]
 
 
-def by_subject(certificates: Iterable[Certificate]) -> Issuers:
-    """Certificates indexed by subject, so finding a certificate's issuer looks only at
-    those whose subject is its issuer name: linear in the truststore, not quadratic."""
-    index: dict[x509.Name, list[Certificate]] = {}
-    for certificate in certificates:
-        index.setdefault(certificate.cert.subject, []).append(certificate)
-    return index
+def _subject_key(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _authority_key(cert: x509.Certificate) -> bytes | None:
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.key_identifier
 
 
 def warnings(
@@ -173,7 +294,7 @@ def warnings(
     warn_days: int,
 ) -> list[str]:
     """What a platform team should know about a trusted certificate, but which does not
-    by itself make it wrong to trust. ``issuers`` is ``by_subject`` of the truststore."""
+    by itself make it wrong to trust. ``issuers`` holds the whole truststore."""
     cert = certificate.cert
     found: list[str] = []
     if cert.not_valid_before_utc > now:
@@ -183,12 +304,18 @@ def warnings(
         found.append(f"expires in {left.days} days ({cert.not_valid_after_utc.isoformat()})")
     if not certificate.is_ca:
         found.append("not a CA certificate (no basicConstraints CA:TRUE)")
-    if cert.issuer != cert.subject and not any(
-        _issued_by(cert, other.cert)
-        for other in issuers.get(cert.issuer, ())
-        if other is not certificate
-    ):
-        found.append("its issuer is not among the trust anchors")
+    if cert.issuer != cert.subject:
+        candidates, more = issuers.candidates(certificate)
+        if not any(issuers.issued(certificate, other) for other in candidates):
+            found.append(
+                "its issuer is not among the trust anchors"
+                + (
+                    f" (only the first {len(candidates)} of those named as its issuer were "
+                    "checked)"
+                    if more
+                    else ""
+                )
+            )
     return found
 
 

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from .. import budgets
 from ..api.common import SecretKeyRef
 from ..api.resource import Resource
 from ..api.trust_anchor import (
@@ -30,10 +31,6 @@ from ..errors import Where, printable
 from . import certificates
 from .certificates import Certificate
 from .inputs import Inputs
-
-# Per OBTrustAnchor: far above any real truststore (the stock one holds about 100), low
-# enough that one resource cannot make obreg spend minutes on it.
-MAX_CERTIFICATES = 5000
 
 
 @dataclass(frozen=True)
@@ -57,18 +54,13 @@ def render(
     anchor_certs: list[tuple[Resource[OBTrustAnchorSpec], Certificate]] = []
     seen: dict[str, tuple[str, str]] = {}  # sha256 -> (alias, where)
     aliases: dict[str, tuple[str, str]] = {}  # alias -> (sha256, where)
+    count = 0  # the certificates of every anchor so far, repeats included
     for anchor in anchors:
-        count = 0
+        before = count
         for index in range(len(anchor.spec.certificates)):
             where = Where(anchor.label, f"spec.certificates[{index}]")
-            found = _source_certificates(anchor, index, inputs, now)
+            found = _source_certificates(anchor, index, inputs, now, _left(anchor, before, count))
             count += len(found)
-            if count > MAX_CERTIFICATES:
-                raise Where(anchor.label, "spec.certificates").refuse(
-                    f"holds more than {MAX_CERTIFICATES} certificates",
-                    "a client truststore needs the CAs that issue client certificates; "
-                    "split the sources across anchors of other workloads or trim them",
-                )
             for cert in found:
                 if cert.sha256 in seen:
                     continue  # the same CA twice: stored once
@@ -116,15 +108,12 @@ def render(
         ).encode()
     ).hexdigest()
 
-    issuers = certificates.by_subject(entries.values())
-    summaries = {
-        anchor.name: [
+    issuers = certificates.Issuers(entries.values())
+    summaries: dict[str, list[CertificateSummary]] = {anchor.name: [] for anchor in anchors}
+    for anchor, cert in anchor_certs:
+        summaries[anchor.name].append(
             _summary(cert, issuers, now, anchor.spec.expiry_warning_days)
-            for a, cert in anchor_certs
-            if a is anchor
-        ]
-        for anchor in anchors
-    }
+        )
     resource_warnings = {
         anchor.name: (
             ["the truststore uses the default password wso2carbon"]
@@ -134,6 +123,31 @@ def render(
         for anchor in anchors
     }
     return Truststore(output.resolved_path, content, fingerprint, summaries, resource_warnings)
+
+
+def _left(
+    anchor: Resource[OBTrustAnchorSpec], before: int, count: int
+) -> certificates.Limit | None:
+    """What the truststore's budget leaves the next source of ``anchor``, when it is less
+    than a source's own budget; ``before``: the certificates of the anchors before it.
+    Checked while the source is scanned, so a source over it is never parsed whole."""
+    total = budgets.CERTIFICATES_PER_TRUSTSTORE
+    if total - count > budgets.CERTIFICATES_PER_SOURCE:
+        return None
+    message = (
+        f"holds more than {total} certificates"
+        if before == 0
+        else f"holds more than the {total - before} certificates that the {before} of the "
+        f"anchors before it leave of this truststore's {total}"
+    )
+    return certificates.Limit(
+        total - count,
+        lambda: Where(anchor.label, "spec.certificates").refuse(
+            message,
+            "a client truststore needs the CAs that issue client certificates; "
+            "split the sources across anchors of other workloads or trim them",
+        ),
+    )
 
 
 def _agreed_output(anchors: list[Resource[OBTrustAnchorSpec]]) -> TruststoreOutput:
@@ -164,7 +178,11 @@ def _password(
 
 
 def _source_certificates(
-    anchor: Resource[OBTrustAnchorSpec], index: int, inputs: Inputs, now: datetime.datetime
+    anchor: Resource[OBTrustAnchorSpec],
+    index: int,
+    inputs: Inputs,
+    now: datetime.datetime,
+    limit: certificates.Limit | None,
 ) -> list[Certificate]:
     source = anchor.spec.certificates[index]
     where = Where(anchor.label, f"spec.certificates[{index}]")
@@ -182,7 +200,7 @@ def _source_certificates(
         assert source.config_map_key_ref is not None
         where = where.child("configMapKeyRef")
         data = inputs.config_map(anchor.namespace, source.config_map_key_ref, where)
-    parsed = certificates.parse(data, where)
+    parsed = certificates.parse(data, where, limit)
     if source.alias is not None and len(parsed) != 1:
         raise Where(anchor.label, f"spec.certificates[{index}].alias").refuse(
             "an explicit alias needs a source with exactly one certificate; "
