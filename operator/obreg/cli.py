@@ -123,6 +123,9 @@ def write(rendered: Rendered, out: Path) -> int:
     out = out.absolute()  # so "-o ." has a parent to stage in (links stay unresolved)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InvalidInput([Problem(str(out), "-o", "is not a folder")])
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InvalidInput([Problem(str(out), "-o", f"is inside {parent}, not a folder")])
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise InvalidInput(
             [
@@ -134,6 +137,13 @@ def write(rendered: Rendered, out: Path) -> int:
                 )
             ]
         )
+    try:
+        return _replace(files, out)
+    except OSError as err:  # no room, no right, a read-only file system: the user's to fix
+        raise InvalidInput([Problem(str(out), "-o", f"cannot write: {err.strerror}")]) from None
+
+
+def _replace(files: dict[PurePosixPath, tuple[bytes, bool]], out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".obreg-render-", dir=out.parent))
     try:
@@ -272,13 +282,27 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
     """The process-wide parts (metrics, probes, the API client) around kopf, which
     kube/serving.py may start more than once: a run's handlers find them in its memo."""
     import kopf
+    import kubernetes
 
     from . import metrics
     from .kube import digest_key, serving
     from .kube.api import Api, client
     from .probes import Liveness, Readiness
 
-    api = Api(client())
+    try:
+        api = Api(client())
+    except (kubernetes.config.ConfigException, OSError, yaml.YAMLError) as err:
+        # Its text may quote the kubeconfig (a token, a key): only where it was looked for.
+        raise InvalidInput(
+            [
+                Problem(
+                    os.environ.get("KUBECONFIG", "~/.kube/config"),
+                    "kubeconfig",
+                    f"not usable ({type(err).__name__}), and not in a pod",
+                    "set KUBECONFIG, or run in a pod with a ServiceAccount",
+                )
+            ]
+        ) from None
     key = await digest_key.load(api, *digest_key.location(config.digest_key_secret))
     readiness, liveness = Readiness(), Liveness()
     if config.metrics_port:
@@ -431,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except InvalidInput as err:  # what ``run`` cannot use; render prints its own
+        for problem in err.problems:
+            print(f"obreg: {problem}", file=sys.stderr)
+        return EXIT_REFUSED
     except Exception as err:  # a bug: one line, no traceback, a code of its own
         frame = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{Path(frame.filename).name}:{frame.lineno}"
