@@ -9,6 +9,7 @@ import pytest
 
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
+from obreg.errors import MESSAGE_MAX
 from obreg.km.client import Connection, ErrorKind
 from obreg.rules.km_app import Desired, ExternalClaim, OAuthApp
 from obreg.rules.km_steps import (
@@ -16,6 +17,7 @@ from obreg.rules.km_steps import (
     failed,
     gate,
     memo,
+    result,
     runs_its_files,
 )
 from obreg.rules.workload import Rollout, Workload, summarize
@@ -109,6 +111,9 @@ def outcome(
         (outcome("Synced"), (), False, "call"),
         (outcome("Failed", waits="a"), (), False, "skip"),  # refused: waits for a change
         (outcome("Failed", waits="a"), (), True, "call"),
+        # A refused login: not even a forced pass logs in again with the same inputs.
+        (dataclasses.replace(outcome("Failed", waits="a"), refused_login=True), (), True, "skip"),
+        (dataclasses.replace(outcome("Failed", waits="b"), refused_login=True), (), True, "call"),
         (outcome("Failed", waits="b"), (), False, "call"),
         (outcome("Failed"), (), False, "call"),  # a fault: retried
         (outcome("Unavailable"), (), False, "call"),
@@ -162,6 +167,27 @@ def test_a_failure_is_retried_on_a_timer_only_when_time_can_fix_it(
     assert recorded.fingerprint is None
     assert recorded.warnings == ("w",)
     assert memo(recorded, "a", ("w",), False) == ("call" if retry else "skip")
+    assert recorded.refused_login is (kind == "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        (
+            "denied\x80\x9f\x1b[31m\u202e\x00\ud800",
+            "denied\\u0080\\u009f\\u001b[31m\\u202e\\u0000\\ud800",
+        ),
+        ("x" * 5000, "x" * (MESSAGE_MAX - 16) + " ... (truncated)"),
+    ],
+)
+def test_a_message_of_any_characters_and_length_enters_a_result_escaped_and_bounded(
+    given: str, shown: str
+) -> None:
+    """The status model refuses control characters; a message quotes the KM, which may
+    send any: escaped where it enters the result, it is always written."""
+    recorded, _ = failed("fault", given, "a", ())
+    assert recorded.result.message == shown
+    assert result("Pending", given).message == shown
 
 
 APP = OAuthApp(

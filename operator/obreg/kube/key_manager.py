@@ -9,8 +9,9 @@ workload reconciles. A request is a no-op when the desired state was already rea
 pod may mean a new database) and on the slow periodic check. A KM that is down or
 faults is retried with backoff for as long as that lasts, so it is caught up without
 anyone acting once it is back; refused credentials and an untrusted certificate wait for
-their Secret or CA to change instead. Credentials are read from Secrets at the moment of
-the call and never kept.
+their Secret or CA to change instead (a refused login even through forced passes, since
+each attempt counts toward locking the KM's admin account). Credentials are read from
+Secrets at the moment of the call and never kept.
 """
 
 from __future__ import annotations
@@ -213,8 +214,7 @@ class KeyManagerSteps:
             client_credentials = credentials.resolve(sp, inputs)
             connection = _connection(sp, inputs, StoreView(indexes.secrets, "annotations"))
         except InvalidInput as err:
-            failed = KeyManagerResult(state="Failed", message=str(err))
-            await self._record(snap, sp, Outcome(failed))
+            await self._record(snap, sp, Outcome(km_steps.result("Failed", str(err))))
             return False  # a fix to the input is an event that requests again
         assert inputs.log is not None
         read = tuple(inputs.log.warnings)
@@ -257,7 +257,7 @@ class KeyManagerSteps:
         else:
             message = previous.result.message  # verified: nothing new to say
         await self._report(snap, sp, done, secrets)
-        synced = KeyManagerResult(state="Synced", message=message)
+        synced = km_steps.result("Synced", message)
         await self._record(snap, sp, Outcome(synced, attempt, warnings=read))
         return False
 

@@ -7,7 +7,7 @@ service provider file and the KM's database must describe the same client. It th
 the KM unless the last outcome already covers the same desired state and connection
 (a fingerprint of both): Synced with it, or refused with it in a way that only a change
 fixes. Forced passes (a KM pod back from a restart, the periodic check, a retry) call
-anyway.
+anyway, except after a refused login: that waits for a change of its inputs, always.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from typing import Literal
 
 from ..api.common import TargetResult, WorkloadRef
 from ..api.service_provider import KeyManagerResult
+from ..errors import bounded
 from .workload import Workload
 
 # unavailable: no answer; garbled: an answer that is not the KM's (a proxy's error or
 # maintenance page): both pass, so they are retried with backoff. unauthorized, protocol
 # (TLS) and unsupported wait for a change of input instead.
+# KeyManagerResult.state's values.
+KmState = Literal["Synced", "Pending", "Unavailable", "Failed"]
 ErrorKind = Literal["unavailable", "garbled", "unauthorized", "fault", "protocol", "unsupported"]
 
 # Between attempts after a failure; the last one repeats until the KM answers.
@@ -30,6 +33,14 @@ RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 # account if retried (IS locks a user after failed logins); an untrusted certificate or a
 # KM setting obreg cannot work with does not change by itself.
 RETRIED: frozenset[ErrorKind] = frozenset({"unavailable", "garbled", "fault"})
+
+
+def result(state: KmState, message: str) -> KeyManagerResult:
+    """The one way a message enters a KeyManagerResult: printable and bounded. The
+    model refuses control characters (as in any resource's text), and a message quotes
+    the KM, which may send any character: unescaped, one C1 character in a fault made
+    the model refuse, so no status was written and the pass was retried as if a bug."""
+    return KeyManagerResult(state=state, message=bounded(message))
 
 
 @dataclass(frozen=True)
@@ -43,10 +54,14 @@ class Outcome:
     waits_for_change_of: str | None = None
     # What the Secret-value rule changed in the credentials read (see render/inputs.py).
     warnings: tuple[str, ...] = ()
+    # The KM refused the admin login: then even a forced pass (the periodic check, a KM
+    # pod back) does not call with the same inputs, since every refused login counts
+    # toward locking the admin account; only a change of them is worth one.
+    refused_login: bool = False
 
 
 def pending(message: str) -> Outcome:
-    return Outcome(KeyManagerResult(state="Pending", message=message))
+    return Outcome(result("Pending", message))
 
 
 def runs_its_files(files: TargetResult, workload: Workload | None) -> bool:
@@ -84,8 +99,13 @@ Memo = Literal["call", "skip", "rewarn"]
 def memo(previous: Outcome | None, attempt: str, read: tuple[str, ...], force: bool) -> Memo:
     """Whether the KM needs a call for the desired state and connection ``attempt`` (a
     fingerprint): "skip" when the last outcome covers it, "rewarn" when it does but the
-    warnings about the values read changed (the values did not)."""
-    if force or previous is None:
+    warnings about the values read changed (the values did not). A refused login is
+    covered even when forced."""
+    if previous is None:
+        return "call"
+    if previous.refused_login and previous.waits_for_change_of == attempt:
+        return "skip"
+    if force:
         return "call"
     if previous.result.state == "Synced" and previous.fingerprint == attempt:
         return "skip" if previous.warnings == read else "rewarn"
@@ -104,8 +124,6 @@ def failed(
         message += "; obreg checks again when the resource changes and periodically"
     elif not retry:
         message += "; obreg tries again when the referenced Secret or CA changes"
-    result = KeyManagerResult(
-        state="Unavailable" if kind in ("unavailable", "garbled") else "Failed",
-        message=message,
-    )
-    return Outcome(result, None, None if retry else attempt, read), retry
+    recorded = result("Unavailable" if kind in ("unavailable", "garbled") else "Failed", message)
+    waits = None if retry else attempt
+    return Outcome(recorded, None, waits, read, refused_login=kind == "unauthorized"), retry

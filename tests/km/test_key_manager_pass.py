@@ -1,0 +1,172 @@
+"""A Key Manager pass (kube/key_manager.py) end to end against the double: what it writes
+in status and whether it calls the KM again. A refused login is never tried again with
+the same inputs, not even by the forced passes (the periodic check, a KM pod back),
+because each refused login counts toward locking the KM's admin account; and whatever a
+fault holds, it ends in a written status."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import re
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+
+import kmdouble
+from obreg.api.common import TargetResult, WorkloadRef
+from obreg.api.service_provider import KeyManagerResult
+from obreg.errors import MESSAGE_MAX
+from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION
+from obreg.kube.indexes import Indexes
+from obreg.kube.key_manager import KeyManagerSteps
+from obreg.rules import state, status
+from obreg.rules.holdings import Held
+from obreg.rules.workload import Rollout, summarize
+from tests.bad_inputs import find, sample_documents
+
+NS, NAME = "obreg-demo", "apim-store"
+KM = WorkloadRef(kind="Deployment", name="wso2-km")
+FILES = TargetResult(kind="Deployment", name="wso2-km", state="Applied", digest="d1")
+NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
+# C1 controls, an escape sequence and a direction override, as a hostile KM may send.
+ODD = "Access Denied\x80 for \x9b31m admin\x9f\u202e"
+
+
+class Events:
+    """The API as far as a pass uses it: the events it posts of what it changed."""
+
+    def __init__(self) -> None:
+        self.posted: list[dict[str, Any]] = []
+
+    async def create(self, body: dict[str, Any]) -> None:
+        self.posted.append(body)
+
+
+@dataclasses.dataclass
+class Pass:
+    """The pass's inputs, as the watches would hold them, and every status it wrote."""
+
+    double: kmdouble.KmDouble
+    ca: bytes
+    password: str
+    written: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    steps: KeyManagerSteps = dataclasses.field(
+        default_factory=lambda: KeyManagerSteps(
+            api=cast(Any, Events()),
+            settle_seconds=0,
+            files=lambda _rid, _ref: FILES,
+            written={},
+            generated={},
+            write_statuses=cast(Any, None),  # set by run(), which knows the indexes
+        )
+    )
+
+    def indexes(self) -> Indexes:
+        sp = find(sample_documents(), "OBServiceProvider", NAME)
+        sp["spec"]["keyManagerAdmin"]["url"] = self.double.url
+        workload = dataclasses.replace(
+            summarize({"kind": "Deployment", "metadata": {"name": KM.name, "namespace": NS}}),
+            digest="d1",
+            rollout=Rollout(True, 1),
+        )
+        allowed = {ALLOWED_HOSTS_ANNOTATION: f"127.0.0.1:{self.double.port}"}
+        return Indexes(
+            custom=[{NS: [sp]}],
+            secrets={
+                (NS, "km-admin"): Held(
+                    {"username": b"admin", "password": self.password.encode()}, {}, allowed, ()
+                ),
+                (NS, f"obreg-{NAME}-client"): Held(
+                    {"client-id": b"store-id", "client-secret": b"store-secret"}, {}, {}, ()
+                ),
+            },
+            config_maps={(NS, "km-tls-ca"): Held({"ca.crt": self.ca}, {}, {}, ())},
+            workloads={(NS, KM.kind, KM.name): workload},
+        )
+
+    def run(self, force: bool) -> bool:
+        """One pass; whether it asks to be retried on a timer."""
+        indexes = self.indexes()
+
+        async def write_statuses(snap: state.Snapshot, _: Any) -> None:
+            sp = snap.namespace.service_providers[0]
+            shown = self.steps.result(sp, None, indexes)
+            self.written.append(status.build(1, [FILES], [], None, NOW, key_manager=shown))
+
+        self.steps.write_statuses = write_statuses
+        return asyncio.run(self.steps._steps((NS, NAME), indexes, force))
+
+    def logins(self) -> int:
+        """Requests that carried the admin credentials: refused ones and answered ones."""
+        return self.double.unauthorized + len(self.double.calls)
+
+
+@pytest.fixture
+def km() -> Iterator[tuple[kmdouble.KmDouble, bytes]]:
+    double, ca = kmdouble.new(password="km-admin-pw")
+    yield double, ca
+    double.stop()
+
+
+def test_a_refused_login_is_tried_once_until_the_credentials_change(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    double, ca = km
+    steps = Pass(double, ca, password="wrong-password")
+    assert steps.run(force=False) is False, "not retried on a timer"
+    assert steps.logins() == 1
+    for force in (True, True, False, True):  # periodic checks, a KM pod back, an event
+        assert steps.run(force) is False
+    assert steps.logins() == 1, "one login attempt, however many passes"
+    shown = steps.written[-1]["keyManagerDatabase"]
+    assert shown["state"] == "Failed"
+    assert "refused the admin credentials" in shown["message"]
+    assert shown["message"].endswith("obreg tries again when the referenced Secret or CA changes")
+    # The Secret is fixed: one new attempt, which succeeds.
+    steps.password = "km-admin-pw"
+    assert steps.run(force=False) is False
+    assert steps.logins() > 1 and steps.double.unauthorized == 1
+    assert steps.written[-1]["keyManagerDatabase"]["state"] == "Synced"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [ODD, "User account is locked for user : admin. cannot login until the account is unlocked"],
+)
+def test_a_login_refused_in_any_words_ends_in_a_written_status_and_waits(
+    km: tuple[kmdouble.KmDouble, bytes], reason: str
+) -> None:
+    """The KM's fault may hold any character XML carries: the status shows it escaped,
+    and a fault that refuses the login is not retried on a timer either."""
+    double, ca = km
+    double.faults["getOAuthApplicationData"] = reason
+    steps = Pass(double, ca, password="km-admin-pw")
+    assert steps.run(force=False) is False
+    assert steps.run(force=True) is False
+    assert steps.logins() == 1
+    shown = steps.written[-1]["keyManagerDatabase"]
+    assert shown["state"] == "Failed"
+    assert KeyManagerResult.model_validate(shown) is not None, "the status model takes it"
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e]", shown["message"])
+    if reason == ODD:
+        assert "(Access Denied\\u0080 for \\u009b31m admin\\u009f\\u202e)" in shown["message"]
+
+
+def test_a_fault_of_any_length_and_characters_is_written_bounded(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    """A fault that is not a refused login is retried on a timer; its status is written
+    all the same, printable and no longer than a status message may be."""
+    double, ca = km
+    double.faults["getOAuthApplicationData"] = "\x80\x9f" * 5000
+    steps = Pass(double, ca, password="km-admin-pw")
+    assert steps.run(force=False) is True
+    shown = steps.written[-1]["keyManagerDatabase"]
+    assert shown["state"] == "Failed"
+    assert len(shown["message"]) <= MESSAGE_MAX
+    assert shown["message"].startswith(
+        "OAuthAdminService.getOAuthApplicationData: the Key Manager answered: \\u0080\\u009f"
+    )
