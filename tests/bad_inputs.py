@@ -148,6 +148,13 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
 
         return mutate
 
+    def second_idp(docs: Docs) -> None:
+        """Another identity provider of the same name on the same Key Manager."""
+        other = copy.deepcopy(find(docs, "OBIdentityProvider"))
+        other["metadata"]["name"] = "ob-directory-2"
+        other["spec"]["clientId"] = "another-client-id"
+        docs.append(other)
+
     def second_anchor(docs: Docs) -> None:
         extra = copy.deepcopy(find(docs, "OBTrustAnchor"))
         extra["metadata"]["name"] = "more-cas"
@@ -472,13 +479,42 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "spec.output.path",
             "at most 253 characters",
         ),
+        # -- a truststore never replaces another product file ---------------------------
         (
-            "output path that needs a folder where a file is",
+            "output path under another product file",
             lambda d: anchor(d).update(
                 output={"path": "repository/conf/identity/identity.xml/client-truststore.jks"}
             ),
-            "spec",
-            "needs as a folder",
+            "spec.output.path",
+            "must name a file directly in repository/resources/security/",
+        ),
+        (
+            "output path replacing the product's start script",
+            lambda d: anchor(d).update(output={"path": "bin/wso2server.sh"}),
+            "spec.output.path",
+            "a truststore never replaces another product file",
+        ),
+        (
+            "output path replacing the primary keystore",
+            lambda d: anchor(d).update(
+                output={"path": "repository/resources/security/wso2carbon.jks"}
+            ),
+            "spec.output.path",
+            "whose name ends in 'truststore.jks' or 'truststore.p12'",
+        ),
+        (
+            "output path replacing the product's configuration",
+            lambda d: anchor(d).update(output={"path": "repository/conf/deployment.toml"}),
+            "spec.output.path",
+            "a truststore never replaces another product file",
+        ),
+        (
+            "output path whose extension is another format's",
+            lambda d: anchor(d).update(
+                output={"format": "JKS", "path": "repository/resources/security/ob-truststore.p12"}
+            ),
+            "spec.output",
+            "the path's extension must say the format",
         ),
         (
             "namespace that is a path",
@@ -800,9 +836,9 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         ),
         (
             "an output path another resource writes",
-            lambda d: anchor(d).update(output={"path": "repository/conf/identity/identity.xml"}),
+            second_idp,
             "spec",
-            "which OBTrustAnchor obreg-demo/ob-directory-cas also writes with other content",
+            "which OBIdentityProvider obreg-demo/ob-directory also writes with other content",
         ),
         (
             "open-banking.xml that is not XML",
@@ -853,8 +889,8 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         (
             "an output path that is another file's folder",
             lambda d: anchor(d).update(output={"path": "repository/conf/identity"}),
-            "spec",
-            "needs as a folder for repository/conf/identity/identity-providers/OBDirectory.xml",
+            "spec.output.path",
+            "a truststore never replaces another product file",
         ),
         (
             "claim-config.xml that is not XML",
@@ -911,6 +947,11 @@ SCHEMA_CASES = {
     "output path climbing out of the product home",
     "output path with the key separator",
     "output path too long to be a key",
+    "output path under another product file",
+    "output path replacing the product's start script",
+    "output path replacing the primary keystore",
+    "output path replacing the product's configuration",
+    "output path whose extension is another format's",
     "application name that is a path",
     "application name with a colon",
     "application name too long for a file name",

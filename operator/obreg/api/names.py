@@ -62,22 +62,62 @@ def _no_key_separator(path: str) -> str:
 
 # A path relative to the product home: segments that start with a letter or digit (so
 # no "..", no hidden files, nothing absolute), short enough to be a key.
+RELATIVE_PATH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
+NO_KEY_SEPARATOR_CEL = {
+    "rule": "!self.contains('__')",
+    "message": "must not contain '__' (obreg writes '/' as '__' in keys)",
+}
 RelativePath = Annotated[
     str,
     Field(
         min_length=1,
         max_length=KEY_MAX,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$",
+        pattern=RELATIVE_PATH_PATTERN,
+        json_schema_extra={"x-kubernetes-validations": [NO_KEY_SEPARATOR_CEL]},
+    ),
+    AfterValidator(_no_key_separator),
+]
+
+# Where a truststore obreg writes may live and what it may be called: directly in the
+# folder where WSO2 keeps its keystores, named like one (``client-truststore.jks``). So a
+# trust anchor can never name another product file (``bin/wso2server.sh``,
+# ``deployment.toml``) nor one of the product's own keystores, which hold its private keys
+# (``wso2carbon.jks``, ``userRSA.jks``), and replace it with a truststore.
+TRUSTSTORE_FOLDER = "repository/resources/security/"
+# "[.]", not an escaped dot: the same text is a CEL string literal in the CRD.
+_TRUSTSTORE_PATTERN = (
+    r"^repository/resources/security/[A-Za-z0-9][A-Za-z0-9._-]*truststore[.](jks|p12)$"
+)
+TRUSTSTORE_PATH_MESSAGE = (
+    f"must name a file directly in {TRUSTSTORE_FOLDER} whose name ends in 'truststore.jks' "
+    "or 'truststore.p12': a truststore never replaces another product file"
+)
+
+
+def _truststore_path(path: str) -> str:
+    if re.fullmatch(_TRUSTSTORE_PATTERN, path) is None:
+        raise ValueError(TRUSTSTORE_PATH_MESSAGE)
+    return path
+
+
+TruststorePath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=KEY_MAX,
+        pattern=RELATIVE_PATH_PATTERN,
         json_schema_extra={
             "x-kubernetes-validations": [
+                NO_KEY_SEPARATOR_CEL,
                 {
-                    "rule": "!self.contains('__')",
-                    "message": "must not contain '__' (obreg writes '/' as '__' in keys)",
-                }
+                    "rule": f"self.matches('{_TRUSTSTORE_PATTERN}')",
+                    "message": TRUSTSTORE_PATH_MESSAGE,
+                },
             ]
         },
     ),
     AfterValidator(_no_key_separator),
+    AfterValidator(_truststore_path),
 ]
 
 # URLs. The authority is a host name or bracketed IPv6 address and a port, never user

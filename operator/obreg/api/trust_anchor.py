@@ -19,7 +19,7 @@ from .common import (
     WorkloadRef,
     cel,
 )
-from .names import RelativePath
+from .names import TruststorePath
 
 KIND = "OBTrustAnchor"
 PLURAL = "obtrustanchors"
@@ -28,6 +28,7 @@ Alias = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-
 KeystoreType = Literal["JKS", "PKCS12"]
 
 DEFAULT_PASSWORD = "wso2carbon"
+_EXTENSION_MESSAGE = "the path's extension must say the format: .jks for JKS, .p12 for PKCS12"
 DEFAULT_PATHS: dict[str, str] = {
     "JKS": "repository/resources/security/client-truststore.jks",
     "PKCS12": "repository/resources/security/client-truststore.p12",
@@ -93,12 +94,24 @@ class BaseKeystore(Model):
 class TruststoreOutput(Model):
     """The truststore file obreg writes into each target workload."""
 
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "!has(self.path) || self.path.endsWith('.p12') == "
+                "(has(self.format) && self.format == 'PKCS12')",
+                _EXTENSION_MESSAGE,
+            )
+        )
+    )
+
     format: KeystoreType = Field(default="JKS", description="JKS (default) or PKCS12.")
-    path: RelativePath | None = Field(
+    path: TruststorePath | None = Field(
         default=None,
         description=(
-            "Path relative to the product home: segments of letters, digits, '.', '_' and "
-            "'-' that start with a letter or digit, no '__', at most 253 characters. "
+            "Path relative to the product home: a file directly in "
+            "repository/resources/security/ whose name ends in truststore.jks (JKS) or "
+            "truststore.p12 (PKCS12), so it never replaces another product file; at most "
+            "253 characters, no '__'. "
             "Default: repository/resources/security/client-truststore.jks (.p12 for PKCS12)."
         ),
     )
@@ -109,6 +122,12 @@ class TruststoreOutput(Model):
             "default wso2carbon is used and a warning is reported."
         ),
     )
+
+    @model_validator(mode="after")
+    def _extension_says_format(self) -> TruststoreOutput:
+        if self.path is not None and self.path.endswith(".p12") != (self.format == "PKCS12"):
+            raise ValueError(_EXTENSION_MESSAGE)
+        return self
 
     @property
     def resolved_path(self) -> str:
