@@ -28,7 +28,7 @@ from ..api.trust_anchor import (
     TruststoreOutput,
 )
 from ..errors import Where, printable
-from . import certificates
+from . import certificates, keystore_work
 from .certificates import Certificate
 from .inputs import Inputs
 
@@ -240,6 +240,7 @@ def _base_entries(
 
 
 def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
+    keystore_work.check_jks(data, where)
     try:
         store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
     except jks.util.KeystoreSignatureException:
@@ -256,10 +257,7 @@ def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate
             "not a JKS keystore, or a damaged one", "is the file PKCS12? then set type: PKCS12"
         ) from None
     if store.private_keys or store.secret_keys:
-        raise where.refuse(
-            "the base keystore holds key entries",
-            "a client truststore holds trusted certificates only; give the stock truststore",
-        )
+        raise keystore_work.key_entries(where)
     found: list[tuple[str, x509.Certificate | None]] = []
     for alias, entry in sorted(store.certs.items()):
         try:
@@ -270,6 +268,7 @@ def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate
 
 
 def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
+    keystore_work.check_pkcs12(data, where)
     try:
         store = pkcs12.load_pkcs12(data, password.encode())
     except ValueError:

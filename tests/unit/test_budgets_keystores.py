@@ -1,0 +1,361 @@
+"""Rule 2: a base keystore's key-derivation iteration counts are read before any key is
+derived, and a count over budgets.KDF_ITERATIONS is refused naming its field; a JCEKS
+secret key is refused before pyjks deserializes it. The hostile keystores are written
+here, element by element; what the libraries do is counted, never timed."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import jks
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from obreg import budgets
+from obreg.errors import InvalidInput, Label, Where
+from obreg.render import der, keystore_work, truststore
+from obreg.render.inputs import Inputs
+from tests.pki import NOW, issue
+from tests.unit.test_truststore import NS, anchor
+
+WHERE = Where(Label("OBTrustAnchor", NS, "cas"), "spec.baseKeystore")
+HUGE = 2**31 - 1
+CA = issue("Keystore CA")
+
+
+# --- A DER writer -----------------------------------------------------------------------
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + content
+
+
+def seq(*items: bytes) -> bytes:
+    return tlv(0x30, b"".join(items))
+
+
+def integer(value: int) -> bytes:
+    return tlv(0x02, value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True))
+
+
+def octets(value: bytes) -> bytes:
+    return tlv(0x04, value)
+
+
+def oid(dotted: str) -> bytes:
+    return tlv(0x06, der.oid(dotted))
+
+
+def explicit(content: bytes) -> bytes:
+    return tlv(0xA0, content)
+
+
+SALT = octets(b"s" * 8)
+SHA256 = seq(oid("2.16.840.1.101.3.4.2.1"), tlv(0x05, b""))
+HMAC_SHA256 = seq(oid("1.2.840.113549.2.9"), tlv(0x05, b""))
+AES_256_CBC = seq(oid("2.16.840.1.101.3.4.1.42"), octets(b"i" * 16))
+
+
+def pkcs12_pbe(iterations: int) -> bytes:  # pbeWithSHAAnd40BitRC2-CBC
+    return seq(oid("1.2.840.113549.1.12.1.6"), seq(SALT, integer(iterations)))
+
+
+def pbkdf2(iterations: int) -> bytes:
+    return seq(oid("1.2.840.113549.1.5.12"), seq(SALT, integer(iterations), HMAC_SHA256))
+
+
+def pbes2(iterations: int) -> bytes:
+    return seq(oid("1.2.840.113549.1.5.13"), seq(pbkdf2(iterations), AES_256_CBC))
+
+
+def data_info(*bags: bytes) -> bytes:
+    return seq(oid("1.2.840.113549.1.7.1"), explicit(octets(seq(*bags))))
+
+
+def encrypted_info(algorithm: bytes) -> bytes:
+    content = seq(oid("1.2.840.113549.1.7.1"), algorithm, tlv(0x80, b"x" * 32))
+    return seq(oid("1.2.840.113549.1.7.6"), explicit(seq(integer(0), content)))
+
+
+def shrouded_key_bag(algorithm: bytes) -> bytes:
+    return seq(oid("1.2.840.113549.1.12.10.1.2"), explicit(seq(algorithm, octets(b"k" * 32))))
+
+
+def safe_contents_bag(*bags: bytes) -> bytes:
+    return seq(oid("1.2.840.113549.1.12.10.1.6"), explicit(seq(*bags)))
+
+
+def pfx(*safes: bytes, mac_iterations: int = 2048, mac_algorithm: bytes = SHA256) -> bytes:
+    mac = seq(seq(mac_algorithm, octets(b"m" * 32)), SALT, integer(mac_iterations))
+    return seq(integer(3), data_info_of(seq(*safes)), mac)
+
+
+def data_info_of(authenticated_safe: bytes) -> bytes:
+    return seq(oid("1.2.840.113549.1.7.1"), explicit(octets(authenticated_safe)))
+
+
+def pbmac1(iterations: int) -> bytes:
+    return seq(oid("1.2.840.113549.1.5.14"), seq(pbkdf2(iterations), HMAC_SHA256))
+
+
+def nested(depth: int, bag: bytes) -> bytes:
+    for _ in range(depth):
+        bag = safe_contents_bag(bag)
+    return bag
+
+
+# Each place a count can be, as a keystore asking for ``n`` there, and the field named.
+PLACES = {
+    "MAC": (lambda n: pfx(encrypted_info(pbes2(2048)), mac_iterations=n), "macData.iterations"),
+    "PBMAC1": (
+        lambda n: pfx(encrypted_info(pbes2(2048)), mac_algorithm=pbmac1(n)),
+        "macData.mac.digestAlgorithm.parameters.keyDerivationFunc.parameters.iterationCount",
+    ),
+    "encryptedData, PKCS#12 PBE": (
+        lambda n: pfx(data_info(), encrypted_info(pkcs12_pbe(n))),
+        "authSafe[1].encryptedData.contentEncryptionAlgorithm.parameters.iterations",
+    ),
+    "encryptedData, PBES2": (
+        lambda n: pfx(encrypted_info(pbes2(n))),
+        "authSafe[0].encryptedData.contentEncryptionAlgorithm.parameters.keyDerivationFunc"
+        ".parameters.iterationCount",
+    ),
+    "shrouded key bag": (
+        lambda n: pfx(data_info(shrouded_key_bag(pkcs12_pbe(2048)), shrouded_key_bag(pbes2(n)))),
+        "authSafe[0].data.bags[1].encryptionAlgorithm.parameters.keyDerivationFunc"
+        ".parameters.iterationCount",
+    ),
+    "shrouded key bag in safeContentsBags": (
+        lambda n: pfx(data_info(nested(3, shrouded_key_bag(pkcs12_pbe(n))))),
+        "authSafe[0].data.bags[0].safeContents.bags[0].safeContents.bags[0].safeContents"
+        ".bags[0].encryptionAlgorithm.parameters.iterations",
+    ),
+}
+
+
+@pytest.fixture
+def derivations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
+    """Every keystore handed to cryptography or pyjks: where keys would be derived."""
+    handed: list[bytes] = []
+    load_pkcs12, load_jks = pkcs12.load_pkcs12, jks.KeyStore.loads
+
+    def counting_pkcs12(data: bytes, password: bytes | None) -> Any:
+        handed.append(data)
+        return load_pkcs12(data, password)
+
+    def counting_jks(data: bytes, password: str, **options: Any) -> Any:
+        handed.append(data)
+        return load_jks(data, password, **options)
+
+    monkeypatch.setattr(truststore.pkcs12, "load_pkcs12", counting_pkcs12)
+    monkeypatch.setattr(truststore.jks.KeyStore, "loads", counting_jks)
+    yield handed
+
+
+def render_with_base(data: bytes, kind: str = "PKCS12") -> truststore.Truststore:
+    spec = {
+        "certificates": [{"alias": "tpproot", "inline": CA.pem.decode()}],
+        "baseKeystore": {
+            "source": {"secretKeyRef": {"name": "base", "key": "store"}},
+            "type": kind,
+        },
+    }
+    return truststore.render([anchor(spec)], Inputs(secrets={(NS, "base"): {"store": data}}), NOW)
+
+
+@pytest.mark.parametrize(("make", "field"), PLACES.values(), ids=PLACES.keys())
+def test_a_count_over_the_budget_is_refused_before_any_key_is_derived(
+    make: Any, field: str, derivations: list[bytes]
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        render_with_base(make(HUGE))
+    assert str(refused.value) == (
+        f"OBTrustAnchor {NS}/ob-cas: spec.baseKeystore: the PKCS12 keystore's {field} asks for "
+        f"more than {budgets.KDF_ITERATIONS} key-derivation iterations "
+        "(re-create it with keytool, which writes 10,000)"
+    )
+    assert str(HUGE) not in str(refused.value)
+    assert derivations == []
+    keystore_work.check_pkcs12(make(budgets.KDF_ITERATIONS), WHERE)  # the budget itself is fine
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=2**40), min_size=6, max_size=6))
+def test_refused_exactly_when_some_count_is_over_the_budget(counts: list[int]) -> None:
+    mac, pbmac, pbe, kdf, bag, deep = counts
+    data = pfx(
+        data_info(shrouded_key_bag(pbes2(bag)), nested(2, shrouded_key_bag(pkcs12_pbe(deep)))),
+        encrypted_info(pkcs12_pbe(pbe)),
+        encrypted_info(pbes2(kdf)),
+        mac_iterations=mac,
+        mac_algorithm=pbmac1(pbmac),
+    )
+    try:
+        keystore_work.check_pkcs12(data, WHERE)
+    except InvalidInput as refused:
+        assert max(counts) > budgets.KDF_ITERATIONS
+        assert "key-derivation iterations" in str(refused)
+    else:
+        assert max(counts) <= budgets.KDF_ITERATIONS
+
+
+@pytest.mark.parametrize(
+    "encryption",
+    [
+        serialization.BestAvailableEncryption(b"changeit"),
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(50_000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+        .hmac_hash(hashes.SHA1())
+        .build(b"changeit"),
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(50_000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(b"changeit"),
+    ],
+    ids=["best available", "PKCS#12 PBE 3DES", "PBES2 AES"],
+)
+def test_the_files_cryptography_writes_pass_and_their_counts_are_read(
+    encryption: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = pkcs12.serialize_java_truststore([pkcs12.PKCS12Certificate(CA.cert, b"ca")], encryption)
+    with_key = pkcs12.serialize_key_and_certificates(b"k", CA.key, CA.cert, None, encryption)
+    for data in (store, with_key):
+        keystore_work.check_pkcs12(data, WHERE)
+    monkeypatch.setattr(budgets, "KDF_ITERATIONS", 1)
+    for data in (store, with_key):
+        with pytest.raises(InvalidInput, match="key-derivation iterations"):
+            keystore_work.check_pkcs12(data, WHERE)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            pfx(encrypted_info(seq(oid("2.16.840.1.101.3.4.1.42"), octets(b"i" * 16)))),
+            "authSafe[0].encryptedData.contentEncryptionAlgorithm is an encryption obreg does "
+            "not read",
+        ),
+        (
+            pfx(
+                encrypted_info(
+                    seq(
+                        oid("1.2.840.113549.1.5.13"),
+                        seq(
+                            seq(oid("1.3.6.1.4.1.11591.4.11"), seq(SALT, integer(2**20))),
+                            AES_256_CBC,
+                        ),
+                    )
+                )
+            ),
+            "keyDerivationFunc is a key derivation obreg does not read",
+        ),
+        (b"\x30\x80" + pfx(data_info())[2:] + b"\x00\x00", "BER indefinite-length encoding"),
+        (b"not a keystore", "not a PKCS12 keystore, or its password is wrong"),
+        (pfx(data_info()) + b"\x00", "not a PKCS12 keystore, or its password is wrong"),
+        (b"\x30\x84\x00\x00\x00\x05" + b"\x02\x01\x03\x30\x00", "not a PKCS12 keystore"),
+        (b"\x30\x82\xff\xff\x02\x01\x03", "not a PKCS12 keystore"),
+    ],
+    ids=[
+        "unknown encryption",
+        "scrypt",
+        "BER",
+        "not DER",
+        "trailing bytes",
+        "long length",
+        "short",
+    ],
+)
+def test_what_the_walk_cannot_count_is_refused(
+    data: bytes, message: str, derivations: list[bytes]
+) -> None:
+    with pytest.raises(InvalidInput, match=message.replace("[", r"\[").replace("]", r"\]")):
+        render_with_base(data)
+    assert derivations == []
+
+
+def test_bags_nested_past_the_budget_are_refused_without_recursion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(budgets, "NESTING_DEPTH", 4)
+    keystore_work.check_pkcs12(pfx(data_info(nested(3, shrouded_key_bag(pbes2(1))))), WHERE)
+    with pytest.raises(InvalidInput, match="bags nest more than 4 deep"):
+        keystore_work.check_pkcs12(pfx(data_info(nested(4, shrouded_key_bag(pbes2(1))))), WHERE)
+
+
+# --- JKS and JCEKS -----------------------------------------------------------------------
+
+
+def utf(text: str) -> bytes:
+    return struct.pack(">H", len(text)) + text.encode()
+
+
+def secret_key_entry(alias: str) -> bytes:
+    """A JCEKS secret key: tag 3, alias, timestamp, then a Java object stream (a sealed
+    object whose PBE asks for 2^31 iterations, were it ever read)."""
+    return (
+        struct.pack(">I", 3) + utf(alias) + struct.pack(">Q", 0) + b"\xac\xed\x00\x05" + b"j" * 64
+    )
+
+
+def jceks(entries: list[Any], secret_keys: int = 0) -> bytes:
+    """A JCEKS of ``entries`` then ``secret_keys`` secret keys. pyjks writes only JKS,
+    whose framing JCEKS shares: its magic changed and its integrity hash made again."""
+    store = bytes(jks.KeyStore.new("jks", entries).saves("wso2carbon"))
+    body = (
+        b"\xce\xce\xce\xce"
+        + store[4:8]
+        + struct.pack(">I", len(entries) + secret_keys)
+        + store[12:-20]
+        + b"".join(secret_key_entry(f"s{n}") for n in range(secret_keys))
+    )
+    whitening = "wso2carbon".encode("utf-16be") + b"Mighty Aphrodite"
+    return body + hashlib.sha1(whitening + body).digest()
+
+
+def test_a_jceks_secret_key_is_refused_before_pyjks_reads_it(
+    derivations: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[int] = []
+    monkeypatch.setattr(
+        jks.KeyStore, "_read_java_obj", classmethod(lambda cls, *a, **k: read.append(1))
+    )
+    key = CA.key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    entries = [
+        jks.TrustedCertEntry.new("ca", CA.der),
+        jks.PrivateKeyEntry.new("key", [CA.der, CA.der], key, "pkcs8"),
+    ]
+    for data in (jceks(entries, 1), jceks(entries, 2000)):
+        with pytest.raises(InvalidInput, match="the base keystore holds key entries"):
+            render_with_base(data, "JKS")
+    assert derivations == [] and read == []
+
+
+def test_a_jceks_without_secret_keys_is_read_as_before(derivations: list[bytes]) -> None:
+    store = render_with_base(jceks([jks.TrustedCertEntry.new("stock", issue("S").der)]), "JKS")
+    assert len(derivations) == 1 and store.content
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xce\xce\xce\xce\x00\x00\x00\x02\xff\xff\xff\xff", b"\xce\xce\xce\xce", b"\xfe\xed\xfe\xed"],
+    ids=["endless count", "truncated", "JKS magic only"],
+)
+def test_a_damaged_jceks_is_left_to_pyjks(data: bytes) -> None:
+    with pytest.raises(InvalidInput, match="not a JKS keystore, or a damaged one"):
+        render_with_base(data, "JKS")
