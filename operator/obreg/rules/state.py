@@ -223,5 +223,5 @@ def workloads_reading(namespace: Namespace, kind: str, name: str) -> set[Workloa
 
 
 def contributors(snap: Snapshot, workload: WorkloadRef) -> list[Resource[Any]]:
-    ns = snap.namespace
-    return [r for r in ns.resources() if workload in targets(r)]
+    """Asked several times per reconcile: the namespace indexes them once."""
+    return snap.namespace.contributors(workload)
