@@ -479,6 +479,25 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "spec.output.path",
             "at most 253 characters",
         ),
+        # -- text WSO2 would keep as it is ------------------------------------------------
+        (
+            "a client id written as a block scalar",
+            lambda d: idp(d).update(clientId=idp(d)["clientId"] + "\n"),
+            "spec.clientId",
+            "has surrounding whitespace, a tab or a line break",
+        ),
+        (
+            "a display name with a tab",
+            lambda d: idp(d).update(displayName="Open\tBanking"),
+            "spec.displayName",
+            "which WSO2 would keep as part of the value",
+        ),
+        (
+            "query parameters with a leading space",
+            lambda d: idp(d).update(queryParameters=" scope=openid"),
+            "spec.queryParameters",
+            "has surrounding whitespace",
+        ),
         # -- a truststore never replaces another product file ---------------------------
         (
             "output path under another product file",
@@ -947,6 +966,9 @@ SCHEMA_CASES = {
     "output path climbing out of the product home",
     "output path with the key separator",
     "output path too long to be a key",
+    "a client id written as a block scalar",
+    "a display name with a tab",
+    "query parameters with a leading space",
     "output path under another product file",
     "output path replacing the product's start script",
     "output path replacing the primary keystore",

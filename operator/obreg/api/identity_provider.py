@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .common import Model, SecretKeyRef, Status, WorkloadRef
-from .names import EndpointUrl, FileName
+from .names import EndpointUrl, FileName, OneLine
 
 KIND = "OBIdentityProvider"
 PLURAL = "obidentityproviders"
@@ -79,10 +79,10 @@ class OBIdentityProviderSpec(Model):
             "with SHARED_ makes the Key Manager persist it into its database."
         ),
     )
-    display_name: str = Field(
+    display_name: OneLine = Field(
         default="Open Banking Directory", max_length=256, description="Display name."
     )
-    client_id: str = Field(
+    client_id: OneLine = Field(
         min_length=1, max_length=256, description="Client ID issued by the OB directory."
     )
     client_secret_ref: SecretKeyRef = Field(
@@ -99,7 +99,7 @@ class OBIdentityProviderSpec(Model):
             "https://<keymanager host>:<port>/commonauth; also the redirect URI of the SSA."
         )
     )
-    query_parameters: str = Field(
+    query_parameters: OneLine = Field(
         default="scope=openid email profile&prompt=login",
         max_length=1024,
         description="Additional query parameters sent to the authorization endpoint.",

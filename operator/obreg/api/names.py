@@ -139,6 +139,39 @@ _ILLEGAL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\uf
 ILLEGAL_TEXT_MESSAGE = "holds a control character or a character XML cannot carry; remove it"
 
 
+# One line of text, as WSO2 keeps it: WSO2 trims nothing, so a client id written as a
+# YAML block scalar would reach the directory as "client-id\n", and a tab in a display
+# name or query parameters would reach the login page. Refused, never trimmed: the
+# manifest then says exactly what the product gets.
+_UNTIDY_MESSAGE = (
+    "has surrounding whitespace, a tab or a line break, which WSO2 would keep as part of "
+    "the value; remove them (a YAML block scalar adds a line break: use a plain or quoted "
+    "string)"
+)
+
+
+def _tidy(value: str) -> str:
+    if value != value.strip() or any(c in value for c in "\t\n\r"):
+        raise ValueError(_UNTIDY_MESSAGE)
+    return value
+
+
+OneLine = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self == self.trim() && !self.matches('[\\t\\n\\r]')",
+                    "message": _UNTIDY_MESSAGE,
+                }
+            ]
+        }
+    ),
+    AfterValidator(_tidy),
+]
+
+
 def legal_text(value: str) -> bool:
     return _ILLEGAL_TEXT.search(value) is None
 

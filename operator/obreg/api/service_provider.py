@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from .common import FileSource, Model, SecretKeyRef, Status, WorkloadRef, cel
-from .names import BaseUrl, EndpointUrl, FileName, ObjectName
+from .names import BaseUrl, EndpointUrl, FileName, ObjectName, OneLine
 
 KIND = "OBServiceProvider"
 PLURAL = "observiceproviders"
@@ -36,7 +36,7 @@ class ApplicationAttribute(Model):
     """An api-manager.xml application attribute that stores an SSA claim."""
 
     name: Token = Field(description="Attribute name, e.g. software_id_sandbox.")
-    description: str = Field(max_length=256, description="Attribute description.")
+    description: OneLine = Field(max_length=256, description="Attribute description.")
     required: bool = Field(default=False, description="Whether the store requires a value.")
 
 
