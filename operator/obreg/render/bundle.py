@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ from . import (
     site_json,
     truststore,
 )
+from .deadline import Deadline
 from .inputs import Inputs
 
 # Kubernetes refuses a ConfigMap or Secret whose values add up to more than this.
@@ -194,8 +196,9 @@ class _Files:
     file is placed in the Secret exactly when its rendering read a Secret (or it carries
     one by nature), and the Secret-value warnings land on the resource that read them."""
 
-    def __init__(self, inputs: Inputs) -> None:
+    def __init__(self, inputs: Inputs, deadline: Deadline) -> None:
         self.inputs = inputs
+        self.deadline = deadline
         self.files: list[File] = []
         self.warnings: dict[Label, list[str]] = {}
 
@@ -206,6 +209,7 @@ class _Files:
         render: Callable[[Inputs], bytes],
         fingerprint: Callable[[bytes], str] | None = None,
     ) -> None:
+        self.deadline.check(owner)
         tracked = self.inputs.tracked()
         content = render(tracked)
         assert tracked.log is not None
@@ -222,15 +226,20 @@ class _Files:
 
 
 def render(
-    namespace: Namespace, workload: WorkloadRef, inputs: Inputs, now: datetime.datetime
+    namespace: Namespace,
+    workload: WorkloadRef,
+    inputs: Inputs,
+    now: datetime.datetime,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Bundle:
-    """The bundle of one workload."""
+    """The bundle of one workload, within budgets.RENDER_SECONDS of ``clock``."""
+    deadline = Deadline.start(clock)
     contributors = namespace.contributors(workload)
     labels = {r.label for r in contributors}
     conflicts = [p for p in namespace.conflicts() if p.resource in labels]
     if conflicts:
         raise InvalidInput(conflicts)
-    out = _Files(inputs)
+    out = _Files(inputs, deadline)
     certificates: dict[str, list[CertificateSummary]] = {}
 
     anchors = [a for a in contributors if isinstance(a.spec, OBTrustAnchorSpec)]
@@ -238,7 +247,7 @@ def render(
         stores: list[truststore.Truststore] = []
 
         def store_bytes(tracked: Inputs) -> bytes:
-            stores.append(truststore.render(anchors, tracked, now))
+            stores.append(truststore.render(anchors, tracked, now, deadline))
             return stores[-1].content
 
         path = anchors[0].spec.output.resolved_path

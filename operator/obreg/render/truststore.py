@@ -30,6 +30,7 @@ from ..api.trust_anchor import (
 from ..errors import Where, printable
 from . import certificates, keystore_work
 from .certificates import Certificate
+from .deadline import Deadline
 from .inputs import Inputs
 
 
@@ -43,9 +44,14 @@ class Truststore:
 
 
 def render(
-    anchors: list[Resource[OBTrustAnchorSpec]], inputs: Inputs, now: datetime.datetime
+    anchors: list[Resource[OBTrustAnchorSpec]],
+    inputs: Inputs,
+    now: datetime.datetime,
+    deadline: Deadline | None = None,
 ) -> Truststore:
-    """Merge every anchor that targets one workload into that workload's truststore."""
+    """Merge every anchor that targets one workload into that workload's truststore,
+    within ``deadline`` (a render's own budget when None)."""
+    deadline = deadline or Deadline.start()
     anchors = sorted(anchors, key=lambda a: a.name)
     output = _agreed_output(anchors)
     owner = anchors[0]
@@ -58,10 +64,12 @@ def render(
     for anchor in anchors:
         before = count
         for index in range(len(anchor.spec.certificates)):
+            deadline.check(anchor.label)
             where = Where(anchor.label, f"spec.certificates[{index}]")
             found = _source_certificates(anchor, index, inputs, now, _left(anchor, before, count))
             count += len(found)
             for cert in found:
+                deadline.check(anchor.label)
                 if cert.sha256 in seen:
                     continue  # the same CA twice: stored once
                 if cert.alias in aliases and aliases[cert.alias][0] != cert.sha256:
@@ -111,6 +119,7 @@ def render(
     issuers = certificates.Issuers(entries.values())
     summaries: dict[str, list[CertificateSummary]] = {anchor.name: [] for anchor in anchors}
     for anchor, cert in anchor_certs:
+        deadline.check(anchor.label)
         summaries[anchor.name].append(
             _summary(cert, issuers, now, anchor.spec.expiry_warning_days)
         )
