@@ -359,3 +359,20 @@ def test_a_jceks_without_secret_keys_is_read_as_before(derivations: list[bytes])
 def test_a_damaged_jceks_is_left_to_pyjks(data: bytes) -> None:
     with pytest.raises(InvalidInput, match="not a JKS keystore, or a damaged one"):
         render_with_base(data, "JKS")
+
+
+def test_the_jks_written_is_what_pyjks_writes_and_keytool_reads() -> None:
+    """The truststore's JKS is joined once (pyjks's own writer is quadratic in entries):
+    byte for byte what pyjks writes, notBefore stamps included."""
+    cas = [issue(f"JKS CA {n}") for n in range(5)]
+    spec = {"certificates": [{"inline": "".join(c.pem.decode() for c in cas)}]}
+    store = truststore.render([anchor(spec)], Inputs(), NOW)
+    read = jks.KeyStore.loads(store.content, "wso2carbon")
+    entries = []
+    for alias in read.certs:
+        entry = jks.TrustedCertEntry.new(alias, read.certs[alias].cert)
+        entry.timestamp = read.certs[alias].timestamp
+        entries.append(entry)
+    assert bytes(jks.KeyStore.new("jks", entries).saves("wso2carbon")) == store.content
+    stamps = {c.sha256: int(c.cert.not_valid_before_utc.timestamp() * 1000) for c in cas}
+    assert sorted(e.timestamp for e in read.certs.values()) == sorted(stamps.values())

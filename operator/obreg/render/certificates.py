@@ -140,24 +140,27 @@ def _pem_blocks(data: bytes, where: Where, limit: Limit) -> list[_Block]:
     Text around blocks is skipped (openssl writes subject lines there); a BEGIN line
     that starts no block, or a BEGIN inside a block, makes the whole source malformed.
     The count is checked as each block is found, before any is parsed."""
-    malformed = where.refuse(
-        "malformed PEM: a BEGIN line has no matching END line", "check the file was copied whole"
-    )
+    def malformed() -> InvalidInput:
+        return where.refuse(
+            "malformed PEM: a BEGIN line has no matching END line",
+            "check the file was copied whole",
+        )
+
     blocks: list[_Block] = []
     start = data.find(_BEGIN)
     while start != -1:
         header = _HEADER.match(data, start)
         if header is None:
-            raise malformed
+            raise malformed()
         footer, at = None, header.end()
         while footer is None:  # the first END line that is a whole END line
             at = data.find(_END, at)
             if at == -1:
-                raise malformed
+                raise malformed()
             footer = _FOOTER.match(data, at)
             at += len(_END)
         if data.find(_BEGIN, header.end(), footer.start()) != -1:
-            raise malformed
+            raise malformed()
         if len(blocks) == limit.count:
             raise limit.refusal()
         blocks.append(

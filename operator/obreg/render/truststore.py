@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 
 import jks
@@ -32,6 +33,9 @@ from . import certificates, keystore_work
 from .certificates import Certificate
 from .deadline import Deadline
 from .inputs import Inputs
+
+_JKS_MAGIC = b"\xfe\xed\xfe\xed"
+_JKS_WHITENING = b"Mighty Aphrodite"  # what the JDK hashes after the password
 
 
 @dataclass(frozen=True)
@@ -325,12 +329,23 @@ def _base_aliases(
 
 
 def _write_jks(entries: list[Certificate], password: str) -> bytes:
-    trusted = []
+    """A JKS of trusted certificates, each stamped with its notBefore: the bytes pyjks
+    writes (keytool reads them), joined once. pyjks appends each entry to the bytes so
+    far, quadratic in entries: 3 s for a truststore of 5,000."""
+    parts = [_JKS_MAGIC, struct.pack(">II", 2, len(entries))]
     for cert in entries:
-        entry = jks.TrustedCertEntry.new(cert.alias, cert.der)
-        entry.timestamp = int(cert.cert.not_valid_before_utc.timestamp() * 1000)
-        trusted.append(entry)
-    return bytes(jks.KeyStore.new("jks", trusted).saves(password))
+        alias = cert.alias.encode()
+        stamp = int(cert.cert.not_valid_before_utc.timestamp() * 1000)
+        parts += [
+            struct.pack(">IH", 2, len(alias)),  # a trusted certificate; its alias
+            alias,
+            struct.pack(">qH", stamp, len(b"X.509")),
+            b"X.509",
+            struct.pack(">I", len(cert.der)),
+            cert.der,
+        ]
+    body = b"".join(parts)
+    return body + hashlib.sha1(password.encode("utf-16be") + _JKS_WHITENING + body).digest()
 
 
 def _write_pkcs12(entries: list[Certificate], password: str) -> bytes:
