@@ -44,6 +44,18 @@ def idp(docs: Docs) -> dict[str, Any]:
     return find(docs, "OBIdentityProvider")["spec"]
 
 
+def mappings(docs: Docs) -> list[dict[str, str]]:
+    """The identity provider's claim mappings, written out as the defaults are."""
+    claims = idp(docs).setdefault("claims", {})
+    return claims.setdefault(  # type: ignore[no-any-return]
+        "mappings",
+        [
+            {"remote": "tpp_associated", "local": "http://wso2.org/claims/active"},
+            {"remote": "email", "local": "http://wso2.org/claims/emailaddress"},
+        ],
+    )
+
+
 def sp(docs: Docs) -> dict[str, Any]:
     return find(docs, "OBServiceProvider")["spec"]
 
@@ -498,6 +510,45 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "spec.queryParameters",
             "has surrounding whitespace",
         ),
+        # -- claims WSO2 would read one way of two, or not at all ------------------------
+        (
+            "a remote claim mapped twice",
+            lambda d: mappings(d).append(
+                {"remote": "tpp_associated", "local": "http://wso2.org/claims/role"}
+            ),
+            "spec.claims.mappings",
+            "the remote claim tpp_associated is mapped twice",
+        ),
+        (
+            "a local claim mapped from two remote claims",
+            lambda d: mappings(d).append(
+                {"remote": "org_status", "local": "http://wso2.org/claims/active"}
+            ),
+            "spec.claims.mappings",
+            "map each local claim once",
+        ),
+        (
+            "a claim mapped to the runbook's https dialect",
+            lambda d: mappings(d)[1].update(
+                local="https://wso2.org/claims/emailaddress"
+            ),
+            "spec.claims.mappings[1].local",
+            "String should match pattern",
+        ),
+        (
+            "a claim requested twice",
+            lambda d: sp(d).update(
+                requestedClaims=["http://wso2.org/claims/active", "http://wso2.org/claims/active"]
+            ),
+            "spec.requestedClaims",
+            "is requested twice",
+        ),
+        (
+            "a requested claim outside the local dialect",
+            lambda d: sp(d).update(requestedClaims=["email"]),
+            "spec.requestedClaims[0]",
+            "String should match pattern",
+        ),
         # -- a truststore never replaces another product file ---------------------------
         (
             "output path under another product file",
@@ -635,8 +686,8 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         ),
         (
             "a terminal escape in a claim",
-            lambda d: sp(d).update(requestedClaims=["http://wso2.org/claims/\x1b[2J"]),
-            "spec.requestedClaims",
+            lambda d: mappings(d)[0].update(remote="tpp\x1b[2J"),
+            "spec.claims.mappings[0].remote",
             "holds a control character",
         ),
         (

@@ -55,6 +55,7 @@ EXAMPLES = [
     "https://km.example:9446/oauth2/token",
     "repository/resources/security/client-truststore.jks",
     "client-id",
+    "http://wso2.org/claims/active",
 ]
 
 

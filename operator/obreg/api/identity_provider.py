@@ -11,22 +11,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from .common import Model, SecretKeyRef, Status, WorkloadRef
-from .names import EndpointUrl, FileName, OneLine
+from .common import Model, SecretKeyRef, Status, WorkloadRef, cel
+from .names import EndpointUrl, FileName, LocalClaimUri, OneLine, first_duplicate
 
 KIND = "OBIdentityProvider"
 PLURAL = "obidentityproviders"
 
 ClaimUri = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^\S+$")]
+_UNIQUE_LOCAL_RULE = "self.all(m, self.exists_one(n, n.local == m.local))"
+_UNIQUE_LOCAL_MESSAGE = "a local claim is mapped from two remote claims; map each local claim once"
 
 
 class ClaimMapping(Model):
     """An identity provider claim and the local claim it maps to."""
 
     remote: ClaimUri = Field(description="Identity Provider Claim URI (e.g. tpp_associated).")
-    local: ClaimUri = Field(description="Local Claim URI (e.g. http://wso2.org/claims/active).")
+    local: LocalClaimUri = Field(
+        description=(
+            "Local Claim URI, of WSO2's local dialect http://wso2.org/claims "
+            "(e.g. http://wso2.org/claims/active)."
+        )
+    )
 
 
 DEFAULT_CLAIM_MAPPINGS = (
@@ -45,8 +52,27 @@ class ClaimConfig(Model):
         default_factory=lambda: list(DEFAULT_CLAIM_MAPPINGS),
         min_length=1,
         max_length=64,
-        description="Claim mappings; the runbook's tpp_associated and email by default.",
+        description=(
+            "Claim mappings; the runbook's tpp_associated and email by default. Each remote "
+            "claim and each local claim at most once: WSO2 would use one mapping of two."
+        ),
+        json_schema_extra={
+            # The API server refuses two mappings of one remote claim itself; CEL the rest.
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["remote"],
+            **cel((_UNIQUE_LOCAL_RULE, _UNIQUE_LOCAL_MESSAGE)),
+        },
     )
+
+    @field_validator("mappings")
+    @classmethod
+    def _each_claim_once(cls, mappings: list[ClaimMapping]) -> list[ClaimMapping]:
+        remote = first_duplicate([m.remote for m in mappings])
+        if remote is not None:
+            raise ValueError(f"the remote claim {remote} is mapped twice; map it once")
+        if first_duplicate([m.local for m in mappings]) is not None:
+            raise ValueError(_UNIQUE_LOCAL_MESSAGE)
+        return mappings
 
 
 class Provisioning(Model):

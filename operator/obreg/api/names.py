@@ -133,6 +133,31 @@ EndpointUrl = Annotated[
     str, Field(max_length=2048, pattern=rf"^https://{_AUTHORITY}{_PATH}{_QUERY}$")
 ]
 
+# A claim of WSO2's local dialect (http://wso2.org/claims/emailaddress, .../identity/
+# accountLocked): what an IdP claim maps to, an SP requests and an OIDC claim is mapped
+# to. The runbook's own https://wso2.org/claims/emailaddress names no claim, and WSO2
+# maps nothing to it without a word.
+LOCAL_CLAIM_DIALECT = "http://wso2.org/claims"
+LocalClaimUri = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^http://wso2[.]org/claims/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$",
+    ),
+]
+
+
+def first_duplicate(values: list[str]) -> str | None:
+    """The first value that occurs twice, or None; in one pass."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
 # Characters no text field may hold: C0 and C1 controls (tab, newline and carriage return
 # aside), DEL, and what XML 1.0 cannot carry at all (surrogates, U+FFFE, U+FFFF).
 _ILLEGAL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

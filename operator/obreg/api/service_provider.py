@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .common import FileSource, Model, SecretKeyRef, Status, WorkloadRef, cel
-from .names import BaseUrl, EndpointUrl, FileName, ObjectName, OneLine
+from .names import (
+    BaseUrl,
+    EndpointUrl,
+    FileName,
+    LocalClaimUri,
+    ObjectName,
+    OneLine,
+    first_duplicate,
+)
 
 KIND = "OBServiceProvider"
 PLURAL = "observiceproviders"
@@ -87,8 +95,9 @@ class OidcClaim(Model):
     """The OIDC external claim the store's role check reads, and its local claim."""
 
     claim_uri: Token = Field(default="tpp_associated", description="OIDC claim URI.")
-    mapped_local_claim: Token = Field(
-        default="http://wso2.org/claims/active", description="Local claim it maps to."
+    mapped_local_claim: LocalClaimUri = Field(
+        default="http://wso2.org/claims/active",
+        description="Local claim it maps to, of WSO2's local dialect http://wso2.org/claims.",
     )
 
 
@@ -263,7 +272,7 @@ class OBServiceProviderSpec(Model):
     role_parameter: Token = Field(default="tpp_associated", description="roleParameter.")
     role: Token = Field(default="Internal/subscriber", description="role.")
     auth_http_method: Literal["POST", "GET"] = Field(default="POST", description="authHttpMethod.")
-    requested_claims: list[Token] = Field(
+    requested_claims: list[LocalClaimUri] = Field(
         default_factory=lambda: [
             "http://wso2.org/claims/emailaddress",
             "http://wso2.org/claims/active",
@@ -271,10 +280,12 @@ class OBServiceProviderSpec(Model):
         min_length=1,
         max_length=64,
         description=(
-            "Local claims the service provider requests: the runbook's email and "
+            "Local claims the service provider requests, each once: the runbook's email and "
             "tpp_associated, which are http://wso2.org/claims/emailaddress and "
-            "http://wso2.org/claims/active in the local dialect."
+            "http://wso2.org/claims/active in the local dialect (the service provider file "
+            "says its claims are of the local dialect, so no other dialect is accepted)."
         ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},  # the API server refuses twice
     )
     oidc_claim: OidcClaim = Field(
         default_factory=OidcClaim, description="The OIDC external claim and its local claim."
@@ -301,6 +312,14 @@ class OBServiceProviderSpec(Model):
         ),
     )
     base_files: BaseFiles = Field(description="The product files to patch.")
+
+    @field_validator("requested_claims")
+    @classmethod
+    def _each_requested_once(cls, claims: list[str]) -> list[str]:
+        twice = first_duplicate(claims)
+        if twice is not None:
+            raise ValueError(f"{twice} is requested twice; request each claim once")
+        return claims
 
     @model_validator(mode="after")
     def _needs(self) -> OBServiceProviderSpec:
