@@ -549,6 +549,31 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "spec.requestedClaims[0]",
             "String should match pattern",
         ),
+        # -- names the Key Manager reserves ------------------------------------------------
+        (
+            "the Key Manager's fallback service provider",
+            lambda d: sp(d).update(applicationName="default"),
+            "spec.applicationName",
+            "is a name the Key Manager reserves for its own service providers",
+        ),
+        (
+            "the resident service provider in another case",
+            lambda d: sp(d).update(applicationName="WSO2Carbon-Local-SP"),
+            "spec.applicationName",
+            "wso2carbon-local-sp in any case",
+        ),
+        (
+            "the resident identity provider",
+            lambda d: idp(d).update(identityProviderName="Local"),
+            "spec.identityProviderName",
+            "is a name the Key Manager reserves for its own identity providers",
+        ),
+        (
+            "the Key Manager's fallback identity provider",
+            lambda d: idp(d).update(identityProviderName="default"),
+            "spec.identityProviderName",
+            "(default, LOCAL in any case)",
+        ),
         # -- a truststore never replaces another product file ---------------------------
         (
             "output path under another product file",
@@ -1004,6 +1029,15 @@ MANIFEST_ONLY_CASES = {
 # Cases of the bad-input table that the schema alone can catch (the rest need the
 # referenced Secrets' and ConfigMaps' content, which only rendering sees).
 SCHEMA_CASES = {
+    "the Key Manager's fallback service provider",
+    "the resident service provider in another case",
+    "the resident identity provider",
+    "the Key Manager's fallback identity provider",
+    "a remote claim mapped twice",
+    "a local claim mapped from two remote claims",
+    "a claim mapped to the runbook's https dialect",
+    "a claim requested twice",
+    "a requested claim outside the local dialect",
     "non-https endpoint",
     "unsupported algorithm",
     "unknown field",

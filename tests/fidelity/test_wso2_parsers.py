@@ -128,6 +128,8 @@ def check_service_provider(docs: Docs, path: Path, read: dict[str, Any]) -> None
     assert inbound["inboundAuthType"] == "oauth2" and inbound["inboundAuthKey"]
     flow = read["localAndOutBoundAuthenticationConfig"]
     assert flow["authenticationType"] == "federated"
+    # Written, since the frameworks' defaults differ: every version reads the same.
+    assert flow["useUserstoreDomainInRoles"] is True
     [step] = flow["authenticationSteps"]
     assert (step["stepOrder"], step["subjectStep"], step["attributeStep"]) == (1, True, True)
     [federated] = step["federatedIdentityProviders"]
@@ -201,6 +203,20 @@ def _edges() -> list[tuple[str, Callable[[Docs], None]]]:
             ),
         ),
         ("a SaaS application", lambda d: sp(d).update(saasApp=True)),
+        (
+            "names next to the ones WSO2 reserves",
+            lambda d: (
+                idp(d).update(identityProviderName="LOCALE"),
+                sp(d).update(applicationName="Default"),
+            ),
+        ),
+        (
+            "prefixes of the names WSO2 reserves",
+            lambda d: (
+                idp(d).update(identityProviderName="default-directory"),
+                sp(d).update(applicationName="wso2carbon-local-sp-store"),
+            ),
+        ),
         (
             "a secret with markup",
             lambda d: s.find(d, "Secret", "ob-directory-client")["stringData"].update(

@@ -479,6 +479,7 @@ SERVICE_PROVIDER_XML = (
     "                </FederatedIdentityProviders>\n"
     "            </AuthenticationStep>\n"
     "        </AuthenticationSteps>\n"
+    "        <UseUserstoreDomainInRoles>true</UseUserstoreDomainInRoles>\n"
     "    </LocalAndOutBoundAuthenticationConfig>\n"
     "    <ClaimConfig>\n"
     "        <LocalClaimDialect>true</LocalClaimDialect>\n"

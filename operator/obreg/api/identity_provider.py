@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from .common import Model, SecretKeyRef, Status, WorkloadRef, cel
-from .names import EndpointUrl, FileName, LocalClaimUri, OneLine, first_duplicate
+from .names import EndpointUrl, IdentityProviderName, LocalClaimUri, OneLine, first_duplicate
 
 KIND = "OBIdentityProvider"
 PLURAL = "obidentityproviders"
@@ -98,11 +98,12 @@ class OBIdentityProviderSpec(Model):
     """The OB directory's OIDC endpoints and the client the ASPSP was issued there."""
 
     target: WorkloadRef = Field(description="The Key Manager workload.")
-    identity_provider_name: FileName = Field(
+    identity_provider_name: IdentityProviderName = Field(
         default="OBDirectory",
         description=(
-            "Identity provider name in the Key Manager, also the file name. A name starting "
-            "with SHARED_ makes the Key Manager persist it into its database."
+            "Identity provider name in the Key Manager, also the file name; not a name the "
+            "Key Manager reserves (default, LOCAL in any case). A name starting with SHARED_ "
+            "makes the Key Manager persist it into its database."
         ),
     )
     display_name: OneLine = Field(

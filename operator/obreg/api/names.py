@@ -17,7 +17,7 @@ look-around), so the CRD refuses what ``obreg render`` refuses.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -47,6 +47,45 @@ DataKey = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA
 # "." or "..", and holds no separator.
 FileName = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+
+
+
+def _reserved(kind: str, exact: tuple[str, ...], any_case: tuple[str, ...]) -> tuple[Any, ...]:
+    """A FileName that is not one of the names the Key Manager gives its own meaning,
+    compared as WSO2 compares each (read in carbon-identity-framework and
+    identity-inbound-auth-oauth at the 5.12 and 7.x tags): ``exact`` where every check is
+    case-sensitive, ``any_case`` where any check ignores case. A neighbour (``Default``,
+    ``default-sp``) means nothing special to WSO2 and is accepted."""
+    names = ", ".join([*exact, *(f"{n} in any case" for n in any_case)])
+    lowered = {n.lower() for n in any_case}
+    message = f"is a name the Key Manager reserves for its own {kind} ({names}); choose another"
+
+    def check(value: str) -> str:
+        if value in exact or value.lower() in lowered:
+            raise ValueError(message)
+        return value
+
+    rule = " && ".join(
+        [f"self != '{n}'" for n in exact] + [f"self.lowerAscii() != '{n}'" for n in sorted(lowered)]
+    )
+    return (
+        Field(json_schema_extra={"x-kubernetes-validations": [{"rule": rule, "message": message}]}),
+        AfterValidator(check),
+    )
+
+
+# The service provider names WSO2 reserves: "default" is the file-based fallback SP of
+# every client without its own (service-providers/default.xml; writing it would send
+# their logins through the Open Banking directory); wso2carbon-local-sp is the resident
+# SP (renaming to it is refused whatever the case); Console is 7.x's own console app.
+ServiceProviderName = Annotated[
+    FileName, *_reserved("service providers", ("default", "Console"), ("wso2carbon-local-sp",))
+]
+# The identity provider names WSO2 reserves: LOCAL is the resident identity provider
+# (some checks ignore case), "default" the file-based fallback for every unknown name.
+IdentityProviderName = Annotated[
+    FileName, *_reserved("identity providers", ("default",), ("LOCAL",))
 ]
 
 KEY_SEPARATOR = "__"  # "/" in a product path, as a ConfigMap/Secret key

@@ -17,10 +17,10 @@ from .common import FileSource, Model, SecretKeyRef, Status, WorkloadRef, cel
 from .names import (
     BaseUrl,
     EndpointUrl,
-    FileName,
     LocalClaimUri,
     ObjectName,
     OneLine,
+    ServiceProviderName,
     first_duplicate,
 )
 
@@ -207,11 +207,12 @@ class OBServiceProviderSpec(Model):
     )
     key_manager: WorkloadRef = Field(description="The Key Manager workload.")
     api_manager: WorkloadRef = Field(description="The API Manager workload (store).")
-    application_name: FileName = Field(
+    application_name: ServiceProviderName = Field(
         default="apim_store_ob",
         description=(
             "Service provider (application) name on the KM, also the SP file's name: "
-            "letters, digits, '.', '_' and '-', starting with a letter or digit."
+            "letters, digits, '.', '_' and '-', starting with a letter or digit; not a name "
+            "the Key Manager reserves (default, Console, wso2carbon-local-sp in any case)."
         ),
     )
     saas_app: bool = Field(

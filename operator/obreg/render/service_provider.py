@@ -72,6 +72,10 @@ def render(spec: OBServiceProviderSpec, client_id: str, identity_provider_name: 
                     ),
                 ),
             ),
+            # Its default differs between the frameworks obreg targets (false before
+            # 5.14.141, true since), and WSO2 reads the element only to turn it on, so
+            # both read one value only when it is written true.
+            xml_patch.element("UseUserstoreDomainInRoles", "true"),
         ),
         xml_patch.element(
             "ClaimConfig",
