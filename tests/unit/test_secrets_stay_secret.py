@@ -259,3 +259,21 @@ def test_a_trailing_newline_is_removed_from_every_secret_value_with_a_warning(
     site = (out / "obreg-demo/wso2-apim" / APIM_FILES["siteJson"]).read_text()
     assert f'"clientSecret": "{SP_SECRET}"' in site
     assert '"clientId": "store-client-id"' in site
+
+
+def test_a_refusal_never_lists_a_secrets_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever may name a Secret in a resource may not read it: a wrong key is told, the
+    keys the Secret does hold are not (a ConfigMap's are, to help)."""
+
+    def wrong_key(docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
+            if doc["kind"] == "OBTrustAnchor":
+                doc["spec"]["output"] = {"passwordSecretRef": {"name": "store-client", "key": "x"}}
+
+    out = tmp_path / "out"
+    assert main(["render", "-f", str(scenario(tmp_path, wrong_key)), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Secret obreg-demo/store-client has no key 'x'" in err
+    assert not any(key in err for key in ("'id'", "'secret'", "'pw'", " id,", "pw"))

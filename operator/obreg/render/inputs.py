@@ -100,8 +100,11 @@ class Inputs:
                 f"{kind} {namespace}/{name} not found", f"create the {kind} or fix the name"
             )
         if key not in data:
-            raise where.refuse(
-                f"{kind} {namespace}/{name} has no key {key!r}",
-                f"keys present: {', '.join(sorted(data)) or 'none'}",
+            # A ConfigMap's keys help; a Secret's are not told to whoever may only name it.
+            hint = (
+                f"keys present: {', '.join(sorted(data)) or 'none'}"
+                if kind == "ConfigMap"
+                else "check the key's name with someone who may read the Secret"
             )
+            raise where.refuse(f"{kind} {namespace}/{name} has no key {key!r}", hint)
         return data[key]
