@@ -149,3 +149,14 @@ def test_through_render_a_deep_or_escaped_base_file_is_refused_at_its_field(
         return
     assert code == EXIT_REFUSED, err
     assert "spec.baseFiles." in err and message in err
+
+
+def test_json5_past_its_byte_budget_is_refused_before_json5_parses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(budgets, "JSON5_BYTES", 20)
+    assert json_text.load_object('{"a": "é012345678"}', WHERE) == {"a": "é012345678"}  # 20 bytes
+    assert refusal('{"a": "é0123456789"}') == (
+        "OBServiceProvider ns/sp: spec.baseFiles.siteJson: larger than 20 bytes "
+        "(site.json and the locale files are smaller)"
+    )

@@ -117,8 +117,12 @@ def _whole_characters(value: object, where: Where) -> object:
 
 
 def load_object(text: str, where: Where) -> dict[str, object]:
-    """The document as Python values, refused past budgets.NESTING_DEPTH before json5's
-    recursive parser runs."""
+    """The document as Python values, refused past budgets.JSON5_BYTES (json5's CPU) or
+    budgets.NESTING_DEPTH (its recursion) before json5's parser runs."""
+    if len(text.encode("utf-8", "surrogatepass")) > budgets.JSON5_BYTES:
+        raise where.refuse(
+            f"larger than {budgets.JSON5_BYTES} bytes", "site.json and the locale files are smaller"
+        )
     levels = nesting(text)
     if levels > budgets.NESTING_DEPTH:
         raise where.refuse(
