@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from obreg.cli import main
+from tests.hostile_keystores import encrypted_info, jceks, pbes2, pfx
 from tests.pki import DAY, NOW, issue
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -851,6 +852,32 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             ),
             "spec.baseKeystore",
             "the base keystore holds a private key",
+        ),
+        (
+            "a base PKCS12 whose MAC asks for 2^31 iterations",
+            lambda d: (
+                binary_secret(
+                    d, "p12", "store", pfx(encrypted_info(pbes2(2048)), mac_iterations=2**31 - 1)
+                ),
+                base_pkcs12(d),
+            ),
+            "spec.baseKeystore",
+            "macData.iterations asks for more than 1000000 key-derivation iterations",
+        ),
+        (
+            "a base PKCS12 whose encrypted certificates ask for 2^31 iterations",
+            lambda d: (
+                binary_secret(d, "p12", "store", pfx(encrypted_info(pbes2(2**31 - 1)))),
+                base_pkcs12(d),
+            ),
+            "spec.baseKeystore",
+            "asks for more than 1000000 key-derivation iterations",
+        ),
+        (
+            "a base JCEKS holding a secret key",
+            lambda d: base_keystore(d, jceks([], secret_keys=1)),
+            "spec.baseKeystore",
+            "the base keystore holds key entries",
         ),
         (
             "a base PKCS12 that is not one",
