@@ -109,8 +109,10 @@ e2e-kind: controlplane
 # Benchmarks (bench/): figures printed and written as JSON to bench/results/.
 bench-quick: controlplane
 	PYTHONPATH=hack:. $(PY) -m bench.render --quick
+	PYTHONPATH=hack:. $(PY) -m bench.growth --quick
 	PYTHONPATH=hack:. $(PY) -m bench.operator --quick
 
 bench: controlplane
 	PYTHONPATH=hack:. $(PY) -m bench.render
+	PYTHONPATH=hack:. $(PY) -m bench.growth
 	PYTHONPATH=hack:. $(PY) -m bench.operator
