@@ -20,10 +20,11 @@ MANIFEST_BYTES = 8 * 1024 * 1024
 # One Key Manager answer, on the wire and after decompression: the largest WSO2 admin
 # answer obreg reads (getScopes of a KM with a few hundred scopes) is under 1 MiB.
 KM_ANSWER_BYTES = 4 * 1024 * 1024
-# One base JSON5 file (site.json, the store's locale files): json5's parser is pure Python
+# One base file that needs JSON5 (comments, trailing commas; plain JSON is read by the
+# standard library's C parser and needs no such budget): json5's parser is pure Python
 # and slow, up to 47 us a byte (6 s of CPU for 128 KiB of dense arrays, 0.7 s for 128 KiB
 # of one string, measured with json5 0.17), so its bytes are its CPU budget. The sample
-# site.json is 1 KB; the store's stock locale files hold a few hundred short strings.
+# site.json is 1 KB; the store's stock locale files are plain JSON.
 JSON5_BYTES = 128 * 1024
 
 # --- Structure --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import yaml
@@ -155,8 +156,14 @@ def test_json5_past_its_byte_budget_is_refused_before_json5_parses_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(budgets, "JSON5_BYTES", 20)
-    assert json_text.load_object('{"a": "é012345678"}', WHERE) == {"a": "é012345678"}  # 20 bytes
-    assert refusal('{"a": "é0123456789"}') == (
-        "OBServiceProvider ns/sp: spec.baseFiles.siteJson: larger than 20 bytes "
-        "(site.json and the locale files are smaller)"
+    # Text that needs JSON5 (a trailing comma): 20 bytes are read, 21 refused.
+    assert json_text.load_object('{"a": "é01234567",}', WHERE) == {"a": "é01234567"}
+    assert refusal('{"a": "é012345678",}') == (
+        "OBServiceProvider ns/sp: spec.baseFiles.siteJson: larger than 20 bytes of JSON5 "
+        "(comments or trailing commas) (write it as plain JSON, or trim it: site.json and "
+        "the locale files are smaller)"
     )
+    # Plain JSON is read by the standard library's parser in C: no JSON5 budget.
+    assert json_text.load_object('{"a": "é0123456789"}', WHERE) == {"a": "é0123456789"}
+    with patch.object(json_text.json5, "loads", side_effect=AssertionError("json5 ran")):
+        assert json_text.load_object('{"a": ["x", 1, {"b": null}]}', WHERE)

@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import json5
@@ -82,17 +83,17 @@ def _stack_depth() -> int:
     return depth
 
 
-def _parse(text: str, levels: int, where: Where) -> object:
-    """json5.loads, and the walk joining surrogates, with the recursion they need for
-    ``levels`` of nesting above this call, whatever the caller's own depth (the
-    operator's handlers run deep in kopf's stack); pure-Python frames take no C stack on
-    Python 3.11+."""
+def _parse(loads: Callable[[str], object], text: str, levels: int, where: Where) -> object:
+    """``loads`` (json's or json5's), and the walk joining surrogates, with the recursion
+    they need for ``levels`` of nesting above this call, whatever the caller's own depth
+    (the operator's handlers run deep in kopf's stack); pure-Python frames take no C
+    stack on Python 3.11+."""
     with _RECURSION:
         previous = sys.getrecursionlimit()
         needed = _stack_depth() + _FRAMES_PER_LEVEL * (levels + 2)
         sys.setrecursionlimit(max(previous, needed))
         try:
-            return _whole_characters(json5.loads(text), where)
+            return _whole_characters(loads(text), where)
         finally:
             sys.setrecursionlimit(previous)
 
@@ -117,19 +118,29 @@ def _whole_characters(value: object, where: Where) -> object:
 
 
 def load_object(text: str, where: Where) -> dict[str, object]:
-    """The document as Python values, refused past budgets.JSON5_BYTES (json5's CPU) or
-    budgets.NESTING_DEPTH (its recursion) before json5's parser runs."""
-    if len(text.encode("utf-8", "surrogatepass")) > budgets.JSON5_BYTES:
-        raise where.refuse(
-            f"larger than {budgets.JSON5_BYTES} bytes", "site.json and the locale files are smaller"
-        )
+    """The document as Python values, refused past budgets.NESTING_DEPTH before any
+    parser recurses. Plain JSON (what the stock locale files are) is read by the
+    standard library's parser, in C; only text that needs JSON5 (comments, trailing
+    commas) reaches json5's, whose CPU is bounded by budgets.JSON5_BYTES."""
     levels = nesting(text)
     if levels > budgets.NESTING_DEPTH:
         raise where.refuse(
             f"nested more than {budgets.NESTING_DEPTH} deep", "site.json nests about 4 deep"
         )
     try:
-        value = _parse(text, levels, where)
+        value = _parse(json.loads, text, levels, where)
+    except ValueError:
+        if len(text.encode("utf-8", "surrogatepass")) > budgets.JSON5_BYTES:
+            raise where.refuse(
+                f"larger than {budgets.JSON5_BYTES} bytes of JSON5 (comments or trailing commas)",
+                "write it as plain JSON, or trim it: site.json and the locale files are smaller",
+            ) from None
+    else:
+        if not isinstance(value, dict):
+            raise where.refuse("the document is not a JSON object")
+        return value
+    try:
+        value = _parse(json5.loads, text, levels, where)
     except ValueError as err:
         line = re.search(r":(\d+)", str(err))
         at = f" near line {line.group(1)}" if line else ""
