@@ -360,6 +360,30 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "not valid JSON5",
         ),
         (
+            "site.json nested past the budget",
+            lambda d: base_file(d, "site.json", '{"a": ' * 65 + "1" + "}" * 65),
+            "spec.baseFiles.siteJson",
+            "nested more than 64 deep",
+        ),
+        (
+            "site.json escaping half a surrogate pair",
+            lambda d: base_file(d, "site.json", '{"oidcConfiguration": {"k": "\\ud83d"}}'),
+            "spec.baseFiles.siteJson",
+            "a string escapes half of a surrogate pair",
+        ),
+        (
+            "site.json needing JSON5 past its budget",
+            lambda d: base_file(d, "site.json", '{"a": "' + "x" * 131_072 + '", // comment\n}'),
+            "spec.baseFiles.siteJson",
+            "larger than 131072 bytes of JSON5",
+        ),
+        (
+            "identity.xml nested past the budget",
+            lambda d: base_file(d, "identity.xml", "<a>" * 65 + "</a>" * 65),
+            "spec.baseFiles.identityXml",
+            "nested more than 64 deep",
+        ),
+        (
             "site.json that is not an object",
             lambda d: base_file(d, "site.json", "[1, 2]"),
             "spec.baseFiles.siteJson",
