@@ -12,13 +12,23 @@ per owner, a duplicate key is a generic database fault, an unknown key is a faul
 scope without claims is not listed by getScopes; an external claim needs an existing
 dialect and a valid local claim; refused credentials are HTTP 500 with Carbon's
 "Access Denied" fault. With ``hash_secrets`` it behaves like a KM with client-secret
-hashing on: it stores and returns a hash, and isHashDisabled says false.
+hashing on (HashingPersistenceProcessor): it stores {"hash": hex, "algorithm": A}, the
+unsalted digest ``hash_algorithm`` of the secret's UTF-8 bytes, returns that from both
+reads, takes an update only with that value as its secret, and isHashDisabled says false.
+A name is looked up per tenant, whoever owns the app (the last of several), while a
+register refuses a name only its own owner has already.
+
+``release`` picks the oauth component's words for an app a read does not find: 6.0.53's
+(the contract's) by default, or "6.7.149" (IS 5.12 and later): its own words for "not
+found", the older ones then meaning a server error, and an app cache that answers the
+read by key with the plaintext secret right after a register (until it is removed).
 
 Test knobs: ``delay`` (seconds before answering), ``faults`` (fault an operation with a
 reason until removed), ``stop``/``start`` (the KM down and up on the same port),
-``hash_secrets``, ``calls`` (every operation received), ``unauthorized`` (requests
-refused for credentials) and ``drop_after`` (operations that are applied and then get no
-answer: the connection is closed, as when it breaks on the way back).
+``hash_secrets``, ``hash_algorithm``, ``release``, ``calls`` (every operation received),
+``unauthorized`` (requests refused for credentials) and ``drop_after`` (operations that
+are applied and then get no answer: the connection is closed, as when it breaks on the
+way back).
 ``python hack/kmdouble.py --port N --dir D`` serves it standalone (``make demo`` does),
 with a throwaway CA written to D/ca.crt.
 """
@@ -32,6 +42,7 @@ import hashlib
 import hmac
 import http.server
 import ipaddress
+import json
 import secrets
 import ssl
 import tempfile
@@ -87,6 +98,14 @@ DEFAULT_EXPIRY = {  # the server's defaults, taken when a request says 0
     "idTokenExpiryTime": 3600,
 }
 APP = CONTRACT.dtos["OAuthConsumerAppDTO"]
+# MessageDigest names the double's hash_algorithm may take, as hashlib names them.
+_DIGESTS = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
 
 
 class Refused(Exception):
@@ -144,6 +163,10 @@ class KmDouble:
         self.unauthorized = 0  # requests refused for their credentials
         self.delay = 0.0
         self.hash_secrets = False
+        self.hash_algorithm = "SHA-256"  # identity.xml's <HashAlgorithm>
+        self.release = "6.0.53"
+        # 6.7+'s AppInfoCache: consumer key -> the plaintext secret it was registered with.
+        self.cached_secrets: dict[str, str] = {}
         # What a load balancer's maintenance page looks like to a SOAP client.
         self.garbage = False
         # What a load balancer in front of a KM that is down answers (e.g. 503), and
@@ -203,8 +226,27 @@ class KmDouble:
             return [c for c in self.calls if c in WRITES]
 
     def stored_secret(self, secret: str) -> str:
-        """What the database keeps of a client secret: itself, or its hash."""
-        return hashlib.sha256(secret.encode()).hexdigest() if self.hash_secrets else secret
+        """What the database keeps of a client secret: itself, or HashingPersistence-
+        Processor's JSON (org.json writes "hash" first: its HashMap's order)."""
+        if not self.hash_secrets:
+            return secret
+        name = _DIGESTS[self.hash_algorithm.upper()]
+        digest = hashlib.new(name, secret.encode()).hexdigest()
+        return json.dumps({"hash": digest, "algorithm": self.hash_algorithm}, separators=(",", ":"))
+
+    def _fault(self, op: kmcontract.Operation, which: str, **values: Any) -> Refused:
+        """The fault ``which`` in this release's words."""
+        newer = f"{which} (6.7+)"
+        chosen = newer if self.release != "6.0.53" and newer in op.faults else which
+        return Refused(op.fault(chosen, **values))
+
+    def _by_key(self, key: str) -> dict[str, Any] | None:
+        """The app as the read by key finds it: 6.7+'s cache first (the plaintext secret
+        right after a register), then the database."""
+        app = self.db.apps.get(key)
+        if app is not None and key in self.cached_secrets:
+            return {**app, "oauthConsumerSecret": self.cached_secrets[key]}
+        return app
 
     # -- the services -------------------------------------------------------------------
 
@@ -213,21 +255,14 @@ class KmDouble:
         db, op = self.db, CONTRACT.operations[operation]
         if operation in ("getOAuthApplicationData", "getOAuthApplicationDataByAppName"):
             if operation == "getOAuthApplicationData":
-                app = db.apps.get(params["consumerKey"])
+                app = self._by_key(params["consumerKey"])
                 unknown = "unknown key"
-            else:
-                app = next(
-                    (
-                        a
-                        for a in db.apps.values()
-                        if a["applicationName"] == params["appName"]
-                        and a["username"] == self.username
-                    ),
-                    None,
-                )
+            else:  # WHERE APP_NAME=? AND TENANT_ID=?: any owner's; the last row wins
+                named = [a for a in db.apps.values() if a["applicationName"] == params["appName"]]
+                app = named[-1] if named else None
                 unknown = "unknown name"
             if app is None:
-                raise Refused(op.fault(unknown, **params))
+                raise self._fault(op, unknown, **params)
             return {k: v for k, v in app.items() if k not in op.omits}
         if operation == "registerOAuthApplicationData":
             return self._register(op, params["application"])
@@ -235,6 +270,7 @@ class KmDouble:
             return self._update(op, params["consumerAppDTO"])
         if operation == "removeOAuthApplicationData":
             db.apps.pop(params["consumerKey"], None)
+            self.cached_secrets.pop(params["consumerKey"], None)
             return None
         if operation == "getScopes":  # a scope with no claims is not listed
             return [{"claim": c, "name": n} for n, c in sorted(db.scopes.items()) if c]
@@ -292,7 +328,8 @@ class KmDouble:
             app["oauthConsumerSecret"] = secrets.token_urlsafe(20)
         elif not given.get("oauthConsumerSecret"):
             app["oauthConsumerSecret"] = secrets.token_urlsafe(20)
-        app["oauthConsumerSecret"] = self.stored_secret(app["oauthConsumerSecret"])
+        plaintext = app["oauthConsumerSecret"]
+        app["oauthConsumerSecret"] = self.stored_secret(plaintext)
         app["OAuthVersion"] = given.get("OAuthVersion") or "OAuth-2.0"
         app["username"], app["state"] = self.username, "ACTIVE"
         for name, default in DEFAULT_EXPIRY.items():
@@ -305,16 +342,19 @@ class KmDouble:
         if app["oauthConsumerKey"] in self.db.apps:
             raise Refused(op.fault("duplicate key", **app))
         self.db.apps[app["oauthConsumerKey"]] = app
+        if self.release != "6.0.53":
+            self.cached_secrets[app["oauthConsumerKey"]] = plaintext
 
     def _update(self, op: kmcontract.Operation, given: dict[str, Any]) -> None:
         key, secret = given.get("oauthConsumerKey"), given.get("oauthConsumerSecret")
         if not key or not secret:
             raise Refused(op.fault("no key or secret"))
-        app = self.db.apps.get(key)
-        if app is None or not hmac.compare_digest(
-            str(app["oauthConsumerSecret"]).encode(), str(secret).encode()
+        found = self._by_key(key)  # the secret must be what the read by key returns
+        if found is None or not hmac.compare_digest(
+            str(found["oauthConsumerSecret"]).encode(), str(secret).encode()
         ):
             raise Refused(op.fault("unknown key or other secret"))
+        app = self.db.apps[key]
         version_2 = given.get("OAuthVersion") == "OAuth-2.0"
         for grant in self._grants(given.get("grantTypes")) if version_2 else []:
             if grant not in ALLOWED_GRANTS:

@@ -108,7 +108,8 @@ async def facts(client: AdminClient, seen: Observed) -> list[str]:
         lines.append(_fact(False, what, str(err)))
     hashed = not await client.hash_disabled()
     lines.append(
-        "FACT?   client secret hashing is ON: obreg cannot manage the OAuth app and says so"
+        "fact    client secret hashing is ON: obreg compares its own digest of the secret "
+        "with the stored one"
         if hashed
         else "fact    client secrets are kept unhashed (the default): obreg can compare them"
     )

@@ -340,20 +340,6 @@ def test_the_admin_password_is_masked_in_a_fault_without_being_named(
     assert "km-admin-pw" not in str(raised.value) and "login *** failed" in str(raised.value)
 
 
-def test_a_hashing_km_stops_with_a_clear_failure_instead_of_re_registering(
-    km: tuple[kmdouble.KmDouble, bytes],
-) -> None:
-    double, _ = km
-    double.hash_secrets = True
-    converge(km)  # registered; the KM keeps only a hash of the secret
-    writes = len(double.writes())
-    with pytest.raises(KmError) as refused:
-        converge(km)
-    assert refused.value.kind == "unsupported"
-    assert "hashes client secrets" in str(refused.value)
-    assert len(double.writes()) == writes, "no remove and register on every pass"
-
-
 def test_a_claimless_openid_scope_gets_the_claim(km: tuple[kmdouble.KmDouble, bytes]) -> None:
     double, _ = km
     double.db.scopes["openid"] = []  # getScopes does not list it

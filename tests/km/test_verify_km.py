@@ -82,7 +82,7 @@ def test_in_place_after_obreg_and_differences_named(
     double.hash_secrets = True
     double.db.scopes["openid"] = []
     status, out = verify_km(km, tmp_path)
-    assert "FACT?   client secret hashing is ON" in out
+    assert "fact    client secret hashing is ON" in out
     assert "fact    scope openid exists without claims" in out
     double.hash_secrets = False
     double.db.scopes["openid"] = ["sub", "tpp_associated"]

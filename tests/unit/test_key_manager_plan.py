@@ -4,6 +4,11 @@ the desired state needs none."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from obreg.api import parse
 from obreg.render import site_json
@@ -16,6 +21,7 @@ from obreg.rules.km_app import (
     OAuthApp,
     Observed,
     ObservedApp,
+    check_secret,
     desired,
     plan,
 )
@@ -98,17 +104,46 @@ def test_a_claimless_openid_scope_gets_the_claim() -> None:
     assert kinds(Observed(seen().app, [CLAIM], {"openid": []})) == ["add_scope_claim"]
 
 
-def test_a_hashing_km_is_not_re_registered_on_every_pass() -> None:
-    hashed = seen(client_secret="5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8")
-    blocked = plan(WANT, dataclasses.replace(hashed, secrets_readable=False))
-    assert blocked == Blocked(
-        "the Key Manager hashes client secrets (client secret hashing is on), so obreg "
-        "cannot check or update the OAuth app's secret; turn hashing off, or manage the "
-        "OAuth app by hand and remove keyManagerAdmin",
+def wso2_stored(secret: str, algorithm: str = "SHA-256") -> str:
+    """HashingPersistenceProcessor's JSON, written apart from obreg's reader."""
+    digest = hashlib.new(algorithm.replace("SHA-", "sha").lower(), secret.encode()).hexdigest()
+    return json.dumps({"hash": digest, "algorithm": algorithm}, separators=(",", ":"))
+
+
+@given(
+    secret=st.text(min_size=1, max_size=40),
+    other=st.text(min_size=1, max_size=40),
+    algorithm=st.sampled_from(["SHA-256", "SHA-384", "SHA-512", "SHA-1"]),
+)
+def test_a_hashed_secret_is_checked_by_obregs_own_digest(
+    secret: str, other: str, algorithm: str
+) -> None:
+    """WSO2 keeps an unsalted digest of the secret's UTF-8 bytes, so it is a function of
+    what obreg holds: the same secret matches, any other differs and is set again."""
+    want = dataclasses.replace(WANT, app=dataclasses.replace(WANT.app, client_secret=secret))
+    stored = seen(client_secret=wso2_stored(secret, algorithm)).app
+    assert stored is not None
+    assert check_secret(want, stored) == "same"
+    assert kinds(dataclasses.replace(seen(), app=stored)) == (
+        [] if secret == "the-secret" else ["replace_app"]
+    )
+    if other != secret:
+        elsewhere = seen(client_secret=wso2_stored(other, algorithm)).app
+        assert elsewhere is not None
+        assert check_secret(want, elsewhere) == "differs"
+
+
+def test_a_digest_obreg_cannot_compute_is_not_re_registered_on_every_pass() -> None:
+    hashed = seen(client_secret=json.dumps({"hash": "ab12", "algorithm": "MD2"}))
+    assert plan(WANT, hashed) == Blocked(
+        "the Key Manager keeps client secrets hashed with MD2, a digest obreg cannot "
+        "compute, so it cannot check the OAuth app's secret; set <HashAlgorithm> to "
+        "SHA-256 in identity.xml, or manage the OAuth app by hand and remove keyManagerAdmin",
         retry=False,
     )
-    # A KM that keeps secrets readable gets the app registered again with the new secret.
-    assert kinds(hashed) == ["replace_app"]
+    # Anything else that is not obreg's secret is a secret that differs.
+    for stored in ("{not json", '{"hash": "ab"}', "[1]", "5e884898da28047151d0e56f8dc6292773"):
+        assert kinds(seen(client_secret=stored)) == ["replace_app"], stored
 
 
 def test_an_app_of_the_name_with_another_client_id_is_not_taken_over() -> None:

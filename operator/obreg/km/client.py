@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import secrets as random
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,8 +63,15 @@ _DENIED = (
     "account is disabled",
     "until the account is unlocked",
 )
-# getOAuthApplicationData's fault for a consumer key it does not know.
-_UNKNOWN_KEY = "Error while retrieving the app information using consumerKey: "
+# The reads' fault for an app they do not find. identity-inbound-auth-oauth 6.7 and 7.x
+# (IS 5.12, IS 7) answer it in words of its own (OAUTH-60002); in those releases the words
+# of 6.0.x (IS-KM 5.7) mean a server error (OAUTH-65001), while 6.0.x answers both an
+# unknown app and a database error with them. So the older words mean "no such app" only
+# from a KM that answers an app known not to exist with them (AdminClient._legacy).
+_NOT_FOUND_KEY = "Cannot find a valid OAuth client for consumerKey: "
+_NOT_FOUND_NAME = "Cannot find a valid OAuth client with application name: "
+_LEGACY_KEY = "Error while retrieving the app information using consumerKey: "
+_LEGACY_NAME = "Error while retrieving the app information by app name: "
 
 
 class KmError(Exception):
@@ -149,6 +157,7 @@ class AdminClient:
         token = base64.b64encode(f"{connection.username}:{connection.password}".encode())
         self._auth = "Basic " + token.decode()
         self.calls: list[str] = []  # operations sent, in order (for metrics and tests)
+        self._legacy_words: bool | None = None  # see _legacy
 
     def _masked(self, text: str) -> str:
         """KM text with every secret masked (before anything else reads it) and its
@@ -251,27 +260,68 @@ class AdminClient:
 
     # -- OAuthAdminService --------------------------------------------------------------
 
+    async def _not_found(self, err: KmError, modern: str, legacy: str, value: str) -> bool:
+        """Whether a read's fault says the app does not exist, and nothing else."""
+        if err.kind != "fault":
+            return False
+        if err.reason == modern + value:
+            return True
+        return err.reason == legacy + value and await self._legacy()
+
+    async def _legacy(self) -> bool:
+        """Whether this KM answers an unknown app in 6.0.x's words, which it then also uses
+        for a database error (there the two cannot be told apart). Asked once, with a
+        consumer key no app has, only when a read answered in those words."""
+        if self._legacy_words is None:
+            probe = f"obreg-no-such-app-{random.token_hex(8)}"
+            try:
+                await self._call(OAUTH, "getOAuthApplicationData", [("consumerKey", probe)])
+                self._legacy_words = False  # an app for a random key: nothing is known
+            except KmError as err:
+                if err.kind != "fault":
+                    raise
+                self._legacy_words = err.reason == _LEGACY_KEY + probe
+        return self._legacy_words
+
     async def get_app(self, client_id: str) -> ObservedApp | None:
         """The app with this consumer key, or None when the KM says it has none (its
         fault for an unknown key); any other fault is raised."""
         try:
             found = await self._call(OAUTH, "getOAuthApplicationData", [("consumerKey", client_id)])
         except KmError as err:
-            if err.kind == "fault" and _UNKNOWN_KEY + client_id in err.reason:
+            if await self._not_found(err, _NOT_FOUND_KEY, _LEGACY_KEY, client_id):
                 return None
             raise
         return self._app(found)
 
     async def get_app_by_name(self, name: str) -> ObservedApp | None:
-        """The app of this name owned by the admin user, or None; unlike the read by key,
-        this one returns backChannelLogoutUrl."""
+        """The app of this name in the admin user's tenant (whoever owns it; of several,
+        the KM returns one), or None when the KM says it has none; any other fault is
+        raised, since taking it for "no app" would register a second app of the name.
+        Unlike the read by key, this one returns backChannelLogoutUrl."""
         try:
             found = await self._call(OAUTH, "getOAuthApplicationDataByAppName", [("appName", name)])
         except KmError as err:
-            if err.kind == "fault":
+            if await self._not_found(err, _NOT_FOUND_NAME, _LEGACY_NAME, name):
                 return None
             raise
         return self._app(found)
+
+    async def whole_app(self, current: ObservedApp) -> ObservedApp:
+        """Every field the KM keeps of the app ``current`` (read by key, which leaves out
+        the back-channel logout URL): read again by name, which returns it. Raised when
+        the read by name returns another app (names are unique per owner only), since a
+        write from a partial read would clear what it left out."""
+        whole = await self.get_app_by_name(current.name)
+        if whole is None or whole.client_id != current.client_id:
+            other = f"the app of client id {whole.client_id}" if whole else "no app"
+            raise KmError(
+                "unsupported",
+                f"{OAUTH}.getOAuthApplicationDataByAppName: the Key Manager returned {other} "
+                f"for the name {current.name}, so obreg cannot read every setting of its app "
+                "and does not rewrite it (what it cannot read would be cleared)",
+            )
+        return whole
 
     @staticmethod
     def _app(found: list[etree._Element]) -> ObservedApp | None:
@@ -305,14 +355,18 @@ class AdminClient:
         return bool(found) and (found[0].text or "").strip() == "true"
 
     @staticmethod
-    def _app_dto(app: OAuthApp, keep: ObservedApp | None = None) -> soap.Dto:
+    def _app_dto(
+        app: OAuthApp, keep: ObservedApp | None = None, secret: str | None = None
+    ) -> soap.Dto:
+        """The DTO of ``app``: the fields obreg manages, and every other field of ``keep``
+        as read; the secret is ``secret`` when given (an update sends the stored one)."""
         managed: dict[str, str | tuple[str, ...]] = {
             "OAuthVersion": OAUTH_VERSION,
             "applicationName": app.name,
             "callbackUrl": app.callback_url,
             "grantTypes": " ".join(app.grant_types),
             "oauthConsumerKey": app.client_id,
-            "oauthConsumerSecret": app.client_secret,
+            "oauthConsumerSecret": app.client_secret if secret is None else secret,
         }
         kept: dict[str, str | tuple[str, ...]] = {}
         for name, values in (keep.fields if keep else {}).items():
@@ -320,21 +374,29 @@ class AdminClient:
         kept.update(managed)
         return soap.Dto(soap.OAUTH_DTO, tuple(kept.items()))
 
-    async def register_app(self, app: OAuthApp) -> None:
+    async def register_app(self, app: OAuthApp, keep: ObservedApp | None = None) -> None:
+        """Register ``app`` with its client id and secret; with ``keep``, every other
+        field as read from the app it replaces."""
         await self._call(
-            OAUTH, "registerOAuthApplicationData", [("application", self._app_dto(app))]
+            OAUTH, "registerOAuthApplicationData", [("application", self._app_dto(app, keep))]
         )
 
     async def update_app(self, app: OAuthApp, current: ObservedApp) -> None:
-        """Update name, callback and grants. The service overwrites every field it
-        manages (a field left out is cleared), and the read by key leaves out the
-        back-channel logout URL, so the app is read again by name, which includes it,
-        and everything obreg does not manage is sent back as read. The secret must be
-        the stored one (the service checks it)."""
-        full = await self.get_app_by_name(current.name)
-        keep = full if full is not None and full.client_id == current.client_id else current
-        dto = self._app_dto(app, keep)
+        """Update name, callback and grants. The service replaces rather than merges (a
+        field left out is cleared) and the read by key leaves out the back-channel logout
+        URL, so every field is read (whole_app) and sent back as read. The secret must
+        equal what the read by key returned (the service compares it with the stored
+        value: on a hashing KM, the hash), so it is sent exactly as read."""
+        dto = self._app_dto(app, await self.whole_app(current), secret=current.client_secret)
         await self._call(OAUTH, "updateConsumerApplication", [("consumerAppDTO", dto)])
+
+    async def replace_app(self, app: OAuthApp, current: ObservedApp) -> None:
+        """Give the app a new secret and change nothing else: no call sets a chosen secret
+        on an existing app, so every field is read, the app removed, and registered again
+        with all of them and the new secret."""
+        whole = await self.whole_app(current)
+        await self.remove_app(app.client_id)
+        await self.register_app(app, whole)
 
     async def remove_app(self, client_id: str) -> None:
         await self._call(OAUTH, "removeOAuthApplicationData", [("consumerKey", client_id)])

@@ -9,26 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..rules.km_app import OIDC_DIALECT, Blocked, Desired, Observed, plan, secret_differs
+from ..rules.km_app import OIDC_DIALECT, Blocked, Desired, Observed, plan
 from .client import AdminClient, KmError
 
 
 async def observe(client: AdminClient, want: Desired) -> Observed:
-    """Three reads, and three more only when they decide something: whether secrets are
-    readable (the app's secret differs), whether the scope exists without claims
-    (getScopes does not list it) and whether an app has the name (none has the id)."""
+    """Three reads, and two more only when they decide something: whether the scope
+    exists without claims (getScopes does not list it) and whether an app has the name
+    (none has the id). A hashing KM needs no question of its own: the secret it returns
+    is checked as it is (rules/km_app.check_secret)."""
     app = await client.get_app(want.app.client_id)
     claims = await client.get_external_claims(OIDC_DIALECT)
     scopes: dict[str, Sequence[str]] = dict(await client.get_scopes())
     if want.scope not in scopes and await client.scope_exists(want.scope):
         scopes[want.scope] = []
-    readable = app is None or not secret_differs(want, app) or await client.hash_disabled()
     named = await client.get_app_by_name(want.app.name) if app is None else None
     return Observed(
         app=app,
         claims=claims,
         scopes=scopes,
-        secrets_readable=readable,
         name_taken_by=named.client_id if named is not None else None,
     )
 
@@ -50,8 +49,8 @@ async def converge(client: AdminClient, want: Desired) -> list[str]:
             if step.kind == "register_app":
                 await client.register_app(want.app)
             elif step.kind == "replace_app":
-                await client.remove_app(want.app.client_id)
-                await client.register_app(want.app)
+                assert seen.app is not None  # planned only for an existing app
+                await client.replace_app(want.app, seen.app)
             elif step.kind == "update_app":
                 assert seen.app is not None  # planned only for an existing app
                 await client.update_app(want.app, seen.app)

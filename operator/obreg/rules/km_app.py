@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -99,8 +100,6 @@ class Observed:
     app: ObservedApp | None
     claims: Sequence[ExternalClaim]  # of the OIDC dialect
     scopes: Mapping[str, Sequence[str]]  # scope -> claims (a claimless scope: [])
-    # Asked only when the app's secret differs: whether the KM keeps secrets unhashed.
-    secrets_readable: bool = True
     # Asked only when no app has the client id: the client id of an app that has the
     # name already (app names are unique per owner, so registering would be refused).
     name_taken_by: str | None = None
@@ -127,8 +126,66 @@ class Step:
     description: str  # for status and events: names only, never a secret
 
 
-def secret_differs(want: Desired, seen: ObservedApp) -> bool:
-    return not hmac.compare_digest(seen.client_secret.encode(), want.app.client_secret.encode())
+# Java's MessageDigest names (case-insensitive there) and hashlib's for the same digest:
+# what identity.xml's <HashAlgorithm> may name (SHA-256 by default).
+_JAVA_DIGESTS = {
+    "MD5": "md5",
+    "SHA": "sha1",
+    "SHA1": "sha1",
+    "SHA-1": "sha1",
+    "SHA-224": "sha224",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+    "SHA-512/224": "sha512_224",
+    "SHA-512/256": "sha512_256",
+    "SHA3-224": "sha3_224",
+    "SHA3-256": "sha3_256",
+    "SHA3-384": "sha3_384",
+    "SHA3-512": "sha3_512",
+}
+SecretCheck = Literal["same", "differs", "unverifiable"]
+
+
+def wso2_hash(stored: str) -> tuple[str, str] | None:
+    """(algorithm, hex digest) when ``stored`` is how a hashing KM keeps a client secret:
+    HashingPersistenceProcessor stores the JSON object {"algorithm": A, "hash": H}, H the
+    lower-case hex of MessageDigest A over the secret's UTF-8 bytes, unsalted. None for
+    anything else (a KM without hashing returns the secret itself)."""
+    if not stored.startswith("{"):
+        return None
+    try:
+        found = json.loads(stored)
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or set(found) != {"algorithm", "hash"}:
+        return None
+    algorithm, digest = found["algorithm"], found["hash"]
+    if not isinstance(algorithm, str) or not isinstance(digest, str):
+        return None
+    return algorithm, digest
+
+
+def check_secret(want: Desired, seen: ObservedApp) -> SecretCheck:
+    """Whether the KM holds obreg's secret. A KM without hashing returns it as stored; a
+    hashing one returns its hash (or, in 6.7+, the plaintext from its cache right after a
+    register), and since that hash is a plain digest of the secret, obreg computes the
+    same digest and compares. Only a digest obreg cannot compute is "unverifiable"."""
+    ours = want.app.client_secret.encode()
+    if hmac.compare_digest(seen.client_secret.encode(), ours):
+        return "same"
+    hashed = wso2_hash(seen.client_secret)
+    if hashed is None:
+        return "differs"
+    algorithm, digest = hashed
+    name = _JAVA_DIGESTS.get(algorithm.upper())
+    try:
+        computed = hashlib.new(name, ours).hexdigest() if name else None
+    except ValueError:  # a digest this Python's OpenSSL lacks
+        computed = None
+    if computed is None:
+        return "unverifiable"
+    return "same" if hmac.compare_digest(computed, digest.lower()) else "differs"
 
 
 def plan(want: Desired, seen: Observed) -> list[Step] | Blocked:
@@ -148,18 +205,20 @@ def plan(want: Desired, seen: Observed) -> list[Step] | Blocked:
         )
     if seen.app is None:
         steps.append(Step("register_app", f"registered OAuth app {app.name}"))
-    elif secret_differs(want, seen.app):
-        if not seen.secrets_readable:
-            # The read shows a hash: obreg cannot tell a rotated secret from the same
-            # one, and re-registering on every pass would cut the store's login each time.
+    elif (secret := check_secret(want, seen.app)) != "same":
+        if secret == "unverifiable":
+            hashed = wso2_hash(seen.app.client_secret)
+            assert hashed is not None  # only a stored hash is unverifiable
             return Blocked(
-                "the Key Manager hashes client secrets (client secret hashing is on), so "
-                "obreg cannot check or update the OAuth app's secret; turn hashing off, or "
-                "manage the OAuth app by hand and remove keyManagerAdmin",
+                f"the Key Manager keeps client secrets hashed with {hashed[0]}, a digest "
+                "obreg cannot compute, so it cannot check the OAuth app's secret; "
+                "set <HashAlgorithm> to SHA-256 in identity.xml, or manage the OAuth app by "
+                "hand and remove keyManagerAdmin",
                 retry=False,
             )
-        # updateConsumerApplication refuses a secret other than the stored one, so a new
-        # secret means registering the app again.
+        # No call sets a chosen secret on an existing app (updateConsumerApplication
+        # refuses one other than the stored one; updateOauthSecretKey makes its own), so
+        # a new secret means registering the app again, with every setting it held.
         steps.append(Step("replace_app", f"re-registered OAuth app {app.name} (new secret)"))
     else:
         changed = [
