@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
-.PHONY: venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
+.PHONY: lint venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
 	e2e-real real-node-deps bench bench-quick mutate refusals
 
 $(VENV)/.installed: pyproject.toml
@@ -19,6 +19,11 @@ venv: $(VENV)/.installed
 # from the Go module proxy into ~/.cache/obreg (once per machine and version).
 controlplane: venv
 	$(CONTROLPLANE) build
+
+# ruff's lint and strict mypy, as make test runs them first.
+lint: venv
+	$(VENV)/bin/ruff check operator hack tests bench
+	$(VENV)/bin/mypy
 
 # NODE=real adds a node that runs real containers (containerd, kubelet, kube-proxy; needs
 # root and Debian's packages, which real-node-deps installs).
@@ -35,7 +40,7 @@ demo: controlplane
 
 # Everything, then the real-node tier in a session of its own (it changes the plane);
 # that tier needs root, and is skipped, saying so, without it.
-test: controlplane
+test: controlplane lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory e2e-real; \
 	else echo "make test: the real-node tier (make e2e-real) needs root: not run"; fi
