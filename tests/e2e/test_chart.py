@@ -193,3 +193,27 @@ def test_the_service_monitor_scrapes_the_operators_metrics_port(cluster: Control
     assert f"--metrics-port={container_ports['metrics']}" in pod["spec"]["containers"][0]["args"]
     disabled = helm(cluster, "template", "rel", str(CHART), "--kube-version", "1.34.4").stdout
     assert "ServiceMonitor" not in disabled
+
+
+def test_the_proxy_value_sets_the_variables_the_km_client_reads(cluster: ControlPlane) -> None:
+    """values.yaml: proxy.httpsProxy and proxy.noProxy become HTTPS_PROXY and NO_PROXY
+    (km/proxy.py reads them); left empty, neither is set; the schema refuses a URL with
+    blanks and any other key."""
+    rendered = helm(
+        cluster, "template", "rel", str(CHART), "--kube-version", "1.34.4",
+        "--set", "proxy.httpsProxy=http://proxy.corp:3128",
+        "--set-string", "proxy.noProxy=.svc\\,10.0.0.0/8\\,km.bank.example:9446",
+    ).stdout  # fmt: skip
+    docs = {d["kind"]: d for d in yaml.safe_load_all(rendered) if d}
+    env = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["HTTPS_PROXY"] == "http://proxy.corp:3128"
+    assert values["NO_PROXY"] == ".svc,10.0.0.0/8,km.bank.example:9446"
+    plain = helm(cluster, "template", "rel", str(CHART), "--kube-version", "1.34.4").stdout
+    assert "PROXY" not in plain
+    for bad in ("proxy.httpsProxy=http://proxy corp:3128", "proxy.httpProxy=http://p:3128"):
+        refused = helm(
+            cluster, "template", "rel", str(CHART), "--kube-version", "1.34.4", "--set", bad,
+            check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "proxy" in refused.stderr, bad

@@ -18,6 +18,9 @@ starts over from reads and decides from what the KM holds.
 
 Every answer is read within budgets.KM_ANSWER_BYTES (km/answer.py), and every message is
 printable and bounded (errors.bounded), whatever the KM put in its fault.
+
+With HTTPS_PROXY set, calls go through that proxy's CONNECT tunnel unless NO_PROXY
+exempts the KM (km/proxy.py); TLS is made with the KM through it and verified the same.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import secrets as random
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -37,7 +41,7 @@ from ..errors import bounded
 from ..redaction import redact
 from ..rules.km_app import OAUTH_VERSION, ExternalClaim, OAuthApp, ObservedApp
 from ..rules.km_steps import ErrorKind
-from . import answer, soap
+from . import answer, proxy, soap
 
 OAUTH = "OAuthAdminService"
 CLAIMS = "ClaimMetadataManagementService"
@@ -119,17 +123,22 @@ def tls_context(ca_pem: bytes | None) -> ssl.SSLContext:
 
 def _before_sending(err: aiohttp.ClientError) -> bool:
     """Whether the request cannot have left: no connection was made (refused, no such
-    host, TLS handshake). Every other failure may come after the KM read the request."""
-    return isinstance(err, aiohttp.ClientConnectorError)
+    host, TLS handshake, a proxy that refused the tunnel). Every other failure may come
+    after the KM read the request."""
+    return isinstance(err, aiohttp.ClientConnectorError | aiohttp.ClientHttpProxyError)
 
 
 def _why(err: aiohttp.ClientError) -> str:
     """A connection failure in words that stay the same from one attempt to the next
     (aiohttp's own text names the TLS context object, whose address changes), so a KM
     that stays down does not rewrite status on every retry."""
+    if isinstance(err, aiohttp.ClientHttpProxyError):
+        return f"the proxy refused the tunnel (HTTP {err.status})"
     if isinstance(err, aiohttp.ClientConnectorError):
         return err.os_error.strerror or type(err.os_error).__name__
     return type(err).__name__
+
+
 
 
 def _maybe(sent: bool) -> str:
@@ -146,10 +155,15 @@ class AdminClient:
         session: aiohttp.ClientSession,
         retry_delays: Sequence[float] = (0.5, 1.0, 2.0),
         secrets: Sequence[str] = (),
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         """``secrets`` (the client secrets the calls carry) and the admin password are
-        masked in every text the KM sends back, before anything else reads it."""
+        masked in every text the KM sends back, before anything else reads it.
+        ``environ`` (default: the process's) holds the proxy variables."""
         self._conn = connection
+        self._proxy = proxy.choose(connection.url, os.environ if environ is None else environ)
+        # Where a connection failure happened, when it was the proxy's side of it.
+        self._via = f" through the proxy {self._proxy.authority}" if self._proxy else ""
         self._secrets = (connection.password, *secrets)
         self._session = session
         self._ssl = tls_context(connection.ca_pem)
@@ -190,6 +204,8 @@ class AdminClient:
                     timeout=aiohttp.ClientTimeout(total=self._conn.timeout),
                     allow_redirects=False,
                     auto_decompress=False,  # answer.read inflates, within the budget
+                    proxy=self._proxy.url if self._proxy else None,
+                    proxy_headers=self._proxy.headers if self._proxy else None,
                 ) as response:
                     status, data = response.status, await answer.read(response)
             except answer.Unreadable as err:
@@ -213,7 +229,8 @@ class AdminClient:
                 if sent or last:
                     raise KmError(
                         "unavailable",
-                        f"{where}: cannot reach {self._conn.url}: {_why(err)}{_maybe(sent)}",
+                        f"{where}: cannot reach {self._conn.url}{self._via}: "
+                        f"{_why(err)}{_maybe(sent)}",
                     ) from None
             else:
                 if status in (502, 503, 504) and not (last or write):

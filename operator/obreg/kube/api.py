@@ -40,12 +40,17 @@ class ApiError(RuntimeError):
 
 
 def client() -> ApiClient:
-    """In a pod, the ServiceAccount; elsewhere, the kubeconfig (KUBECONFIG or default)."""
+    """In a pod, the ServiceAccount; elsewhere, the kubeconfig (KUBECONFIG or default).
+    Always direct: HTTPS_PROXY is for the Key Manager's calls (km/proxy.py, the chart's
+    ``proxy`` value), and kubernetes' client would otherwise send the API server's
+    traffic through it too (kopf's does not: its trust_env is off)."""
     try:
         kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-    return ApiClient()
+    configuration = kubernetes.client.Configuration.get_default_copy()
+    configuration.proxy = None
+    return ApiClient(configuration)
 
 
 def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
