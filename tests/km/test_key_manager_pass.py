@@ -31,6 +31,7 @@ NS, NAME = "obreg-demo", "apim-store"
 KM = WorkloadRef(kind="Deployment", name="wso2-km")
 FILES = TargetResult(kind="Deployment", name="wso2-km", state="Applied", digest="d1")
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
+DIGEST_KEY = bytes(range(32))
 # C1 controls, an escape sequence and a direction override, as a hostile KM may send.
 ODD = "Access Denied\x80 for \x9b31m admin\x9f\u202e"
 
@@ -53,20 +54,32 @@ class Pass:
     ca: bytes
     password: str
     written: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    steps: KeyManagerSteps = dataclasses.field(
-        default_factory=lambda: KeyManagerSteps(
+    digest_key: bytes | None = DIGEST_KEY
+    # The status the resource shows when the pass starts (a restarted operator reads it).
+    status: dict[str, Any] | None = None
+    steps: KeyManagerSteps = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.steps = KeyManagerSteps(
             api=cast(Any, Events()),
             settle_seconds=0,
             files=lambda _rid, _ref: FILES,
             written={},
             generated={},
             write_statuses=cast(Any, None),  # set by run(), which knows the indexes
+            digest_key=self.digest_key,
         )
-    )
+
+    def restarted(self) -> Pass:
+        """A new operator process: nothing in memory, the status as last written."""
+        shown = self.written[-1] if self.written else self.status
+        return Pass(self.double, self.ca, self.password, [], self.digest_key, shown)
 
     def indexes(self) -> Indexes:
         sp = find(sample_documents(), "OBServiceProvider", NAME)
         sp["spec"]["keyManagerAdmin"]["url"] = self.double.url
+        if self.status is not None:
+            sp["status"] = self.status
         workload = dataclasses.replace(
             summarize({"kind": "Deployment", "metadata": {"name": KM.name, "namespace": NS}}),
             digest="d1",
@@ -130,6 +143,52 @@ def test_a_refused_login_is_tried_once_until_the_credentials_change(
     assert steps.run(force=False) is False
     assert steps.logins() > 1 and steps.double.unauthorized == 1
     assert steps.written[-1]["keyManagerDatabase"]["state"] == "Synced"
+
+
+def test_a_refused_login_is_not_tried_again_by_a_restarted_operator(
+    km: tuple[kmdouble.KmDouble, bytes],
+) -> None:
+    """Status keeps an HMAC of the refused attempt under the operator's digest key: a
+    crash-looping operator does not lock the admin account one restart at a time, and
+    the status says nothing a reader without the key could test a password guess with."""
+    double, ca = km
+    steps = Pass(double, ca, password="wrong-password")
+    steps.run(force=False)
+    shown = steps.written[-1]["keyManagerDatabase"]
+    assert re.fullmatch("[0-9a-f]{64}", shown["refusedLogin"])
+    assert KeyManagerResult.model_validate(shown).refused_login == shown["refusedLogin"]
+    for _ in range(3):
+        steps = steps.restarted()
+        for force in (True, False):  # the KM pod seen anew at start, then an event
+            assert steps.run(force) is False
+    assert double.unauthorized == 1 and double.calls == [], "one login, however many restarts"
+    # Another password is another attempt, tried once; the refusal it replaces is gone.
+    steps.password = "still-wrong"
+    steps.run(force=False)
+    assert double.unauthorized == 2
+    steps.password = "km-admin-pw"
+    steps.run(force=False)
+    assert "refusedLogin" not in steps.written[-1]["keyManagerDatabase"]
+    assert steps.written[-1]["keyManagerDatabase"]["state"] == "Synced"
+
+
+def test_a_refused_login_is_published_only_keyed(km: tuple[kmdouble.KmDouble, bytes]) -> None:
+    """Without a digest key the fingerprint is a plain hash of the credentials: it stays
+    in memory, and a restart tries the login once more."""
+    double, ca = km
+    steps = Pass(double, ca, password="wrong-password", digest_key=None)
+    steps.run(force=False)
+    assert "refusedLogin" not in steps.written[-1]["keyManagerDatabase"]
+    steps.restarted().run(force=True)
+    assert double.unauthorized == 2
+    keyed = Pass(double, ca, password="wrong-password", digest_key=b"another key" * 3)
+    keyed.run(force=False)
+    other = Pass(double, ca, password="wrong-password")
+    other.run(force=False)
+    assert (
+        keyed.written[-1]["keyManagerDatabase"]["refusedLogin"]
+        != other.written[-1]["keyManagerDatabase"]["refusedLogin"]
+    ), "keyed: the same inputs under another key give another value"
 
 
 @pytest.mark.parametrize(

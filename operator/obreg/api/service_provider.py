@@ -349,6 +349,16 @@ class KeyManagerResult(Model):
         )
     )
     message: str = Field(default="", description="What was done, is pending, or failed.")
+    refused_login: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{64}$",
+        description=(
+            "Set while the KM refuses the admin login: a keyed digest (HMAC under the "
+            "operator's digest key) of the attempt's inputs, so that a restarted operator "
+            "does not try the same refused login again (each one counts toward locking "
+            "the admin account). Says nothing of the credentials."
+        ),
+    )
 
 
 class OBServiceProviderStatus(Status):

@@ -122,6 +122,7 @@ class Controller:
             written=self.written,
             generated=self.generated,
             write_statuses=self.write_statuses,
+            digest_key=self.digest_key,
         )
 
     def _files(self, rid: ResourceId, ref: WorkloadRef) -> TargetResult | None:

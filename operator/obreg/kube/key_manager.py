@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +64,9 @@ class KeyManagerSteps:
     written: Mapping[ResourceId, Mapping[str, Any]]
     generated: Mapping[tuple[str, str], Any]
     write_statuses: Callable[[state.Snapshot, Iterable[tuple[str, str]]], Awaitable[None]]
+    # The operator's digest key (kube/digest_key.py): a refused login's fingerprint is
+    # published under it, so a restart does not try that login again. None: in memory only.
+    digest_key: bytes | None = field(default=None, repr=False)
     outcomes: dict[SpId, Outcome] = field(default_factory=dict)
     tickets: Tickets[SpId] = field(default_factory=Tickets)
     locks: collections.defaultdict[SpId, asyncio.Lock] = field(
@@ -126,14 +128,15 @@ class KeyManagerSteps:
     def _known(self, sp_id: SpId, shown: Mapping[str, Any] | None) -> Outcome | None:
         """This process's last outcome; after a restart, the one the status shows, so a
         restart neither flips Ready nor rewrites the message (its fingerprint is unknown,
-        so the next pass checks the KM)."""
+        so the next pass checks the KM, unless it shows a refused login of the same
+        inputs)."""
         if sp_id in self.outcomes:
             return self.outcomes[sp_id]
         found = (shown or {}).get("keyManagerDatabase")
         if not found:
             return None
         try:
-            return Outcome(KeyManagerResult.model_validate(found))
+            return km_steps.remembered(KeyManagerResult.model_validate(found))
         except ValueError:
             return None
 
@@ -219,9 +222,7 @@ class KeyManagerSteps:
         assert inputs.log is not None
         read = tuple(inputs.log.warnings)
         want = km_app.desired(sp.spec, client_credentials)
-        attempt = hashlib.sha256(
-            (want.fingerprint() + connection.fingerprint()).encode()
-        ).hexdigest()
+        attempt = km_steps.attempt(want.fingerprint() + connection.fingerprint(), self.digest_key)
         checked = km_steps.memo(previous, attempt, read, force)
         if checked == "rewarn":  # same values; what was trimmed from them changed
             assert previous is not None
@@ -242,7 +243,13 @@ class KeyManagerSteps:
         except KmError as err:
             metrics.KM_SYNCS.labels(err.kind).inc()
             await self._report(snap, sp, err.done, secrets)
-            outcome, retry = km_steps.failed(err.kind, redact(str(err), secrets), attempt, read)
+            outcome, retry = km_steps.failed(
+                err.kind,
+                redact(str(err), secrets),
+                attempt,
+                read,
+                keyed=self.digest_key is not None,
+            )
             log.warning("Key Manager steps of %s: %s", sp.label, outcome.result.message)
             await self._record(snap, sp, outcome)
             return retry

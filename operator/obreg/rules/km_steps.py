@@ -12,6 +12,8 @@ anyway, except after a refused login: that waits for a change of its inputs, alw
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Literal
 
@@ -115,15 +117,39 @@ def memo(previous: Outcome | None, attempt: str, read: tuple[str, ...], force: b
 
 
 def failed(
-    kind: ErrorKind, message: str, attempt: str, read: tuple[str, ...]
+    kind: ErrorKind, message: str, attempt: str, read: tuple[str, ...], keyed: bool = False
 ) -> tuple[Outcome, bool]:
     """What a failed pass records (its message already redacted), and whether it is
-    retried on a timer; one that is not waits for a change of its inputs."""
+    retried on a timer; one that is not waits for a change of its inputs. A refused
+    login's ``attempt`` is published in status when ``keyed`` (an HMAC under the
+    operator's digest key, see rules/km_steps.attempt), so a restarted operator finds it
+    (remembered()); an unkeyed one is a plain hash of the credentials and stays in memory."""
     retry = kind in RETRIED
     if kind == "unsupported":
         message += "; obreg checks again when the resource changes and periodically"
     elif not retry:
         message += "; obreg tries again when the referenced Secret or CA changes"
     recorded = result("Unavailable" if kind in ("unavailable", "garbled") else "Failed", message)
+    refused = kind == "unauthorized"
+    if refused and keyed:
+        recorded = recorded.model_copy(update={"refused_login": attempt})
     waits = None if retry else attempt
-    return Outcome(recorded, None, waits, read, refused_login=kind == "unauthorized"), retry
+    return Outcome(recorded, None, waits, read, refused_login=refused), retry
+
+
+def attempt(inputs: str, key: bytes | None) -> str:
+    """The fingerprint of a pass's inputs (desired state and connection, both digests
+    that cover the secrets): keyed with the operator's digest key when there is one, so
+    that it may be published (render/digest.py's rule: nothing published is a function
+    of Secret bytes that a reader without the key can compute)."""
+    if key is None:
+        return hashlib.sha256(inputs.encode()).hexdigest()
+    return hmac.new(key, inputs.encode(), hashlib.sha256).hexdigest()
+
+
+def remembered(shown: KeyManagerResult) -> Outcome:
+    """The outcome a status shows, as a restarted operator takes it up: a refused login
+    recorded there still waits for a change of its inputs."""
+    if shown.refused_login is None:
+        return Outcome(shown)
+    return Outcome(shown, waits_for_change_of=shown.refused_login, refused_login=True)

@@ -124,7 +124,10 @@ def build(
             {**r.model_dump(by_alias=True), "message": bounded(r.message)} for r in results
         ],
         "keyManagerDatabase": (
-            {**key_manager.model_dump(by_alias=True), "message": bounded(key_manager.message)}
+            {
+                **key_manager.model_dump(by_alias=True, exclude_none=True),
+                "message": bounded(key_manager.message),
+            }
             if key_manager is not None
             else None
         ),
