@@ -20,6 +20,8 @@ from tests.pki import issue
 pytestmark = pytest.mark.cluster
 
 CALLBACK = "https://apim.bank.example:9443/store/jagg/jaggery_oidc_acs_ob.jag"
+# What a rotation changes: the secret, and what WSO2 lets no caller keep (owner, state).
+ROTATED = {"oauthConsumerSecret", "username", "state"}
 
 
 def client_credentials(scenario: Scenario) -> tuple[str, str]:
@@ -310,3 +312,50 @@ def test_the_periodic_check_restores_what_someone_removed_in_the_km(
     finally:
         checking.stop()
         operator.start()
+
+
+def test_a_hashing_km_stays_synced_and_a_rotation_keeps_every_setting(
+    scenario: Scenario, operator: Operator
+) -> None:
+    """A KM with client-secret hashing on keeps only a digest of the secret: the samples
+    reach Ready and stay there across resyncs and an operator restart (reads only), and a
+    rotated secret replaces the app with every setting set by hand in the console kept."""
+    km = scenario.km
+    km.hash_secrets = True
+    scenario.apply()
+    scenario.wait_ready(timeout=90)
+    client_id, client_secret = client_credentials(scenario)
+    app = km.db.apps[client_id]
+    assert app["oauthConsumerSecret"] == km.stored_secret(client_secret) != client_secret
+    assert km_condition(scenario)["reason"] == "Synced"
+
+    # Restarted, obreg reads the KM again and finds it in place: no write, no new status.
+    writes, reads = len(km.writes()), len(km.calls)
+    before = scenario.get("obsp", "apim-store")["status"]
+    operator.stop()
+    operator.start()
+    poll(lambda: len(km.calls) >= reads + 3, 60, "the restarted operator re-reads the KM")
+    consistently(lambda: len(km.writes()) == writes, 3.0, "a hashing KM needs no write")
+    assert scenario.get("obsp", "apim-store")["status"] == before
+
+    # Settings a console user gave the app survive a rotation of its secret.
+    with km.lock:
+        km.db.apps[client_id].update(
+            pkceMandatory=True, userAccessTokenExpiryTime=600, tokenType="JWT"
+        )
+        kept = {k: v for k, v in km.db.apps[client_id].items() if k not in ROTATED}
+    rotated = base64.b64encode(b"a-rotated-client-secret-value").decode()
+    scenario.merge_patch("secret", "obreg-apim-store-client", {"data": {"client-secret": rotated}})
+    poll(
+        lambda: (
+            km.db.apps.get(client_id, {}).get("oauthConsumerSecret")
+            == km.stored_secret("a-rotated-client-secret-value")
+        ),
+        60,
+        "the rotated secret reaches the hashing KM",
+    )
+    with km.lock:
+        after = {k: v for k, v in km.db.apps[client_id].items() if k not in ROTATED}
+    assert after == kept
+    scenario.wait_ready(timeout=60)
+    assert km_condition(scenario)["reason"] == "Synced"
