@@ -175,6 +175,14 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         docs.append(extra)
 
     pem_block = ROOT_PEM.split("\n")
+    def misspelt_kind(docs: Docs) -> None:
+        find(docs, "OBTrustAnchor")["kind"] = "OBTrustAnchr"
+
+    def secret_twice(docs: Docs) -> None:
+        """A base and an overlay both defining the client secret: kubectl apply keeps
+        the last."""
+        docs.append(copy.deepcopy(find(docs, "Secret", "ob-directory-client")))
+
     return [
         (
             "malformed PEM",
@@ -1059,6 +1067,18 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             "spec.certificates",
             "holds more than 5000 certificates",
         ),
+        (
+            "a misspelt kind of obreg's group",
+            misspelt_kind,
+            "kind",
+            "is not a kind of obreg.dev",
+        ),
+        (
+            "a Secret defined twice",
+            secret_twice,
+            "metadata.name",
+            "defined twice",
+        ),
     ]
 
 
@@ -1075,6 +1095,10 @@ MANIFEST_ONLY_CASES = {
     "an empty YAML value",
     "outputs over Kubernetes' 1 MiB from inputs under it",
     "more certificates than one resource may hold",
+    # Objects the API server does not see as obreg's: an unknown kind has no CRD; an
+    # object twice is one object, applied twice.
+    "a misspelt kind of obreg's group",
+    "a Secret defined twice",
 }
 
 # Cases of the bad-input table that the schema alone can catch (the rest need the

@@ -1,5 +1,8 @@
 """A YAML stream read within obreg's budgets: nodes counted with alias expansion, nesting
-depth, and numbers no longer than Python converts.
+depth, and numbers no longer than Python converts; a mapping holding one key twice is
+refused at the second (yaml keeps the last silently, and the API server's strict decoding
+refuses it), which also names the usual cause of a second ``apiVersion:`` in one
+document: files concatenated without a ``---`` line between them.
 
 An alias is one shared node, and the object it constructs one shared Python object, so
 a 1 KB "billion laughs" document composes small; whatever walks or copies it afterwards
@@ -18,7 +21,7 @@ from typing import Any
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, NodeEvent
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.resolver import Resolver
 
 from . import budgets
@@ -113,6 +116,27 @@ class _Loader(Composer, EventParser, SafeConstructor, Resolver):
                 "a Kubernetes object nests about 10 deep",
             )
 
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            before = len(seen)
+            first = seen.setdefault((key.tag, key.value), _line(key))
+            if len(seen) == before:  # already there
+                top = self._depth == 1
+                hint = (
+                    "two documents concatenated without a '---' line between them?"
+                    if top and key.value in ("apiVersion", "kind", "metadata")
+                    else "remove one; the API server refuses a duplicate field"
+                )
+                shown = key.value if len(key.value) <= 64 else key.value[:64] + "..."
+                raise Refused(
+                    _line(key), f"the key {shown!r} again (first at line {first})", hint
+                )
+        return node
+
     @staticmethod
     def _check_number(node: ScalarNode) -> None:
         """Python converts at most this many digits (its own guard against quadratic
@@ -139,11 +163,18 @@ class _Loader(Composer, EventParser, SafeConstructor, Resolver):
 def load_all(text: str) -> list[Any]:
     """Every document of ``text``, or Refused (or yaml.YAMLError for text that is not
     YAML) before any budget is exceeded."""
+    return [document for _, document in load_all_located(text)]
+
+
+def load_all_located(text: str) -> list[tuple[int, Any]]:
+    """Every document of ``text`` with the line (1-based) where its content starts."""
     loader = _Loader(text)
     try:
         documents = []
-        while loader.check_data():  # type: ignore[no-untyped-call]
-            documents.append(loader.get_data())
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                documents.append((_line(node), loader.construct_document(node)))
         return documents
     finally:
         loader.dispose()

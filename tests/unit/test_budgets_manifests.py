@@ -33,7 +33,7 @@ def refused(text: str) -> yaml_stream.Refused:
 def render(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     manifest = tmp_path / "in.yaml"
     manifest.write_text(text)
-    code = main(["render", "-f", str(manifest), "-o", str(tmp_path / "out")])
+    code = main(["render", "-f", str(manifest), "-o", str(tmp_path / "out"), "--allow-empty"])
     return code, capsys.readouterr().err
 
 

@@ -249,7 +249,7 @@ def test_a_trailing_newline_is_removed_from_every_secret_value_with_a_warning(
 
     out = tmp_path / "out"
     assert main(["render", "-f", str(scenario(tmp_path, newline)), "-o", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # warnings go to stderr
     for secret, key in (("ob-directory-client", "client-secret"), ("store-client", "secret")):
         assert f"Secret obreg-demo/{secret} key '{key}': surrounding whitespace" in printed
     idp_file = (
