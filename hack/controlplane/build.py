@@ -157,6 +157,15 @@ NODE = Family(
     ("kubelet", "kube-proxy"),
 )
 
+# Not part of the plane, so built only when asked for: kustomize, whose `build` output
+# tests/unit/test_render_gitops.py pipes into `obreg render -f -` (it wraps long values).
+KUSTOMIZE = Family(
+    "kustomize",
+    "sigs.k8s.io/kustomize/kustomize/v5",
+    ("sigs.k8s.io/kustomize/kustomize/v5",),
+    ("kustomize",),
+)
+
 # kwok's standalone binary needs stage definitions; these ship in its module source.
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
@@ -243,6 +252,8 @@ def build_all() -> dict[str, Path]:
 if __name__ == "__main__":
     for name, path in build_all().items():
         print(f"{name}={path}")
+    if sys.argv[1:] == ["--kustomize"]:
+        print(f"kustomize={build(KUSTOMIZE) / 'kustomize'}")
     if sys.argv[1:] == ["--peers"]:
         for peer in PEERS:
             print(f"{peer.key()}={build(peer) / peer.binaries[0]}")
