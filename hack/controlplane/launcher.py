@@ -34,6 +34,7 @@ from . import build, images, node, pki
 FAKE_NODE = "kwok-node-0"
 # Workloads meant for the fake node tolerate this taint; nothing else lands there.
 FAKE_NODE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+FAKE_NODE_CAPACITY = {"cpu": "1k", "memory": "1Ti", "pods": "1M", "ephemeral-storage": "1Ti"}
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
 LOG_TAIL_LINES = 40
@@ -487,6 +488,9 @@ class ControlPlane:
                 "labels": {"type": "kwok", "kubernetes.io/hostname": FAKE_NODE},
             },
             "spec": {"taints": [FAKE_NODE_TAINT]},
+            # kwok's defaults with ephemeral-storage added, which every kubelet reports:
+            # without it, a pod that requests local storage is never scheduled.
+            "status": {"capacity": FAKE_NODE_CAPACITY, "allocatable": FAKE_NODE_CAPACITY},
         }
         self.api("/api/v1/nodes", "POST", node)
 
