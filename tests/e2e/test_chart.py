@@ -102,7 +102,9 @@ def test_install_and_uninstall(cluster: ControlPlane, kubectl: Kubectl, installe
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert kubectl("get", "clusterkopfpeering", "charttest", "-o", "name").stdout.strip()
+    # Every object is named by the chart's fullname: <release>-obreg.
+    assert kubectl("get", "clusterkopfpeering", "charttest-obreg", "-o", "name").stdout.strip()
+    assert pod["serviceAccountName"] == "charttest-obreg"
     helm(cluster, "uninstall", "charttest", "--namespace", "chart-test", "--wait")
     selector = "app.kubernetes.io/instance=charttest"
     poll(
