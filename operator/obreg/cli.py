@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import datetime
 import importlib.metadata
+import json
 import logging
 import os
 import shutil
@@ -22,7 +23,7 @@ import yaml
 from .api import crd
 from .errors import InvalidInput, Label, Problem, printable
 from .manifests import MARKER, Manifests, load
-from .render import bundle, credentials, digest, objects
+from .render import bundle, credentials, digest, listing, objects
 from .render.inputs import Inputs
 from .settings import Settings
 
@@ -51,9 +52,14 @@ class Rendered:
 
 
 def render_manifests(
-    manifests: Manifests, now: datetime.datetime, digest_key: bytes | None = None
+    manifests: Manifests,
+    now: datetime.datetime,
+    digest_key: bytes | None = None,
+    placeholder_secrets: bool = False,
 ) -> Rendered:
-    """Render every workload any resource targets; refuse everything on any problem."""
+    """Render every workload any resource targets; refuse everything on any problem.
+    ``placeholder_secrets``: Secrets not in the manifests stand in as placeholders
+    (render/inputs.py)."""
     rendered = Rendered()
     secrets = dict(manifests.secrets)
     for namespace in manifests.namespaces.values():
@@ -63,7 +69,13 @@ def render_manifests(
             if generated and (namespace.name, id_ref.name) not in secrets:
                 secrets[(namespace.name, id_ref.name)] = PLACEHOLDER_CREDENTIALS
                 rendered.placeholders.append(sp.label)
-    inputs = Inputs(secrets=secrets, config_maps=manifests.config_maps, digest_key=digest_key)
+    inputs = Inputs(
+        secrets=secrets,
+        config_maps=manifests.config_maps,
+        digest_key=digest_key,
+        unreadable=manifests.sealed,
+        placeholders=placeholder_secrets,
+    )
 
     problems: list[Problem] = []
     for namespace in manifests.namespaces.values():
@@ -94,6 +106,9 @@ def _layout(rendered: Rendered) -> dict[PurePosixPath, tuple[bytes, bool]]:
         root = PurePosixPath(item.namespace, item.workload.name)
         for file in item.files:
             put(root / file.path, file.content, file.secret, file.owner)
+            if file.path in item.listings:  # for review: beside it, never in the objects
+                listed = PurePosixPath(file.path + listing.SUFFIX)
+                put(root / listed, item.listings[file.path].encode(), file.secret, file.owner)
         objects_yaml = yaml.safe_dump_all(
             [objects.config_map(item), objects.secret(item)], sort_keys=True
         )
@@ -183,8 +198,10 @@ def _render(args: argparse.Namespace) -> int:
             last_wins=args.last_wins,
             allow_empty=args.allow_empty,
         )
-        rendered = render_manifests(manifests, now, key)
+        rendered = render_manifests(manifests, now, key, args.placeholder_secrets)
         written = write(rendered, args.output)
+        if args.summary_json is not None:
+            _write_summary(args.summary_json, summary(rendered, manifests, key is not None))
     except InvalidInput as err:
         print(f"obreg: refused, nothing written ({len(err.problems)} problem(s)):", file=sys.stderr)
         for problem in err.problems:
@@ -192,22 +209,24 @@ def _render(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     for note in manifests.notes:
         print(printable(f"obreg: warning: {note}"), file=sys.stderr)
+    json_on_stdout = str(args.summary_json) == "-"
     for item in rendered.bundles:
-        print(
-            f"{item.namespace}/{item.workload.kind}/{item.workload.name}: "
-            f"{len(item.files)} files, digest {item.digest[:16]}"
-            + ("" if key else " (unkeyed: Secret-derived contents not covered)")
-        )
+        if not json_on_stdout:  # results on stdout: these lines, or the JSON alone
+            print(
+                f"{item.namespace}/{item.workload.kind}/{item.workload.name}: "
+                f"{len(item.files)} files, digest {item.digest[:16]}"
+                + ("" if key else " (unkeyed: Secret-derived contents not covered)")
+            )
         for label, warnings in sorted(item.warnings.items(), key=lambda kv: str(kv[0])):
             for warning in warnings:
                 print(printable(f"obreg: warning: {label}: {warning}"), file=sys.stderr)
         for anchor, summaries in sorted(item.certificates.items()):
-            for summary in summaries:
-                for warning in summary.warnings:
+            for certificate in summaries:
+                for warning in certificate.warnings:
                     print(
                         printable(
                             f"obreg: warning: OBTrustAnchor {item.namespace}/{anchor} "
-                            f"{summary.alias}: {warning}"
+                            f"{certificate.alias}: {warning}"
                         ),
                         file=sys.stderr,
                     )
@@ -217,8 +236,88 @@ def _render(args: argparse.Namespace) -> int:
             "applied; this render shows placeholders in their place",
             file=sys.stderr,
         )
+    for secret, files in _placeholder_use(rendered).items():
+        seen = manifests.sealed.get(_key(secret))
+        print(
+            f"obreg: warning: Secret {secret} is not in the manifests"
+            + (f" (only {seen})" if seen else "")
+            + ": placeholders stand in for its values in "
+            + ", ".join(files),
+            file=sys.stderr,
+        )
     print(f"obreg: wrote {written} files under {args.output}", file=sys.stderr)
     return 0
+
+
+def _key(secret: str) -> tuple[str, str]:
+    namespace, _, name = secret.partition("/")
+    return namespace, name
+
+
+def _placeholder_use(rendered: Rendered) -> dict[str, list[str]]:
+    """Each placeholder Secret ("namespace/name") and the files rendered with it."""
+    use: dict[str, list[str]] = {}
+    for item in rendered.bundles:
+        for path, secrets in item.placeholders.items():
+            for secret in secrets:
+                use.setdefault(secret, []).append(f"{item.namespace}/{item.workload.name}/{path}")
+    return dict(sorted(use.items()))
+
+
+def key_manager_steps(item: bundle.Bundle, namespace: bundle.Namespace) -> list[str]:
+    """What a Key Manager pass checks, and makes or updates where it differs, for the
+    service providers whose Key Manager is ``item``'s workload (render cannot know the
+    KM's database; obreg diff reads what the operator last recorded)."""
+    return [
+        f"OBServiceProvider {sp.name}: OAuth app {sp.spec.application_name}, OIDC claim "
+        f"{sp.spec.oidc_claim.claim_uri}, openid scope"
+        for sp in namespace.service_providers
+        if sp.spec.key_manager_admin is not None and sp.spec.key_manager == item.workload
+    ]
+
+
+def summary(rendered: Rendered, manifests: Manifests, keyed: bool) -> dict[str, Any]:
+    """The machine-readable summary of a render (``--summary-json``): each workload's
+    files, whether it would roll ("rendered": only the cluster knows), the Key Manager
+    steps, and the placeholder Secrets each file depends on. Names only, no content."""
+    return {
+        "apiVersion": "obreg.dev/render-summary/v1",
+        "keyed": keyed,
+        "notes": manifests.notes,
+        "placeholderSecrets": _placeholder_use(rendered),
+        "workloads": [
+            {
+                "namespace": item.namespace,
+                "kind": item.workload.kind,
+                "name": item.workload.name,
+                "digest": item.digest,
+                "rollout": "rendered",
+                "files": [
+                    {
+                        "path": f.path,
+                        "in": "Secret" if f.secret else "ConfigMap",
+                        "placeholders": item.placeholders.get(f.path, []),
+                    }
+                    for f in item.files
+                ],
+                "keyManagerSteps": key_manager_steps(item, manifests.namespaces[item.namespace]),
+            }
+            for item in rendered.bundles
+        ],
+    }
+
+
+def _write_summary(path: Path, content: dict[str, Any]) -> None:
+    text = json.dumps(content, indent=2, sort_keys=True) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        path.write_text(text)
+    except OSError as err:
+        raise InvalidInput(
+            [Problem(str(path), "--summary-json", f"cannot write: {err.strerror}")]
+        ) from None
 
 
 def _digest_key(path: Path | None) -> bytes | None:
@@ -322,14 +421,18 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
         await liveness.serve(args.liveness)
 
     async def run_kopf() -> None:
+        lost = asyncio.Event()  # a kind of obreg's no longer served (kube/resources.py)
         await kopf.operator(
             clusterwide=not config.namespaces,
             namespaces=config.namespaces,
             priority=config.priority,
             identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
             standalone=args.standalone,
-            memo=kopf.Memo(api=api, readiness=readiness, digest_key=key),
+            stop_flag=lost,
+            memo=kopf.Memo(api=api, readiness=readiness, digest_key=key, crds_lost=lost),
         )
+        if lost.is_set():
+            raise serving.NotServed()
 
     try:
         await serving.serve(api, run_kopf)
@@ -382,6 +485,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="an object defined twice: keep the last, as kubectl apply would, and say so "
         "(default: refused, naming both places)",
+    )
+    render.add_argument(
+        "--placeholder-secrets",
+        action="store_true",
+        help="a referenced Secret not in the manifests, or there only as a SealedSecret, "
+        "ExternalSecret or SOPS-encrypted Secret: render placeholders for its text values "
+        "and say which files use them (a certificate, keystore or file from it is still "
+        "refused; default: refused)",
+    )
+    render.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="FILE",
+        help="write a JSON summary (each workload's files, rollout, Key Manager steps, "
+        "placeholder Secrets) to FILE, or - for stdout",
     )
     render.add_argument(
         "--allow-empty",

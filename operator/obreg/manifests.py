@@ -296,7 +296,9 @@ def _read_objects(
                 target = manifests.secrets if kind == "Secret" else manifests.config_maps
                 target[key] = _data(obj, label)
             elif (group, kind) in SEALED_KINDS:
-                manifests.sealed[(namespace, _sealed_target(obj, name))] = f"{kind} ({place})"
+                article = "an" if kind[0] in "AEIOU" else "a"
+                target_name = _sealed_target(obj, name)
+                manifests.sealed[(namespace, target_name)] = f"{article} {kind} ({place})"
             elif kind in parse.SPECS:
                 resource = parse.parse(obj)
                 kinds = resources.setdefault(namespace, {})

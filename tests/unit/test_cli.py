@@ -45,8 +45,10 @@ def rendered(tmp_path: Path) -> Path:
 
 def test_layout(rendered: Path) -> None:
     ns = rendered / "obreg-demo"
-    assert files_under(ns / "wso2-km") == sorted([*KM, "obreg-objects.yaml"])
-    assert files_under(ns / "wso2-apim") == sorted([*APIM, "obreg-objects.yaml"])
+    # Beside each truststore, its listing for review (in neither object).
+    listing = "repository/resources/security/client-truststore.jks.txt"
+    assert files_under(ns / "wso2-km") == sorted([*KM, listing, "obreg-objects.yaml"])
+    assert files_under(ns / "wso2-apim") == sorted([*APIM, listing, "obreg-objects.yaml"])
     # Generated credentials are the operator's to make: the render writes no Secret for them.
     assert sorted(p.name for p in ns.iterdir()) == ["wso2-apim", "wso2-km"]
 

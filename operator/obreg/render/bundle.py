@@ -77,6 +77,10 @@ class Bundle:
     certificates: dict[str, list[CertificateSummary]] = field(default_factory=dict)
     warnings: dict[Label, list[str]] = field(default_factory=dict)
     digest_key: bytes | None = field(default=None, repr=False, compare=False)
+    # For review only, never in obreg's objects: each truststore's listing by its path
+    # (render/listing.py), and the placeholder Secrets each file was rendered with.
+    listings: dict[str, str] = field(default_factory=dict, compare=False)
+    placeholders: dict[str, list[str]] = field(default_factory=dict, compare=False)
 
     @property
     def digest(self) -> str:
@@ -201,6 +205,7 @@ class _Files:
         self.deadline = deadline
         self.files: list[File] = []
         self.warnings: dict[Label, list[str]] = {}
+        self.placeholders: dict[str, list[str]] = {}
 
     def add(
         self,
@@ -214,6 +219,8 @@ class _Files:
         content = render(tracked)
         assert tracked.log is not None
         self.warnings.setdefault(owner, []).extend(tracked.log.warnings)
+        if tracked.log.placeholders:
+            self.placeholders[path] = sorted(tracked.log.placeholders)
         self.files.append(
             File(
                 path,
@@ -241,6 +248,7 @@ def render(
         raise InvalidInput(conflicts)
     out = _Files(inputs, deadline)
     certificates: dict[str, list[CertificateSummary]] = {}
+    listings: dict[str, str] = {}
 
     anchors = [a for a in contributors if isinstance(a.spec, OBTrustAnchorSpec)]
     if anchors:
@@ -253,6 +261,7 @@ def render(
         path = anchors[0].spec.output.resolved_path
         out.add(path, anchors[0].label, store_bytes, lambda _: stores[-1].fingerprint)
         certificates.update(stores[-1].summaries)
+        listings[path] = stores[-1].listing
         for anchor in anchors:
             out.warnings.setdefault(anchor.label, []).extend(stores[-1].warnings[anchor.name])
 
@@ -293,6 +302,8 @@ def render(
         certificates,
         {label: out.warnings[label] for label in sorted(labels, key=str) if label in out.warnings},
         inputs.digest_key,
+        listings,
+        {path: out.placeholders[path] for path in sorted(out.placeholders)},
     )
 
 

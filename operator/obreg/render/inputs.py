@@ -10,6 +10,13 @@ Two rules live here because every read passes through here:
   records whether any Secret was read, and the bundle places every file whose rendering
   read one in the workload's Secret, never its ConfigMap: a base file, a password, a
   client id or secret, a CA, whichever renderer reads it.
+- Offline only (``obreg render --placeholder-secrets``): a Secret that is not among the
+  manifests, or is there only in a form no reader can open (a SealedSecret, an
+  ExternalSecret, a SOPS-encrypted Secret), stands in as a placeholder where its value is
+  used as text: derived from namespace, name and key, plainly not real, and recorded per
+  file. Where the bytes themselves are needed (a certificate, a keystore, a base file) no
+  placeholder can work, and the read is refused saying so. A Secret present is always
+  read: no placeholder ever replaces a known value.
 - One rule for a Secret value used as text (a password, a client id or secret, a user
   name): UTF-8, surrounding whitespace removed (``echo`` and editors add a trailing
   newline that would otherwise become part of a password), never empty, no control
@@ -37,6 +44,12 @@ class ReadLog:
 
     secret: bool = False
     warnings: list[str] = field(default_factory=list)
+    placeholders: set[str] = field(default_factory=set)  # "namespace/name" stood in for
+
+
+def placeholder_text(namespace: str, name: str, key: str) -> str:
+    """The stand-in of a Secret value used as text: one per key, the same every run."""
+    return f"placeholder-not-real-{namespace}-{name}-{key}"
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,10 @@ class Inputs:
     # The key of the published digest (render/digest.py): the operator's, or one given to
     # `obreg render`; None renders the unkeyed digest that leaves Secret-derived bytes out.
     digest_key: bytes | None = field(default=None, repr=False)
+    # Offline: Secrets known only in a form obreg cannot read ((namespace, name) -> what and
+    # where), and whether absent or unreadable Secrets stand in as placeholders.
+    unreadable: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    placeholders: bool = False
 
     def tracked(self) -> Inputs:
         """The same inputs with a fresh ``log`` of what is read through them."""
@@ -55,10 +72,29 @@ class Inputs:
     def secret(self, namespace: str, ref: SecretKeyRef, where: Where) -> bytes:
         if self.log is not None:
             self.log.secret = True
+        if self._stands_in(namespace, ref.name):
+            seen = self.unreadable.get((namespace, ref.name))
+            raise where.refuse(
+                f"Secret {namespace}/{ref.name} is "
+                + (f"only {seen} in the manifests" if seen else "not in the manifests")
+                + ": a placeholder cannot stand in for a certificate, keystore or file",
+                "give the Secret itself to render this, or keep this source in a ConfigMap",
+            )
         return self._lookup("Secret", self.secrets, namespace, ref.name, ref.key, where)
 
-    def secret_text(self, namespace: str, ref: SecretKeyRef, where: Where) -> str:
-        """A Secret value used as text, by the one rule above."""
+    def _stands_in(self, namespace: str, name: str) -> bool:
+        return self.placeholders and (namespace, name) not in self.secrets
+
+    def secret_text(
+        self, namespace: str, ref: SecretKeyRef, where: Where, placeholder: bool = True
+    ) -> str:
+        """A Secret value used as text, by the one rule above; a placeholder where one
+        may stand in (not for a password that must open an existing keystore)."""
+        if placeholder and self._stands_in(namespace, ref.name):
+            if self.log is not None:
+                self.log.secret = True
+                self.log.placeholders.add(f"{namespace}/{ref.name}")
+            return placeholder_text(namespace, ref.name, ref.key)
         raw = self.secret(namespace, ref, where)
         try:
             text = raw.decode("utf-8")
@@ -90,11 +126,17 @@ class Inputs:
         assert source.config_map_key_ref is not None  # FileSource validates exactly one
         return self.config_map(namespace, source.config_map_key_ref, where.child("configMapKeyRef"))
 
-    @staticmethod
     def _lookup(
-        kind: str, objects: Objects, namespace: str, name: str, key: str, where: Where
+        self, kind: str, objects: Objects, namespace: str, name: str, key: str, where: Where
     ) -> bytes:
         data = objects.get((namespace, name))
+        seen = self.unreadable.get((namespace, name)) if kind == "Secret" else None
+        if data is None and seen:
+            raise where.refuse(
+                f"Secret {namespace}/{name} is only {seen} in the manifests, which obreg "
+                "cannot read",
+                "render with --placeholder-secrets to preview with placeholders",
+            )
         if data is None:
             raise where.refuse(
                 f"{kind} {namespace}/{name} not found", f"create the {kind} or fix the name"

@@ -29,7 +29,7 @@ from ..api.trust_anchor import (
     TruststoreOutput,
 )
 from ..errors import Where, printable
-from . import certificates, keystore_work
+from . import certificates, keystore_work, listing
 from .certificates import Certificate
 from .deadline import Deadline
 from .inputs import Inputs
@@ -45,6 +45,7 @@ class Truststore:
     fingerprint: str
     summaries: dict[str, list[CertificateSummary]]  # anchor name -> its certificates
     warnings: dict[str, list[str]]  # anchor name -> resource-level warnings
+    listing: str = ""  # every entry as text (render/listing.py), for review
 
 
 def render(
@@ -135,7 +136,14 @@ def render(
         )
         for anchor in anchors
     }
-    return Truststore(output.resolved_path, content, fingerprint, summaries, resource_warnings)
+    return Truststore(
+        output.resolved_path,
+        content,
+        fingerprint,
+        summaries,
+        resource_warnings,
+        listing.of((c.alias, c.cert, c.der) for c in ordered),
+    )
 
 
 def _left(
@@ -183,11 +191,18 @@ def _agreed_output(anchors: list[Resource[OBTrustAnchorSpec]]) -> TruststoreOutp
 
 
 def _password(
-    resource: Resource[OBTrustAnchorSpec], ref: SecretKeyRef | None, path: str, inputs: Inputs
+    resource: Resource[OBTrustAnchorSpec],
+    ref: SecretKeyRef | None,
+    path: str,
+    inputs: Inputs,
+    placeholder: bool = True,
 ) -> str:
+    """A truststore's password; ``placeholder`` False where it must open a keystore that
+    exists (a placeholder password would only fail as a wrong one)."""
     if ref is None:
         return DEFAULT_PASSWORD
-    return inputs.secret_text(resource.namespace, ref, Where(resource.label, path))
+    where = Where(resource.label, path)
+    return inputs.secret_text(resource.namespace, ref, where, placeholder=placeholder)
 
 
 def _source_certificates(
@@ -245,7 +260,11 @@ def _base_entries(
     where = Where(anchor.label, "spec.baseKeystore")
     data = inputs.file(anchor.namespace, base.source, where.child("source"))
     password = _password(
-        anchor, base.password_secret_ref, "spec.baseKeystore.passwordSecretRef", inputs
+        anchor,
+        base.password_secret_ref,
+        "spec.baseKeystore.passwordSecretRef",
+        inputs,
+        placeholder=False,
     )
     if base.type == "JKS":
         return _read_jks(data, password, where)
