@@ -24,7 +24,7 @@ def patch_open_banking(base: bytes, algorithm: str, where: Where) -> bytes:
         for element in current:
             _remove(element)
         xml_patch.set_text(allowed, "Algorithm", algorithm)
-    return xml_patch.serialize(tree)
+    return xml_patch.serialize(tree, base)
 
 
 def patch_api_manager(base: bytes, attributes: list[ApplicationAttribute], where: Where) -> bytes:
@@ -43,7 +43,7 @@ def patch_api_manager(base: bytes, attributes: list[ApplicationAttribute], where
             xml_patch.set_text(element, "Name", attribute.name)
         element.set("required", "true" if attribute.required else "false")
         xml_patch.set_text(element, "Description", attribute.description)
-    return xml_patch.serialize(tree)
+    return xml_patch.serialize(tree, base)
 
 
 def _remove(element: etree._Element) -> None:

@@ -48,7 +48,7 @@ def patch_claim_config(base: bytes, claim: OidcClaim, where: Where) -> bytes:
     if xml_patch.child(entry, "AttributeID") is None:
         xml_patch.set_text(entry, "AttributeID", claim.claim_uri)
     xml_patch.set_text(entry, "MappedLocalClaim", claim.mapped_local_claim)
-    return xml_patch.serialize(tree)
+    return xml_patch.serialize(tree, base)
 
 
 def patch_oidc_scope_config(base: bytes, claim_uri: str, where: Where) -> bytes:
@@ -72,4 +72,4 @@ def patch_oidc_scope_config(base: bytes, claim_uri: str, where: Where) -> bytes:
     names = [n.strip() for n in (element.text or "").split(",") if n.strip()]
     if claim_uri not in names:
         element.text = ",".join([*names, claim_uri])
-    return xml_patch.serialize(tree)
+    return xml_patch.serialize(tree, base)

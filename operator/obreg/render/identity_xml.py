@@ -37,4 +37,4 @@ def patch(base: bytes, where: Where) -> bytes:
         xml_patch.set_text(entry, "ResponseTypeName", "code")
     xml_patch.set_text(entry, "ResponseTypeHandlerImplClass", OB_CODE_HANDLER)
     xml_patch.set_text(entry, "ResponseTypeValidatorImplClass", OB_CODE_VALIDATOR)
-    return xml_patch.serialize(tree)
+    return xml_patch.serialize(tree, base)

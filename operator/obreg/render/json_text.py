@@ -163,6 +163,7 @@ def set_members(text: str, values: dict[str, object], where: Where) -> str:
             "please report it; meanwhile remove unusual syntax around the top-level members",
         ) from None
     indent = _member_indent(text, members)
+    newline = line_ending(text)
     for key in values:
         if sum(1 for m in members if m.key == key) > 1:
             raise where.refuse(f"the key {key!r} appears more than once at the top level")
@@ -170,7 +171,7 @@ def set_members(text: str, values: dict[str, object], where: Where) -> str:
     replacements: list[tuple[int, int, str]] = []
     appended: list[str] = []
     for key, value in values.items():
-        rendered = _render(value, indent)
+        rendered = _render(value, indent).replace("\n", newline)
         member = next((m for m in members if m.key == key), None)
         if member is None:
             appended.append(f"{indent}{json.dumps(key)}: {rendered}")
@@ -179,12 +180,20 @@ def set_members(text: str, values: dict[str, object], where: Where) -> str:
     if appended:
         if members:
             anchor = members[-1].value_end
-            replacements.append((anchor, anchor, "".join(",\n" + a for a in appended)))
+            replacements.append((anchor, anchor, "".join("," + newline + a for a in appended)))
         else:
-            replacements.append((opening + 1, opening + 1, "\n" + ",\n".join(appended) + "\n"))
+            joined = ("," + newline).join(appended)
+            replacements.append((opening + 1, opening + 1, newline + joined + newline))
     for start, end, new in sorted(replacements, reverse=True):
         text = text[:start] + new + text[end:]
     return text
+
+
+def line_ending(text: str) -> str:
+    """The file's own line ending, by its first line break: what every edit writes, so a
+    CRLF file stays CRLF throughout (an edit in LF would leave it mixed)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _render(value: object, indent: str) -> str:

@@ -96,14 +96,20 @@ def declares_dtd(tree: etree._ElementTree) -> bool:
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 
-def serialize(tree: etree._ElementTree) -> bytes:
+def serialize(tree: etree._ElementTree, like: bytes | None = None) -> bytes:
     """The document with WSO2's own declaration style and each top-level comment on its
-    own line (lxml would glue a prolog comment to the root element)."""
+    own line (lxml would glue a prolog comment to the root element); in the line ending of
+    ``like``, the base file it was parsed from (an XML parser reads every CRLF as LF, so
+    without this a CRLF file would come out LF)."""
     root = tree.getroot()
     nodes = [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]
     parts = [DECLARATION]
     parts += [bytes(etree.tostring(node, encoding="UTF-8", with_tail=False)) for node in nodes]
-    return b"\n".join(parts) + b"\n"
+    text = b"\n".join(parts) + b"\n"
+    first = like.find(b"\n") if like is not None else -1
+    if first > 0 and like is not None and like[first - 1 : first] == b"\r":
+        text = text.replace(b"\n", b"\r\n")
+    return text
 
 
 def qname(like: etree._Element, local: str) -> str:
