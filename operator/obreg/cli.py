@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -249,6 +250,39 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    """``obreg diff`` (diff.py): render, then compare with the live cluster."""
+    import kubernetes
+
+    from . import diff
+    from .kube.api import Api, ApiError, client
+
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        manifests = load(args.filename, recursive=args.recursive, last_wins=args.last_wins)
+        rendered = render_manifests(manifests, now, None, args.placeholder_secrets)
+    except InvalidInput as err:
+        print(f"obreg: refused ({len(err.problems)} problem(s)):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return diff.EXIT_ERROR
+    for note in manifests.notes:
+        print(printable(f"obreg: warning: {note}"), file=sys.stderr)
+    try:
+        api = Api(client())
+    except (kubernetes.config.ConfigException, OSError, yaml.YAMLError) as err:
+        return diff.error(
+            f"{os.environ.get('KUBECONFIG', '~/.kube/config')}: kubeconfig: not usable "
+            f"({type(err).__name__})"
+        )
+    try:
+        return diff.run(api, rendered, manifests)
+    except ApiError as err:
+        return diff.error(f"the cluster refused a read: {err} (see obreg diff --help for RBAC)")
+    except OSError as err:  # unreachable, TLS
+        return diff.error(f"the cluster cannot be reached: {type(err).__name__}")
+
+
 def _key(secret: str) -> tuple[str, str]:
     namespace, _, name = secret.partition("/")
     return namespace, name
@@ -464,7 +498,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"obreg {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    render = commands.add_parser("render", help="render manifests offline into files")
+    render = commands.add_parser(
+        "render",
+        help="render manifests offline into files",
+        description=textwrap.fill(
+            "Render, without a cluster, exactly what obreg would write for each workload "
+            "the manifests' OBTrustAnchors, OBIdentityProviders and OBServiceProviders "
+            "target: the files, the ConfigMap and Secret that carry them, and beside each "
+            "truststore a text listing of its certificates. Manifests are read as kubectl "
+            "apply takes them (an object defined twice is refused unless --last-wins). "
+            "Results go to stdout; warnings and progress to stderr.",
+            88,
+        ),
+        epilog="example:\n  obreg render -R -f overlays/prod -o out/ --summary-json summary.json\n"
+        "  kustomize build overlays/prod | obreg render -f - -o out/ --placeholder-secrets\n\n"
+        f"exit codes: 0 rendered, {EXIT_REFUSED} input refused (nothing written), "
+        f"{EXIT_USAGE} wrong command line, {EXIT_INTERNAL} internal error (please report)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     render.add_argument(
         "-f",
         "--filename",
@@ -522,6 +573,38 @@ def main(argv: list[str] | None = None) -> int:
         "Secret-derived file's content",
     )
     render.set_defaults(run=_render)
+    diff_parser = commands.add_parser(
+        "diff",
+        help="what the manifests would change in the live cluster",
+        description=textwrap.fill(
+            "Render the manifests as obreg render does and compare, per workload, the "
+            "files with those in the live obreg-<workload> ConfigMap and Secret: a unified "
+            "diff for text files, the certificate listing's diff for truststores, only "
+            "'changed' for a file carried in the Secret (its content is never printed); "
+            "whether the workload would roll; the Key Manager state recorded in each "
+            "OBServiceProvider's status and whether its steps would run again. Reads only, "
+            "with the kubeconfig (KUBECONFIG or ~/.kube/config): RBAC get on configmaps and "
+            "secrets (the obreg-<workload> ones), deployments and statefulsets (apps), and "
+            "observiceproviders (obreg.dev).",
+            88,
+        ),
+        epilog="example:\n  obreg diff -R -f overlays/prod --placeholder-secrets\n\n"
+        "exit codes (as kubectl diff): 0 no difference, 1 differences, 2 refused input, "
+        "usage, or a cluster that cannot be read, 3 internal error (please report)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff_parser.add_argument(
+        "-f", "--filename", type=Path, action="append", required=True,
+        help="a manifest file, a directory of them, or - for standard input (repeatable)",
+    )
+    diff_parser.add_argument("-R", "--recursive", action="store_true", help="as for render")
+    diff_parser.add_argument("--last-wins", action="store_true", help="as for render")
+    diff_parser.add_argument(
+        "--placeholder-secrets",
+        action="store_true",
+        help="as for render; a file rendered with a placeholder is shown as unknown",
+    )
+    diff_parser.set_defaults(run=_diff)
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
         "-n",
