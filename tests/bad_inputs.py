@@ -381,9 +381,9 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         ),
         (
             "site.json needing JSON5 past its budget",
-            lambda d: base_file(d, "site.json", '{"a": "' + "x" * 131_072 + '", // comment\n}'),
+            lambda d: base_file(d, "site.json", '{"a": "' + "x" * 32_768 + '", // comment\n}'),
             "spec.baseFiles.siteJson",
-            "larger than 131072 bytes of JSON5",
+            "larger than 32768 bytes of JSON5",
         ),
         (
             "identity.xml nested past the budget",

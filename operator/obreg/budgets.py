@@ -20,12 +20,20 @@ MANIFEST_BYTES = 8 * 1024 * 1024
 # One Key Manager answer, on the wire and after decompression: the largest WSO2 admin
 # answer obreg reads (getScopes of a KM with a few hundred scopes) is under 1 MiB.
 KM_ANSWER_BYTES = 4 * 1024 * 1024
+# Elements and attributes of one Key Manager answer (km/soap.parse): its bytes alone do
+# not bound its tree, since 4 MiB of <a/> is a million elements (4 KB gzip'd) and lxml
+# keeps 100 to 200 bytes for each. The largest real answer, getScopes of a KM with
+# thousands of scopes, holds about ten a scope (the return element and its xsi:type, the
+# name, display name, description and a few claims): 5,000 scopes are 50,000. Measured,
+# 100,000 tiny elements take about 10 MB of tree and 0.1 s to parse.
+KM_ANSWER_NODES = 100_000
 # One base file that needs JSON5 (comments, trailing commas; plain JSON is read by the
 # standard library's C parser and needs no such budget): json5's parser is pure Python
 # and slow, up to 47 us a byte (6 s of CPU for 128 KiB of dense arrays, 0.7 s for 128 KiB
-# of one string, measured with json5 0.17), so its bytes are its CPU budget. The sample
-# site.json is 1 KB; the store's stock locale files are plain JSON.
-JSON5_BYTES = 128 * 1024
+# of one string, measured with json5 0.17), so its bytes are its CPU budget: at most 1.5 s
+# for one file, and each file is parsed once. The sample site.json is 1 KB, a stock one
+# with its comments a few KB; the store's stock locale files are plain JSON.
+JSON5_BYTES = 32 * 1024
 
 # --- Structure --------------------------------------------------------------------------
 
@@ -34,8 +42,8 @@ JSON5_BYTES = 128 * 1024
 NESTING_DEPTH = 64
 # Nodes of one YAML stream after alias expansion: a 1 KB "billion laughs" document
 # expands past this long before it can take memory, while a manifest of a thousand
-# resources has about 50,000.
-YAML_NODES = 500_000
+# resources has about 50,000; composed, each node costs obreg about 600 bytes.
+YAML_NODES = 200_000
 # Certificates in one source (a PEM bundle) and in one truststore: Mozilla's whole root
 # program is about 150; a client truststore of an Open Banking directory holds a few.
 CERTIFICATES_PER_SOURCE = 5_000
@@ -50,6 +58,19 @@ KDF_ITERATIONS = 1_000_000
 # Signature checks while linking certificates to their issuers: one per certificate and
 # candidate issuer of the same name, at most this many candidates each.
 ISSUER_CANDIDATES = 8
+# Size of a public key obreg verifies a signature with: an RSA modulus or a DSA prime of
+# at most this many bits. A check costs about the cube of the size (0.1 ms at 3072 bits,
+# a few ms at 8192); the largest CA keys in use are 4096-bit RSA. OpenSSL itself refuses
+# RSA moduli over 16,384 bits. An RSA public exponent is bounded too (at most 2^32,
+# certificates.py), as OpenSSL bounds it only for moduli over 3072 bits.
+SIGNATURE_KEY_BITS = 8192
+
+# --- Names ------------------------------------------------------------------------------
+
+# Characters of one alias read from a base keystore: keytool's aliases are short names
+# (the stock truststores' longest is under 40); Java writes an alias of at most 65,535
+# bytes of modified UTF-8, which this keeps far away whatever the characters.
+ALIAS_CHARACTERS = 255
 
 # --- Time -------------------------------------------------------------------------------
 

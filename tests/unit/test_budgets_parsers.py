@@ -167,3 +167,15 @@ def test_json5_past_its_byte_budget_is_refused_before_json5_parses_it(
     assert json_text.load_object('{"a": "é0123456789"}', WHERE) == {"a": "é0123456789"}
     with patch.object(json_text.json5, "loads", side_effect=AssertionError("json5 ran")):
         assert json_text.load_object('{"a": ["x", 1, {"b": null}]}', WHERE)
+
+
+def test_site_json_is_parsed_by_json5_once_per_render() -> None:
+    """json5's parse is a render's costliest step: site.json needing JSON5 is read once,
+    not again by the in-place edit."""
+    from obreg.render import site_json
+    from tests.unit.test_product_files import sp_spec
+
+    text = b'{\n  // the store\'s settings\n  "a": 1,\n}\n'
+    with patch.object(json_text.json5, "loads", wraps=json_text.json5.loads) as loads:
+        site_json.patch(text, sp_spec(), "client-id", "client-secret", WHERE)
+    assert loads.call_count == 1

@@ -152,9 +152,14 @@ def load_object(text: str, where: Where) -> dict[str, object]:
     return value
 
 
-def set_members(text: str, values: dict[str, object], where: Where) -> str:
-    """Return ``text`` with each top-level key of ``values`` set to that value."""
-    load_object(text, where)
+def set_members(
+    text: str, values: dict[str, object], where: Where, *, loaded: bool = False
+) -> str:
+    """Return ``text`` with each top-level key of ``values`` set to that value.
+    ``loaded``: the caller has read ``text`` with load_object already, so it is not
+    parsed twice (json5's parse is most of a render's CPU)."""
+    if not loaded:
+        load_object(text, where)
     try:
         opening, members, _ = _scan(text)
     except (_Layout, IndexError, ValueError):

@@ -75,4 +75,4 @@ def patch(
         "OBDirectoryIntegrated": spec.ob_directory_integrated,
         "UseSoftwareIdAsApplicationName": spec.use_software_id_as_application_name,
     }
-    return json_text.set_members(text, values, where).encode("utf-8")
+    return json_text.set_members(text, values, where, loaded=True).encode("utf-8")
