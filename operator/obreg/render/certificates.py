@@ -8,7 +8,9 @@ Bounded because a source is written by someone obreg does not trust: a PEM sourc
 scanned in one pass that never looks back (a pattern with ``.*?`` across lines tried
 every BEGIN line against the rest of the text: minutes for a source of BEGIN lines with
 no END), its certificates are counted before any is parsed, and linking a certificate to
-its issuer costs at most ``budgets.ISSUER_CANDIDATES`` signature checks.
+its issuer costs at most ``budgets.ISSUER_CANDIDATES`` signature checks, each with a key
+whose cost is bounded (``checkable``): a CA key with a huge RSA exponent made one check
+90 times dearer, and a few thousand of them half a minute of every workload's render.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from .. import budgets
@@ -268,11 +271,45 @@ class Issuers:
         return found[:budget], len(found) > budget
 
     def issued(self, certificate: Certificate, issuer: Certificate) -> bool:
-        """Whether ``issuer`` signed ``certificate``, checked once per pair."""
+        """Whether ``issuer`` signed ``certificate``, checked once per pair; never
+        checked, so False, when ``issuer``'s key is not ``checkable``."""
         pair = (certificate.sha256, issuer.sha256)
         if pair not in self._checked:
             self._checked[pair] = _issued_by(certificate.cert, issuer.cert)
         return self._checked[pair]
+
+
+# The largest RSA public exponent obreg verifies with. A verification costs one modular
+# squaring per bit of the exponent: 65537 (2^16 + 1), what keytool, OpenSSL and every CA
+# generate, takes 17; 2^32 allows any exponent seen in practice (3, 17, 65537, the odd
+# 32-bit one) at under twice that, while a 3,070-bit exponent took 90 times a normal check.
+RSA_EXPONENT_MAX = 2**32
+
+
+def checkable(cert: x509.Certificate) -> str | None:
+    """None when a signature check with ``cert``'s key has a bounded cost, else why not:
+    RSA with a modulus of at most ``budgets.SIGNATURE_KEY_BITS`` and a public exponent of
+    at most ``RSA_EXPONENT_MAX``; DSA of at most that size; any EC curve cryptography
+    loads (named curves only), Ed25519, Ed448 and ML-DSA, all of fixed size."""
+    bits = budgets.SIGNATURE_KEY_BITS
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "its key cannot be read"
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size > bits:
+            return f"its RSA key has more than {bits} bits"
+        if key.public_numbers().e > RSA_EXPONENT_MAX:
+            return "its RSA key's public exponent is over 2^32 (65537 is standard)"
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return None
+    size = getattr(key, "key_size", None)  # DSA's: cryptography deprecates its module
+    if isinstance(size, int) and size > bits:
+        return f"its DSA key has more than {bits} bits"
+    # DSA within the size, and ML-DSA: of fixed size, so bounded; a key that signs
+    # nothing (X25519, ML-KEM) fails its check at once.
+    return None
 
 
 def _subject_key(cert: x509.Certificate) -> bytes | None:
@@ -310,21 +347,33 @@ def warnings(
     if cert.issuer != cert.subject:
         candidates, more = issuers.candidates(certificate)
         if not any(issuers.issued(certificate, other) for other in candidates):
+            notes = (
+                [f"only the first {len(candidates)} of those named as its issuer were checked"]
+                if more
+                else []
+            )
+            reasons = sorted({r for c in candidates if (r := checkable(c.cert)) is not None})
+            if reasons:
+                notes.append(
+                    "a certificate named as its issuer was not checked: " + "; ".join(reasons)
+                )
             found.append(
                 "its issuer is not among the trust anchors"
-                + (
-                    f" (only the first {len(candidates)} of those named as its issuer were "
-                    "checked)"
-                    if more
-                    else ""
-                )
+                + (f" ({'; '.join(notes)})" if notes else "")
             )
     return found
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if checkable(issuer) is not None:
+        return False
     try:
-        cert.verify_directly_issued_by(issuer)
+        _verify(cert, issuer)
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+def _verify(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """The one place obreg checks a signature (tests count its calls)."""
+    cert.verify_directly_issued_by(issuer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import struct
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from .inputs import Inputs
 
 _JKS_MAGIC = b"\xfe\xed\xfe\xed"
 _JKS_WHITENING = b"Mighty Aphrodite"  # what the JDK hashes after the password
+_JAVA_UTF_BYTES = 0xFFFF  # DataOutputStream.writeUTF's limit, the length is 16 bits
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,13 @@ def render(
         entries[cert.alias] = cert
 
     ordered = [entries[alias] for alias in sorted(entries)]
+    for cert in ordered:  # unreachable within the alias budgets; never a struct.error
+        if len(java_utf(cert.alias)) > _JAVA_UTF_BYTES:
+            raise Where(owner.label, "spec").refuse(
+                f"an alias of the truststore is over {_JAVA_UTF_BYTES} bytes, "
+                "more than a keystore can hold",
+                "shorten the base keystore's aliases with keytool -changealias",
+            )
     content = (
         _write_jks(ordered, password)
         if output.format == "JKS"
@@ -274,7 +283,7 @@ def _base_entries(
 def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
     keystore_work.check_jks(data, where)
     try:
-        store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
+        store = _JavaKeyStore.loads(data, password, try_decrypt_keys=False)
     except jks.util.KeystoreSignatureException:
         raise where.refuse(
             "the base keystore's password is wrong (integrity check failed)",
@@ -297,6 +306,30 @@ def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate
         except ValueError:
             found.append((alias, None))
     return _base_aliases(found, where)
+
+
+class _JavaKeyStore(jks.KeyStore):  # type: ignore[misc]
+    """pyjks reading strings as Java's DataInputStream.readUTF does (modified UTF-8:
+    C0 80 for NUL, surrogate pairs of three bytes each), refusing the four-byte sequences
+    Java refuses; pyjks itself reads standard UTF-8, so a keytool-made alias outside the
+    BMP failed and a hand-made four-byte one, which the product cannot load, passed."""
+
+    @classmethod
+    def _read_utf(cls, data: bytes, pos: int, kind: str | None = None) -> tuple[str, int]:
+        (size,) = struct.unpack_from(">H", data, pos)
+        raw = data[pos + 2 : pos + 2 + size]
+        if len(raw) != size or any(byte >= 0xF0 for byte in raw):
+            raise jks.util.BadKeystoreFormatException(f"{kind}: not modified UTF-8")
+        try:
+            text = (
+                raw.replace(b"\xc0\x80", b"\x00")
+                .decode("utf-8", "surrogatepass")
+                .encode("utf-16-be", "surrogatepass")
+                .decode("utf-16-be", "surrogatepass")
+            )
+        except UnicodeError:
+            raise jks.util.BadKeystoreFormatException(f"{kind}: not modified UTF-8") from None
+        return text, pos + 2 + size
 
 
 def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
@@ -326,25 +359,71 @@ def _base_aliases(
     """A base keystore's entries under unique aliases. Java compares aliases without
     case, and a PKCS12 file may give several certificates one friendly name: the first
     keeps the name (lower-cased, as keytool shows it), a later distinct certificate gets
-    the name plus its fingerprint, and an exact repeat is stored once. No certificate of
-    the base is lost; one that cannot be read is refused by its name."""
+    the name plus as much of its fingerprint as makes the alias unique (among every name
+    of the base and every alias given so far), and an exact repeat is stored once. No
+    certificate of the base is lost; one that cannot be read is refused by its entry
+    number, and so is a name over ``budgets.ALIAS_CHARACTERS``, never quoted whole."""
+    names = set()
+    for number, (name, cert) in enumerate(found, start=1):
+        if len(name) > budgets.ALIAS_CHARACTERS or len(name.lower()) > budgets.ALIAS_CHARACTERS:
+            raise where.refuse(
+                f"entry {number}'s alias ({printable(name[:40])!r}...) is longer than "
+                f"{budgets.ALIAS_CHARACTERS} characters",
+                "rename it with keytool -changealias",
+            )
+        if cert is None or not certificates.readable(cert):
+            raise where.refuse(
+                f"entry {number} ({printable(name)!r}) is not a readable X.509 certificate",
+                "remove it from the base keystore with keytool -delete",
+            )
+        names.add(name.lower())
     entries: dict[str, Certificate] = {}
     seen: set[str] = set()
     for name, cert in found:
-        if cert is None or not certificates.readable(cert):
-            raise where.refuse(
-                f"the entry {printable(name)!r} is not a readable X.509 certificate",
-                "remove it from the base keystore with keytool -delete",
-            )
+        assert cert is not None
         der = cert.public_bytes(serialization.Encoding.DER)
         entry = Certificate(name.lower(), der, cert)
         if entry.sha256 in seen:
             continue
         if entry.alias in entries:
-            entry = Certificate(f"{entry.alias}-{entry.sha256[:8]}", der, cert)
+            entry = Certificate(_unused(entry.alias, entry.sha256, names), der, cert)
         seen.add(entry.sha256)
+        names.add(entry.alias)
         entries[entry.alias] = entry
     return entries
+
+
+def _unused(alias: str, sha256: str, taken: set[str]) -> str:
+    """``alias`` with a suffix from ``sha256`` that no alias in ``taken`` has: 8 hex
+    digits, more if those are taken, then a counter (the taken set is finite)."""
+    for digits in (8, 16, 64):
+        candidate = f"{alias}-{sha256[:digits]}"
+        if candidate not in taken:
+            return candidate
+    counter = 2
+    while f"{alias}-{sha256}-{counter}" in taken:
+        counter += 1
+    return f"{alias}-{sha256}-{counter}"
+
+
+def java_utf(text: str) -> bytes:
+    """``text`` as Java's DataOutputStream.writeUTF writes it, without the length:
+    modified UTF-8, where NUL is C0 80 and a character outside the BMP is its two UTF-16
+    surrogates, three bytes each. Java's JKS reader (readUTF) refuses standard UTF-8's
+    four-byte sequences."""
+    return (
+        _ASTRAL.sub(_surrogates, text)
+        .encode("utf-8", "surrogatepass")
+        .replace(b"\x00", b"\xc0\x80")
+    )
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _surrogates(match: re.Match[str]) -> str:
+    code = ord(match.group()) - 0x10000
+    return chr(0xD800 | code >> 10) + chr(0xDC00 | code & 0x3FF)
 
 
 def _write_jks(entries: list[Certificate], password: str) -> bytes:
@@ -353,7 +432,7 @@ def _write_jks(entries: list[Certificate], password: str) -> bytes:
     far, quadratic in entries: 3 s for a truststore of 5,000."""
     parts = [_JKS_MAGIC, struct.pack(">II", 2, len(entries))]
     for cert in entries:
-        alias = cert.alias.encode()
+        alias = java_utf(cert.alias)
         stamp = int(cert.cert.not_valid_before_utc.timestamp() * 1000)
         parts += [
             struct.pack(">IH", 2, len(alias)),  # a trusted certificate; its alias
