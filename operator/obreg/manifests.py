@@ -30,7 +30,7 @@ from .api import parse
 from .api.common import GROUP
 from .api.resource import Resource
 from .errors import InvalidInput, Label, Problem
-from .render.bundle import Namespace
+from .render.bundle import OBJECT_DATA_MAX, Namespace
 from .render.inputs import Inputs
 
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -216,6 +216,19 @@ def _data(obj: dict[str, Any], label: Label) -> dict[str, bytes]:
                     result[key] = decode_base64(value)
                 except binascii.Error:
                     problems.append(Problem(label, where, "not valid base64"))
+    # As the API server counts: a ConfigMap's keys and values, a Secret's values.
+    keys = obj["kind"] == "ConfigMap"
+    size = sum(len(v) + (len(k) if keys else 0) for k, v in result.items())
+    if size > OBJECT_DATA_MAX:
+        problems.append(
+            Problem(
+                label,
+                f"{encoded}/{plain}",
+                f"holds {size} bytes; the API server refuses a {obj['kind']} of more than "
+                f"{OBJECT_DATA_MAX}",
+                "the cluster would never hold it, so neither does a preview",
+            )
+        )
     if problems:
         raise InvalidInput(problems)
     return result
