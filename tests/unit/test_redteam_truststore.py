@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -259,3 +260,91 @@ def test_base_aliases_lose_no_certificate(found: list[tuple[str, int]]) -> None:
         first.setdefault(SHAS[i], name.lower())
     for e in entries.values():
         assert e.alias == first[e.sha256] or e.alias.startswith(first[e.sha256] + "-")
+
+
+# --- 3. a base PKCS12 gives exactly what Java trusts ------------------------------------
+
+
+def _openssl_nokeys(tmp_path: Path, pem: bytes, *options: str) -> bytes:
+    (tmp_path / "in.pem").write_bytes(pem)
+    out = tmp_path / "openssl.p12"
+    subprocess.run(
+        ["openssl", "pkcs12", "-export", "-nokeys", "-in", str(tmp_path / "in.pem"),
+         "-passout", "pass:wso2carbon", "-out", str(out), *options],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+def _keytool_made(tmp_path: Path, pem: bytes) -> bytes:
+    (tmp_path / "in.pem").write_bytes(pem)
+    out = tmp_path / "keytool.p12"
+    subprocess.run(
+        ["keytool", "-importcert", "-noprompt", "-alias", "stock", "-file",
+         str(tmp_path / "in.pem"), "-keystore", str(out), "-storetype", "PKCS12",
+         "-storepass", "wso2carbon"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+def _java_truststore(encryption: serialization.KeySerializationEncryption) -> bytes:
+    return pkcs12.serialize_java_truststore(
+        [pkcs12.PKCS12Certificate(ONE.cert, b"one"), pkcs12.PKCS12Certificate(TWO.cert, None)],
+        encryption,
+    )
+
+
+def _plain_cas(encryption: serialization.KeySerializationEncryption) -> bytes:
+    return pkcs12.serialize_key_and_certificates(None, None, None, [ONE.cert, TWO.cert], encryption)
+
+
+MAKERS = {
+    "openssl -export -nokeys": lambda tmp: _openssl_nokeys(tmp, ONE.pem + TWO.pem),
+    "keytool -importcert": lambda tmp: _keytool_made(tmp, ONE.pem),
+    "java truststore, PBES2": lambda tmp: _java_truststore(
+        serialization.BestAvailableEncryption(b"wso2carbon")
+    ),
+    "openssl -export -nokeys -certpbe NONE": lambda tmp: _openssl_nokeys(
+        tmp, ONE.pem + TWO.pem, "-certpbe", "NONE"
+    ),
+    "CAs without the attribute, PBES2": lambda tmp: _plain_cas(
+        serialization.BestAvailableEncryption(b"wso2carbon")
+    ),
+}
+
+
+def base_pkcs12(data: bytes) -> dict[str, str]:
+    spec = {
+        "certificates": [{"alias": "tpproot", "inline": issue("Root").pem.decode()}],
+        "baseKeystore": {"type": "PKCS12", "source": {"configMapKeyRef": B_REF}},
+    }
+    store = truststore.render([anchor(spec)], Inputs(config_maps={(NS, "b"): {"k": data}}), NOW)
+    aliases = re.findall(r"^alias: (.+)$", store.listing, re.M)
+    shas = re.findall(r"^  sha256: (.+)$", store.listing, re.M)
+    return {a: keytool_fingerprint(s) for a, s in zip(aliases, shas, strict=True) if a != "tpproot"}
+
+
+@pytest.mark.parametrize("maker", list(MAKERS))
+def test_a_base_pkcs12_gives_what_keytool_trusts(tmp_path: Path, maker: str) -> None:
+    data = MAKERS[maker](tmp_path)
+    (tmp_path / "base.p12").write_bytes(data)
+    listed = subprocess.run(
+        ["keytool", "-list", "-v", "-keystore", str(tmp_path / "base.p12"),
+         "-storepass", "wso2carbon", "-storetype", "PKCS12"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    java = set(re.findall(r"^\s+SHA256: ([0-9A-F:]+)$", listed, re.M))
+    assert set(base_pkcs12(data).values()) == java
+    if maker.startswith(("openssl", "CAs without")):
+        assert java == set()  # what the red team found: these trusted nothing in Java
+
+
+def test_certificates_under_legacy_encryption_are_refused() -> None:
+    legacy = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+        .build(b"wso2carbon")
+    )
+    with pytest.raises(InvalidInput, match="is not PBES2 with AES, so obreg cannot read"):
+        base_pkcs12(_java_truststore(legacy))

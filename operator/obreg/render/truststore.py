@@ -30,7 +30,7 @@ from ..api.trust_anchor import (
     TruststoreOutput,
 )
 from ..errors import Where, printable
-from . import certificates, keystore_work, listing
+from . import certificates, keystore_work, listing, pkcs12_trust
 from .certificates import Certificate
 from .deadline import Deadline
 from .inputs import Inputs
@@ -346,10 +346,14 @@ def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certific
             "the base keystore holds a private key",
             "a client truststore holds trusted certificates only; give the stock truststore",
         )
+    # Only what Java trusts: certificate bags with its trusted-key-usage attribute.
     found: list[tuple[str, x509.Certificate | None]] = []
-    for number, item in enumerate(store.additional_certs, start=1):
-        name = (item.friendly_name or b"").decode("utf-8", "replace")
-        found.append((name or f"entry-{number}", item.certificate))
+    for number, bag in enumerate(pkcs12_trust.trusted(data, password, where), start=1):
+        try:
+            cert: x509.Certificate | None = x509.load_der_x509_certificate(bag.der)
+        except ValueError:
+            cert = None
+        found.append((bag.friendly_name or f"entry-{number}", cert))
     return _base_aliases(found, where)
 
 
@@ -361,8 +365,9 @@ def _base_aliases(
     keeps the name (lower-cased, as keytool shows it), a later distinct certificate gets
     the name plus as much of its fingerprint as makes the alias unique (among every name
     of the base and every alias given so far), and an exact repeat is stored once. No
-    certificate of the base is lost; one that cannot be read is refused by its entry
-    number, and so is a name over ``budgets.ALIAS_CHARACTERS``, never quoted whole."""
+    certificate of the base is lost; one that cannot be read is refused by its
+    name (within the budget), and a name over ``budgets.ALIAS_CHARACTERS`` by its entry
+    number, never quoted whole."""
     names = set()
     for number, (name, cert) in enumerate(found, start=1):
         if len(name) > budgets.ALIAS_CHARACTERS or len(name.lower()) > budgets.ALIAS_CHARACTERS:
@@ -373,7 +378,7 @@ def _base_aliases(
             )
         if cert is None or not certificates.readable(cert):
             raise where.refuse(
-                f"entry {number} ({printable(name)!r}) is not a readable X.509 certificate",
+                f"the entry {printable(name)!r} is not a readable X.509 certificate",
                 "remove it from the base keystore with keytool -delete",
             )
         names.add(name.lower())
