@@ -19,10 +19,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from obreg.cli import main
+from obreg.render.inputs import INPUT_LABEL
 from tests.hostile_keystores import encrypted_info, jceks, pbes2, pfx
 from tests.pki import DAY, NOW, issue
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+# The label a Secret's owner gives it to let obreg's resources read it.
+INPUT = {INPUT_LABEL: "true"}
 Docs = list[dict[str, Any]]
 
 
@@ -74,7 +77,7 @@ def binary_secret(docs: Docs, name: str, key: str, value: bytes) -> None:
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "namespace": "obreg-demo"},
+            "metadata": {"name": name, "namespace": "obreg-demo", "labels": dict(INPUT)},
             "data": {key: base64.b64encode(value).decode()},
         }
     )
@@ -107,7 +110,7 @@ def plain_secret(docs: Docs, name: str, data: dict[str, Any]) -> None:
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "namespace": "obreg-demo"},
+            "metadata": {"name": name, "namespace": "obreg-demo", "labels": dict(INPUT)},
             "stringData": data,
         }
     )
@@ -191,6 +194,7 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         docs.append(extra)
 
     pem_block = ROOT_PEM.split("\n")
+
     def misspelt_kind(docs: Docs) -> None:
         find(docs, "OBTrustAnchor")["kind"] = "OBTrustAnchr"
 
@@ -276,7 +280,11 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
                     {
                         "apiVersion": "v1",
                         "kind": "Secret",
-                        "metadata": {"name": "pw", "namespace": "obreg-demo"},
+                        "metadata": {
+                            "name": "pw",
+                            "namespace": "obreg-demo",
+                            "labels": dict(INPUT),
+                        },
                         "stringData": {"p": "not-the-password"},
                     }
                 ),
@@ -584,9 +592,7 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
         ),
         (
             "a claim mapped to the runbook's https dialect",
-            lambda d: mappings(d)[1].update(
-                local="https://wso2.org/claims/emailaddress"
-            ),
+            lambda d: mappings(d)[1].update(local="https://wso2.org/claims/emailaddress"),
             "spec.claims.mappings[1].local",
             "String should match pattern",
         ),
@@ -603,6 +609,25 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             lambda d: sp(d).update(requestedClaims=["email"]),
             "spec.requestedClaims[0]",
             "String should match pattern",
+        ),
+        # -- a Secret its owner did not let obreg read ----------------------------------------
+        (
+            "a Secret its owner did not mark as an input of obreg",
+            lambda d: (
+                d.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "someone-elses", "namespace": "obreg-demo"},
+                        "stringData": {"password": "Summer2026!"},
+                    }
+                ),
+                anchor(d).update(
+                    output={"passwordSecretRef": {"name": "someone-elses", "key": "password"}}
+                ),
+            ),
+            "spec.output.passwordSecretRef",
+            "is not marked as an input of obreg (its owner labels it obreg.dev/input=true",
         ),
         # -- names the Key Manager reserves ------------------------------------------------
         (
@@ -1097,6 +1122,31 @@ def _mutations() -> list[tuple[str, Callable[[Docs], None], str, str]]:
             secret_twice,
             "metadata.name",
             "defined twice",
+        ),
+        (
+            "a base JKS alias over the alias budget",
+            lambda d: base_keystore(d, jks_store([jks.TrustedCertEntry.new("a" * 256, ROOT.der)])),
+            "spec.baseKeystore",
+            "entry 1's alias ('aaaa",
+        ),
+        (
+            "a base PKCS12 whose certificates are under legacy encryption",
+            lambda d: (
+                binary_secret(
+                    d,
+                    "p12",
+                    "store",
+                    pkcs12.serialize_java_truststore(
+                        [pkcs12.PKCS12Certificate(ROOT.cert, b"stock")],
+                        serialization.PrivateFormat.PKCS12.encryption_builder()
+                        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+                        .build(b"wso2carbon"),
+                    ),
+                ),
+                base_pkcs12(d),
+            ),
+            "spec.baseKeystore",
+            "is not PBES2 with AES, so obreg cannot read which of its certificates Java trusts",
         ),
     ]
 

@@ -25,7 +25,7 @@ from .api import crd
 from .errors import InvalidInput, Label, Problem, printable
 from .manifests import MARKER, Manifests, load
 from .render import bundle, credentials, digest, listing, objects
-from .render.inputs import Inputs
+from .render.inputs import INPUT_LABEL, Inputs
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -70,9 +70,15 @@ def render_manifests(
             if generated and (namespace.name, id_ref.name) not in secrets:
                 secrets[(namespace.name, id_ref.name)] = PLACEHOLDER_CREDENTIALS
                 rendered.placeholders.append(sp.label)
+    labels = {
+        **manifests.secret_labels,
+        # The operator marks the credentials it generates as its input (render/objects.py).
+        **{key: {INPUT_LABEL: "true"} for key in secrets if key not in manifests.secrets},
+    }
     inputs = Inputs(
         secrets=secrets,
         config_maps=manifests.config_maps,
+        secret_labels=labels,
         digest_key=digest_key,
         unreadable=manifests.sealed,
         placeholders=placeholder_secrets,

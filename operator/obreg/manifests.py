@@ -62,6 +62,8 @@ class Manifests:
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     secrets: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
     config_maps: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
+    # Each Secret's labels, for the opt-in rule (render/inputs.py).
+    secret_labels: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     # Secrets present only in a form obreg cannot read: (namespace, name) -> what and where.
     sealed: dict[tuple[str, str], str] = field(default_factory=dict)
     # What the reader decided that the user should know (an object defined twice, the
@@ -69,7 +71,9 @@ class Manifests:
     notes: list[str] = field(default_factory=list)
 
     def inputs(self) -> Inputs:
-        return Inputs(secrets=self.secrets, config_maps=self.config_maps)
+        return Inputs(
+            secrets=self.secrets, config_maps=self.config_maps, secret_labels=self.secret_labels
+        )
 
 
 def group_of(api_version: object) -> str:
@@ -190,6 +194,15 @@ def decode_base64(value: str) -> bytes:
     return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
 
 
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    """An object's labels that are strings (the API server refuses any other)."""
+    metadata = obj.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if not isinstance(labels, dict):
+        return {}
+    return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def _data(obj: dict[str, Any], label: Label) -> dict[str, bytes]:
     """Secret data/stringData or ConfigMap data/binaryData, as bytes. Values must be
     strings, as kubectl requires: YAML reads an unquoted 0123 as the number 83 and an
@@ -308,6 +321,8 @@ def _read_objects(
                     raise InvalidInput(refused)
                 target = manifests.secrets if kind == "Secret" else manifests.config_maps
                 target[key] = _data(obj, label)
+                if kind == "Secret":
+                    manifests.secret_labels[key] = _labels(obj)
             elif (group, kind) in SEALED_KINDS:
                 article = "an" if kind[0] in "AEIOU" else "a"
                 target_name = _sealed_target(obj, name)

@@ -21,6 +21,7 @@ from lxml import etree
 
 from obreg.cli import EXIT_REFUSED, main
 from obreg.render import xml_patch
+from tests.bad_inputs import INPUT
 from tests.fuzz import strategies as s
 
 # A problem line: "  <Kind> <namespace>/<name>: <field path>: <message>", where a name
@@ -117,7 +118,11 @@ def test_any_base_file(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": "base-secret", "namespace": "obreg-demo"},
+                "metadata": {
+                    "name": "base-secret",
+                    "namespace": "obreg-demo",
+                    "labels": dict(INPUT),
+                },
                 "data": {key: s.as_binary(content)},
             }
         )
@@ -166,7 +171,7 @@ def test_any_secret_value(data: st.DataObject, capsys: pytest.CaptureFixture[str
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "pw", "namespace": "obreg-demo"},
+            "metadata": {"name": "pw", "namespace": "obreg-demo", "labels": dict(INPUT)},
             "stringData": {"p": data.draw(s.TEXT)},
         }
     )

@@ -25,7 +25,7 @@ from obreg.kube.key_manager import KeyManagerSteps
 from obreg.rules import state, status
 from obreg.rules.holdings import Held
 from obreg.rules.workload import Rollout, summarize
-from tests.bad_inputs import find, sample_documents
+from tests.bad_inputs import INPUT, find, sample_documents
 
 NS, NAME = "obreg-demo", "apim-store"
 KM = WorkloadRef(kind="Deployment", name="wso2-km")
@@ -90,10 +90,10 @@ class Pass:
             custom=[{NS: [sp]}],
             secrets={
                 (NS, "km-admin"): Held(
-                    {"username": b"admin", "password": self.password.encode()}, {}, allowed, ()
+                    {"username": b"admin", "password": self.password.encode()}, INPUT, allowed, ()
                 ),
                 (NS, f"obreg-{NAME}-client"): Held(
-                    {"client-id": b"store-id", "client-secret": b"store-secret"}, {}, {}, ()
+                    {"client-id": b"store-id", "client-secret": b"store-secret"}, INPUT, {}, ()
                 ),
             },
             config_maps={(NS, "km-tls-ca"): Held({"ca.crt": self.ca}, {}, {}, ())},

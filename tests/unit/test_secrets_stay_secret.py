@@ -14,6 +14,7 @@ import yaml
 from obreg.cli import main
 from obreg.render import credentials
 from obreg.render.credentials import ClientCredentials
+from tests.bad_inputs import INPUT
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 IDP_SECRET = "idp-secret-7c1e0b"
@@ -39,7 +40,7 @@ def scenario(tmp_path: Path, mutate: Any = None) -> Path:
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "store-client", "namespace": "obreg-demo"},
+            "metadata": {"name": "store-client", "namespace": "obreg-demo", "labels": dict(INPUT)},
             "stringData": {"id": "store-client-id", "secret": SP_SECRET, "pw": STORE_PASSWORD},
         }
     )
@@ -138,7 +139,7 @@ def _secret(docs: list[dict[str, Any]], key: str, value: bytes) -> dict[str, Any
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "moved", "namespace": "obreg-demo"},
+            "metadata": {"name": "moved", "namespace": "obreg-demo", "labels": dict(INPUT)},
             "data": {key: base64.b64encode(value).decode()},
         }
     )

@@ -389,7 +389,8 @@ def test_the_config_map_and_secret_of_a_bundle_whole() -> None:
         "metadata": {
             "name": "obreg-sp-client",
             "namespace": "bank",
-            "labels": {"app.kubernetes.io/managed-by": "obreg"},
+            # obreg's own, and an input of obreg as any Secret its resources read.
+            "labels": {"app.kubernetes.io/managed-by": "obreg", "obreg.dev/input": "true"},
         },
         "data": {"a": "MQ==", "b": "Mg=="},
     }

@@ -23,7 +23,7 @@ from typing import Any
 from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
 from ..api.trust_anchor import CertificateSummary
-from ..render.inputs import Inputs
+from ..render.inputs import Inputs, MarkedInputs
 from ..render.objects import output_name
 from ..rules import coalescing, state, status
 from ..rules import reconcile as decide
@@ -249,6 +249,9 @@ class Controller:
         inputs = Inputs(
             secrets=StoreView(indexes.secrets, "data", extra=self.generated),
             config_maps=StoreView(indexes.config_maps, "data"),
+            secret_labels=StoreView(
+                indexes.secrets, "labels", extra=MarkedInputs(self.generated)
+            ),
             digest_key=self.digest_key,
         )
         target = indexes.workload(namespace, ref)

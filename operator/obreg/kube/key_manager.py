@@ -35,7 +35,7 @@ from ..km import destination, sync
 from ..km.client import AdminClient, Connection, KmError
 from ..redaction import redact
 from ..render import credentials
-from ..render.inputs import Inputs
+from ..render.inputs import Inputs, MarkedInputs
 from ..rules import coalescing, km_app, km_steps, state
 from ..rules.coalescing import Tickets
 from ..rules.km_steps import Outcome
@@ -212,6 +212,9 @@ class KeyManagerSteps:
             # With the credentials just generated, which the watch may not show yet.
             secrets=StoreView(indexes.secrets, "data", extra=self.generated),
             config_maps=StoreView(indexes.config_maps, "data"),
+            secret_labels=StoreView(
+                indexes.secrets, "labels", extra=MarkedInputs(self.generated)
+            ),
         ).tracked()
         try:
             client_credentials = credentials.resolve(sp, inputs)

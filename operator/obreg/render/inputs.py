@@ -4,8 +4,9 @@ Rendering never reads from the API: the operator fills this from its indexes, th
 CLI from manifest files, and tests from literals. A missing object or key is refused
 with the field path of the reference.
 
-Two rules live here because every read passes through here:
+The rules live here because every read passes through here:
 
+- A Secret is read only when its owner marked it as an input of obreg (``may_read``).
 - Whatever comes from a Secret stays in a Secret. A read made through ``tracked()``
   records whether any Secret was read, and the bundle places every file whose rendering
   read one in the workload's Secret, never its ConfigMap: a base file, a password, a
@@ -26,7 +27,7 @@ Two rules live here because every read passes through here:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..api.common import ConfigMapKeyRef, FileSource, SecretKeyRef
@@ -36,6 +37,38 @@ from ..errors import Where
 Objects = Mapping[tuple[str, str], Mapping[str, bytes]]
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+# A Secret's owner lets obreg's resources read it with this label, as the KM credentials'
+# owner names the hosts they may go to: whoever may create an obreg resource in a
+# namespace but not read its Secrets can then not make obreg use any other Secret there
+# (as a password to try, a file to compare, a CA to list).
+INPUT_LABEL = "obreg.dev/input"
+
+
+def may_read(labels: Mapping[str, str]) -> bool:
+    """Whether a Secret with ``labels`` is an input obreg's resources may read."""
+    return labels.get(INPUT_LABEL) == "true"
+
+
+class MarkedInputs(Mapping[tuple[str, str], Mapping[str, str]]):
+    """The labels of Secrets obreg generated itself and holds before its watch shows
+    them: each marked as an input, as it is created (render/objects.py). A live view,
+    so a Secret generated after it was made is marked too."""
+
+    def __init__(self, generated: Mapping[tuple[str, str], object]) -> None:
+        self._generated = generated
+
+    def __getitem__(self, key: tuple[str, str]) -> Mapping[str, str]:
+        if key not in self._generated:
+            raise KeyError(key)
+        return {INPUT_LABEL: "true"}
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._generated)
+
+    def __len__(self) -> int:
+        return len(self._generated)
 
 
 @dataclass
@@ -64,6 +97,9 @@ class Inputs:
     # where), and whether absent or unreadable Secrets stand in as placeholders.
     unreadable: Mapping[tuple[str, str], str] = field(default_factory=dict)
     placeholders: bool = False
+    # Each Secret's labels, for the opt-in rule (``may_read``). The operator and the CLI
+    # always give them; None (tests of a renderer alone) reads every Secret given.
+    secret_labels: Mapping[tuple[str, str], Mapping[str, str]] | None = None
 
     def tracked(self) -> Inputs:
         """The same inputs with a fresh ``log`` of what is read through them."""
@@ -80,7 +116,18 @@ class Inputs:
                 + ": a placeholder cannot stand in for a certificate, keystore or file",
                 "give the Secret itself to render this, or keep this source in a ConfigMap",
             )
+        if self._withheld(namespace, ref.name):
+            raise where.refuse(
+                f"Secret {namespace}/{ref.name} is not marked as an input of obreg",
+                f"its owner labels it {INPUT_LABEL}=true to let obreg's resources read it",
+            )
         return self._lookup("Secret", self.secrets, namespace, ref.name, ref.key, where)
+
+    def _withheld(self, namespace: str, name: str) -> bool:
+        """Present, but its owner did not mark it as an input of obreg."""
+        if self.secret_labels is None or (namespace, name) not in self.secrets:
+            return False
+        return not may_read(self.secret_labels.get((namespace, name), {}))
 
     def _stands_in(self, namespace: str, name: str) -> bool:
         return self.placeholders and (namespace, name) not in self.secrets

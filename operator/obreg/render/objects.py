@@ -13,6 +13,7 @@ from typing import Any
 
 from ..api.common import WorkloadRef
 from .bundle import Bundle
+from .inputs import INPUT_LABEL
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "obreg"}
 DIGEST_ANNOTATION = "obreg.dev/digest"
@@ -89,6 +90,11 @@ def credentials_secret(namespace: str, name: str, data: dict[str, bytes]) -> dic
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        # An input of obreg as any other Secret its resources read (render/inputs.py).
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**MANAGED_BY, INPUT_LABEL: "true"},
+        },
         "data": {key: base64.b64encode(value).decode() for key, value in sorted(data.items())},
     }
