@@ -1174,6 +1174,7 @@ MANIFEST_ONLY_CASES = {
 # Cases of the bad-input table that the schema alone can catch (the rest need the
 # referenced Secrets' and ConfigMaps' content, which only rendering sees).
 SCHEMA_CASES = {
+    "an output path that is another file's folder",
     "the Key Manager's fallback service provider",
     "the resident service provider in another case",
     "the resident identity provider",

@@ -3,6 +3,7 @@ changes exactly when a Secret-derived file does."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import hashlib
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from obreg.cli import main, render_manifests
 from obreg.kube import digest_key
+from obreg.kube.api import ApiError
 from obreg.manifests import load
 from obreg.render.bundle import Bundle
 from tests.unit.test_secrets_stay_secret import STORE_PASSWORD, scenario
@@ -158,3 +161,52 @@ def test_the_key_secret_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert digest_key.location("") == ("obreg-system", "obreg-digest-key")
     assert digest_key.location("mine") == ("obreg-system", "mine")
     assert digest_key.location("vault/mine") == ("vault", "mine")
+
+
+class _Plane:
+    """An API server that answers ``failures`` (an exception each) before it works."""
+
+    def __init__(self, failures: list[Exception], stored: dict[str, Any] | None = None) -> None:
+        self.failures, self.stored, self.created = failures, stored, 0
+
+    async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.stored
+
+    async def create(self, obj: dict[str, Any]) -> bool:
+        self.created += 1
+        self.stored = obj
+        return True
+
+
+def _load(plane: _Plane) -> tuple[bytes, list[float]]:
+    waited: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waited.append(seconds)
+
+    key = asyncio.run(digest_key.load(plane, "obreg", "obreg-digest-key", wait))  # type: ignore[arg-type]
+    return key, waited
+
+
+def test_an_api_server_away_or_busy_at_start_is_waited_for() -> None:
+    """The fault tier's case: obreg started while the API server throttles or is down
+    must come up when it answers, as kopf does, not exit as an internal error."""
+    busy = ApiError("get", "Secret obreg/obreg-digest-key", 429, "Too Many Requests")
+    away = urllib3.exceptions.MaxRetryError(None, "/api", reason=None)  # type: ignore[arg-type]
+    plane = _Plane([busy, away, ConnectionRefusedError()])
+    key, waited = _load(plane)
+    assert len(key) == 32 and plane.created == 1
+    assert waited == [1.0, 2.0, 4.0]
+
+
+def test_a_refusal_at_start_stops_with_its_reason() -> None:
+    forbidden = ApiError("get", "Secret obreg/obreg-digest-key", 403, "Forbidden")
+    with pytest.raises(digest_key.DigestKeyError, match="grant obreg get and create"):
+        _load(_Plane([forbidden]))
+
+
+def test_a_kept_key_is_read_not_made_again() -> None:
+    plane = _Plane([], digest_key.body("obreg", "obreg-digest-key", KEY))
+    assert _load(plane) == (KEY, []) and plane.created == 0

@@ -9,17 +9,24 @@ several replicas starting together one creates it and the others read that one.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import itertools
+import logging
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import kubernetes
+import urllib3
 
 from ..render.digest import KEY_BYTES
 from ..render.objects import MANAGED_BY
 from .api import Api, ApiError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "obreg-digest-key"
 DATA_KEY = "key"
@@ -89,20 +96,49 @@ def decode(secret: dict[str, object], namespace: str, name: str) -> bytes:
     return key
 
 
-async def load(api: Api, namespace: str, name: str) -> bytes:
-    """The key, made first when absent."""
+# Answers that say the API server is busy or away, not that obreg may not: waited out.
+_PASSING = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # the last one repeats
+
+
+async def load(
+    api: Api,
+    namespace: str,
+    name: str,
+    wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> bytes:
+    """The key, made first when absent. An API server that is away or throttling is
+    waited for, as kopf waits for it (an operator started during an outage must come up
+    when it ends, not exit); a refusal (no RBAC, a Secret obreg could not have made)
+    stops the start with the reason."""
     what = f"Secret {namespace}/{name}"
-    try:
-        for _ in range(3):  # absent, created by a peer meanwhile, read
-            found = await api.get("Secret", namespace, name)
-            if found is not None:
-                return decode(found, namespace, name)
-            key = secrets.token_bytes(KEY_BYTES)
-            if await api.create(body(namespace, name, key)):
-                return key
-    except ApiError as err:
-        raise DigestKeyError(
-            f"cannot read or create the digest key {what} ({err}); grant obreg get and "
-            "create on Secrets in that namespace, or name another with --digest-key-secret"
-        ) from None
-    raise DigestKeyError(f"{what} was created and deleted again while obreg read it")
+    for attempt in itertools.count():
+        try:
+            return await _get_or_create(api, namespace, name)
+        except ApiError as err:
+            if err.status not in _PASSING:
+                raise DigestKeyError(
+                    f"cannot read or create the digest key {what} ({err}); grant obreg get "
+                    "and create on Secrets in that namespace, or name another with "
+                    "--digest-key-secret"
+                ) from None
+            reason = str(err)
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            reason = type(err).__name__
+        delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+        log.warning("the digest key %s cannot be read yet (%s); again in %g s", what, reason, delay)
+        await wait(delay)
+    raise AssertionError("unreachable")  # itertools.count() never ends
+
+
+async def _get_or_create(api: Api, namespace: str, name: str) -> bytes:
+    for _ in range(3):  # absent, created by a peer meanwhile, read
+        found = await api.get("Secret", namespace, name)
+        if found is not None:
+            return decode(found, namespace, name)
+        key = secrets.token_bytes(KEY_BYTES)
+        if await api.create(body(namespace, name, key)):
+            return key
+    raise DigestKeyError(
+        f"Secret {namespace}/{name} was created and deleted again while obreg read it"
+    )
