@@ -237,8 +237,12 @@ def offline_objects(scenario: Scenario, tmp_path: Path) -> dict[str, list[dict[s
     tmp_path.mkdir(parents=True, exist_ok=True)
     manifests = tmp_path / "in.yaml"
     manifests.write_text(yaml.safe_dump_all([*scenario.docs, generated]))
+    # The operator's digest key, so the digests are the ones the operator writes.
+    key = tmp_path / "digest.key"
+    key.write_bytes(scenario.digest_key())
     out = tmp_path / "out"
-    assert obreg_main(["render", "-f", str(manifests), "-o", str(out)]) == 0
+    render = ["render", "-f", str(manifests), "-o", str(out), "--digest-key-file", str(key)]
+    assert obreg_main(render) == 0
     return {
         workload: list(
             yaml.safe_load_all(
