@@ -1,12 +1,12 @@
-"""kopf wiring only: indexes, event handlers, and starting the data watch and the resync.
+"""kopf wiring only: starting obreg's watches and the resync, and mapping each change to
+the workloads it affects.
 
-No create/update handlers anywhere: they would make kopf store its own state on the
-objects (and copy a Secret's data into an annotation). Instead indexes hold what a
-reconcile reads of obreg's resources, the data watch (kube/datawatch.py) holds the
-workloads and the Secrets and ConfigMaps they read, and handlers only map a change to the
-workloads it affects. Secrets, ConfigMaps and workloads are not watched by kopf: its
-watches would bring every object's data of the whole cluster into the operator, and its
-start-up wait for indexed kinds costs each object a wake-up of every other.
+No kopf resource handlers anywhere: create/update handlers would make kopf store its own
+state on the objects (and copy a Secret's data into an annotation), and its indexes of
+obreg's resources kept, after a new list, what that list no longer had. obreg's own
+watches hold what a reconcile reads: its resources (kube/resources.py), the workloads
+and the Secrets and ConfigMaps they read (kube/datawatch.py). kopf runs the operator's
+start-up and clean-up.
 """
 
 from __future__ import annotations
@@ -18,68 +18,42 @@ from typing import Any
 
 import kopf
 
-from .api import identity_provider, service_provider, trust_anchor
-from .api.common import GROUP, VERSION, WorkloadRef
+from .api.common import WorkloadRef
 from .kube import datawatch, resync
 from .kube.api import Api
 from .kube.controller import Controller
 from .kube.indexes import Indexes
+from .kube.resources import ResourceWatch
 from .kube.tasks import spawn
 from .render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
 from .rules import state
+from .rules.resources import ResourceKey
 from .rules.workload import Workload
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def _ns(namespace: str | None) -> str:
-    """Every kind obreg watches is namespaced, so kopf always passes a namespace."""
-    assert namespace is not None
-    return namespace
-
-
-def _controller(memo: Any, kwargs: dict[str, Any]) -> Controller:
-    controller: Controller = memo.controller
-    # kopf's indexes are live objects: the resync task reads the same ones later.
-    controller.indexes = _indexes(memo, kwargs)
-    return controller
-
-
-def _indexes(memo: Any, kwargs: dict[str, Any]) -> Indexes:
-    """The live kopf indexes, as every handler receives them, and the held data."""
-    holdings = memo.data.holdings
-    return Indexes(
-        custom=(
-            kwargs["ob_trust_anchors"],
-            kwargs["ob_identity_providers"],
-            kwargs["ob_service_providers"],
-        ),
-        secrets=holdings.view("Secret"),
-        config_maps=holdings.view("ConfigMap"),
-        workloads=memo.data.workloads.held,
-    )
-
-
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     config = Settings.from_environment()
-    # obreg posts its own events; kopf would otherwise also post its log lines as events
-    # (on every Secret and ConfigMap it sees). Only kopf.event() calls remain.
+    # obreg posts its own events; kopf would otherwise also post its log lines as events.
     settings.posting.level = logging.CRITICAL
     settings.peering.name = config.peering_name
     # The resources obreg serves are fixed; watching CRDs for new ones would need more RBAC.
     settings.scanning.disabled = True
     settings.peering.mandatory = config.peering_mandatory
     settings.peering.priority = config.priority
-    # Paginated lists: a start never holds all of a kind's objects in one response.
-    settings.watching.chunk_size = datawatch.PAGE
     api: Api = memo.api  # the process's, as the readiness endpoint (cli.py)
     memo.data = datawatch.DataWatch(
         api,
         config.namespaces,
         functools.partial(_data_changed, memo),
         functools.partial(_workload_changed, memo),
+    )
+    # A kind no longer served stops this run of kopf (cli.py), as kopf's own watches did.
+    memo.resources = ResourceWatch(
+        api, config.namespaces, functools.partial(_resource_changed, memo), memo.crds_lost.set
     )
     memo.controller = Controller(
         api,
@@ -88,8 +62,17 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         leading=functools.partial(resync.leads_now, api, config),
         digest_key=memo.digest_key,
     )
-    # Before kopf's watches start: an event's reconcile must find the data listed.
+    memo.controller.indexes = Indexes(
+        custom=memo.resources.resources.stores(),
+        secrets=memo.data.holdings.view("Secret"),
+        config_maps=memo.data.holdings.view("ConfigMap"),
+        workloads=memo.data.workloads.held,
+    )
+    # The data first: a resource's reconcile must find what it reads listed.
     await memo.data.start()
+    await memo.resources.start()
+    held = memo.resources.resources.versions
+    log.info("serving obreg's resources: %d listed", len(held))
     memo.readiness.ready = True
     # Not a kopf timer: those put a finalizer on every resource.
     memo.resync = asyncio.create_task(resync.forever(memo.controller, api, config))
@@ -99,65 +82,38 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 async def cleanup(memo: Any, **_: Any) -> None:
     memo.readiness.ready = False
     memo.resync.cancel()
+    memo.resources.stop()
     memo.data.stop()
     await memo.controller.stop()
 
 
-# -- indexes --------------------------------------------------------------------------
+# -- changes --------------------------------------------------------------------------
 
 
-def _custom(body: kopf.Body, kind: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": kind,
-        # What obreg reads (and events need); not managedFields or other annotations,
-        # which would multiply the operator's memory at scale.
-        "metadata": {
-            key: body.metadata.get(key) for key in ("name", "namespace", "uid", "generation")
-        },
-        "spec": dict(body.spec),
-        "status": dict(body.get("status") or {}),
-    }
-
-
-@kopf.index(GROUP, VERSION, "obtrustanchors")
-def ob_trust_anchors(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {_ns(namespace): _custom(body, trust_anchor.KIND)}
-
-
-@kopf.index(GROUP, VERSION, "obidentityproviders")
-def ob_identity_providers(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {_ns(namespace): _custom(body, identity_provider.KIND)}
-
-
-@kopf.index(GROUP, VERSION, "observiceproviders")
-def ob_service_providers(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {_ns(namespace): _custom(body, service_provider.KIND)}
-
-
-# -- events ---------------------------------------------------------------------------
-
-
-@kopf.on.event(GROUP, VERSION, "obtrustanchors")
-@kopf.on.event(GROUP, VERSION, "obidentityproviders")
-@kopf.on.event(GROUP, VERSION, "observiceproviders")
-async def custom_changed(
-    event: kopf.RawEvent,
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: Any,
-    **kwargs: Any,
-) -> None:
-    ns, controller, indexes = _ns(namespace), _controller(memo, kwargs), _indexes(memo, kwargs)
-    kind = str(kwargs["resource"].kind)
-    refs = None if event.get("type") == "DELETED" else state.raw_targets(kind, body.spec)
+def _resource_changed(memo: Any, item: ResourceKey) -> None:
+    """One of obreg's resources appeared, changed or went (a list that lacks it counts as
+    its deletion): fetch what it reads, reconcile the workloads it targets or targeted."""
+    kind, ns, name = item
+    controller: Controller = memo.controller
+    indexes = controller.indexes
+    assert indexes is not None  # set at start-up, before any watch
+    raw = memo.resources.resources.get(item)
+    refs = None if raw is None else state.raw_targets(kind, raw["spec"])
     affected = controller.track((ns, kind, name), refs)
     snap = state.snapshot(ns, indexes.custom_objects(ns))
     memo.data.want(ns, state.reads(snap, controller.targeted(ns) | affected))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
-        await controller.write_statuses(snap, only=())  # its own Stalled status
-    controller.request(ns, affected, indexes)
+        spawn(controller.tasks, _write_invalid(controller, snap))
+    controller.request(ns, affected, indexes, ask_leader=True)
+
+
+async def _write_invalid(controller: Controller, snap: state.Snapshot) -> None:
+    """An invalid resource's own Stalled status (no reconcile of it runs)."""
+    try:
+        if await controller.leading():
+            await controller.write_statuses(snap, only=())
+    except Exception as err:  # its next change or the resync writes it again
+        log.warning("status of an invalid resource in %s: %s", snap.namespace.name, err)
 
 
 def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
@@ -185,7 +141,6 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     if targeted:
         snap = state.snapshot(ns, indexes.custom_objects(ns))
         refs |= state.workloads_reading(snap.namespace, kind, name)
-    # Not through kopf, which pauses a standby's handlers: ask whether this one leads.
     controller.request(ns, refs, indexes, ask_leader=True)
 
 
@@ -200,7 +155,6 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
         return
     held: Workload | None = memo.data.workloads.held.get(key)
     # Status updates during a rollout change nothing the files depend on: no reconcile.
-    # Not through kopf, which pauses a standby's handlers: ask whether this one leads.
     if controller.workload_changed(key, held):
         controller.request(ns, [ref], indexes, ask_leader=True)
     # Pods all running the current template again (a rollout ended, or a Key Manager's

@@ -129,7 +129,7 @@ def test_rollouts_happen_exactly_when_files_change(scenario: Scenario, operator:
     operator.stop()  # an operator restart re-reads everything and writes nothing
     operator.start()
     poll(
-        lambda: operator.since_start().count("Handler 'custom_changed' succeeded") >= 3,
+        lambda: "serving obreg's resources: 3 listed" in operator.since_start(),
         60,
         "the restarted operator to see the resources",
     )

@@ -136,7 +136,11 @@ class Watch:
         poll(lambda: statuses(scenario) == expected, 120, f"every status to show {expected}")
         scenario.wait_ready(timeout=60)
         recovery = time.monotonic() - since.at
-        poll(lambda: self.rollouts() == rollouts, 60, f"rollouts {rollouts}")
+        poll(
+            lambda: self.rollouts() == rollouts,
+            60,
+            lambda: f"rollouts {rollouts}, seen {self.rollouts()}",
+        )
         if self.credentials is not None:
             assert self._credentials() == self.credentials, "generated credentials changed"
         client = self.client()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +30,7 @@ from tests.faults.recovery import (
     offline_digests,
 )
 from tests.kubetools import Kubectl, poll
+from tests.pki import issue
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
@@ -67,7 +70,11 @@ def plane_settled(scenario: Scenario, kubectl: Kubectl) -> float:
 def landed(scenario: Scenario, tmp_path: Path) -> None:
     """Wait until the last change is in every workload's files."""
     expected = offline_digests(scenario, tmp_path)
-    poll(lambda: live_digests(scenario) == expected, 60, f"the change to land: {expected}")
+    poll(
+        lambda: live_digests(scenario) == expected,
+        60,
+        lambda: f"the change to land: {expected}, live {live_digests(scenario)}",
+    )
 
 
 def outage(
@@ -198,9 +205,9 @@ def test_watches_expire_while_changes_happen(
     back = watch.mark()
     add_ca(scenario, "afterexpiry")
     poll(
-        lambda: "Restarting the watch-stream" in instance.text(),
+        lambda: ": its resourceVersion is gone (410): listing again" in instance.text(),
         60,
-        "kopf to see a watch expire (410 Gone) and list again",
+        "obreg to see a watch expire (410 Gone) and list again",
     )
     watch.recovered(
         tmp_path / "final",
@@ -209,3 +216,76 @@ def test_watches_expire_while_changes_happen(
         "listed again, every change landed once",
         back,
     )
+
+
+def test_an_anchor_deleted_while_obreg_is_cut_off_past_the_watch_window(
+    scenario: Scenario,
+    plane: ControlPlane,
+    instances: Callable[..., Operator],
+    tmp_path: Path,
+) -> None:
+    """A second anchor's CA lands; obreg is frozen (SIGSTOP), the anchor deleted, etcd
+    compacted and the API server restarted, so every watch of obreg's resumes from a
+    compacted revision (410 Gone) and lists again. The new list lacks the anchor: its CA
+    must leave every truststore, one rollout each, as if obreg had seen the deletion.
+    (With kopf's indexes the anchor stayed, and its CA trusted, until a restart.)"""
+    instance = instances()
+    watch = converged(scenario, plane, RESYNC)
+    removed = {
+        "apiVersion": "obreg.dev/v1alpha1",
+        "kind": "OBTrustAnchor",
+        "metadata": {"name": "removed-cas", "namespace": scenario.namespace},
+        "spec": {
+            "targets": [{"name": "wso2-km"}, {"name": "wso2-apim"}],
+            "certificates": [{"alias": "removedca", "inline": issue("Removed CA").pem.decode()}],
+        },
+    }
+    scenario.docs.append(removed)
+    scenario.apply()
+    landed(scenario, tmp_path / "added")
+    poll(lambda: watch.rollouts() == TWICE, 60, "the removed CA's rollouts")
+    revisions = deployment_revisions(scenario)
+    assert instance.process is not None
+    pid = instance.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        scenario.docs.remove(removed)
+        scenario.kubectl("delete", "obta", "removed-cas", "-n", scenario.namespace)
+        compact(plane)
+        plane.stop_component("kube-apiserver")
+        compact(plane)
+        plane.start_component("kube-apiserver")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    back = watch.mark()
+    poll(
+        lambda: "obtrustanchors *: its resourceVersion is gone (410)" in instance.text(),
+        90,
+        "obreg's watch of anchors to expire (410 Gone) and list again",
+    )
+    # Without the anchor the files are the first ones again: their digest (and
+    # ReplicaSet) is the first rollout's, so two distinct digests, and one rollout more
+    # each by the Deployments' own count.
+    watch.recovered(
+        tmp_path / "final",
+        TWICE,
+        "an OBTrustAnchor deleted while obreg was cut off (SIGSTOP) past the watch window "
+        "(etcd compacted, API server restarted)",
+        "listed again (410 Gone), forgot the anchor the list lacked, its CA left both "
+        "truststores",
+        back,
+    )
+    assert deployment_revisions(scenario) == {w: n + 1 for w, n in revisions.items()}
+
+
+def deployment_revisions(scenario: Scenario) -> dict[str, int]:
+    """Each workload's rollout count as its Deployment keeps it (a rollback to an older
+    ReplicaSet counts too)."""
+    return {
+        name: int(
+            scenario.get("deployment", name)["metadata"]["annotations"][
+                "deployment.kubernetes.io/revision"
+            ]
+        )
+        for name in ("wso2-km", "wso2-apim")
+    }

@@ -21,8 +21,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
 
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -52,14 +52,39 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (HTTP 410): list again."""
 
 
-class Stream:
+class Streams:
+    """What the streams of one owner share: the API client, the stop flag, and the event
+    loop their threads hand over to."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run_streams(self, streams: Sequence[Stream[Any]]) -> None:
+        """Start each stream in a thread of its own; return once each has listed once."""
+        self._loop = asyncio.get_running_loop()
+        for stream in streams:
+            threading.Thread(target=stream.run, name=stream.name, daemon=True).start()
+        await asyncio.gather(*(s.listed.wait() for s in streams))
+
+    def hand_over(self, handle: Callable[..., None], *args: Any) -> None:
+        """From a stream's thread to the event loop, in order."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(handle, *args)
+
+
+OwnerT = TypeVar("OwnerT", bound=Streams)
+
+
+class Stream(Generic[OwnerT]):
     """One list-then-watch of one collection, in a thread of its own. What to ask for
     and what its items mean is a subclass's; the ``on_*`` methods run on the loop."""
 
     page_size = PAGE
     list_accept = watch_accept = "application/json"
 
-    def __init__(self, owner: DataWatch, name: str, collection: str) -> None:
+    def __init__(self, owner: OwnerT, name: str, collection: str) -> None:
         self.owner, self.name, self.collection = owner, name, collection
         self.listed = asyncio.Event()
 
@@ -79,6 +104,11 @@ class Stream:
 
     def on_event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def lost(self, err: ApiError) -> bool:
+        """Whether ``err`` ends this stream for good (the thread returns) instead of
+        being retried; it is called in the stream's thread."""
+        return False
 
     def _listed(self, seen: list[Key]) -> None:
         self.on_listed(seen)
@@ -156,12 +186,21 @@ class Stream:
                 version = self.watch(version)
                 failures = 0
             except Gone:
+                log.info("%s: its resourceVersion is gone (410): listing again", self.name)
                 version = ""
+            except ApiError as err:
+                if self.lost(err):
+                    return
+                failures = self._failed(err, failures)
             except Exception as err:  # an API server away, a dropped connection
-                delay = backoff.delay(RETRY_DELAYS, failures)
-                failures += 1
-                log.warning("%s: %s; again in %.1f s", self.name, err, delay)
-                self.owner.stopping.wait(delay)
+                failures = self._failed(err, failures)
+
+    def _failed(self, err: Exception, failures: int) -> int:
+        """Wait out the backoff of one more failure in a row; the count of them."""
+        delay = backoff.delay(RETRY_DELAYS, failures)
+        log.warning("%s: %s; again in %.1f s", self.name, err, delay)
+        self.owner.stopping.wait(delay)
+        return failures + 1
 
 
 def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -170,7 +209,7 @@ def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-class DataStream(Stream):
+class DataStream(Stream["DataWatch"]):
     """A Secret or ConfigMap collection: obreg's own objects in full, or every object's
     metadata."""
 
@@ -215,7 +254,7 @@ class DataStream(Stream):
                 self.owner.on_change(item)
 
 
-class WorkloadStream(Stream):
+class WorkloadStream(Stream["DataWatch"]):
     """Every Deployment or StatefulSet in a scope, summarized (workload.Workloads).
 
     These were kopf indexes. kopf holds back every handler of every indexed kind until
@@ -243,7 +282,7 @@ class WorkloadStream(Stream):
             self.owner.on_workload(item)
 
 
-class DataWatch:
+class DataWatch(Streams):
     """The holdings and the workloads, kept current; ``on_change`` is told of each key
     whose held content changed, ``on_workload`` of each workload whose summary changed,
     appeared or went (both on the event loop)."""
@@ -255,12 +294,12 @@ class DataWatch:
         on_change: Callable[[Key], None],
         on_workload: Callable[[WorkloadKey], None],
     ) -> None:
-        self.api, self.on_change, self.on_workload = api, on_change, on_workload
+        super().__init__(api)
+        self.on_change, self.on_workload = on_change, on_workload
         self.holdings = Holdings()
         self.workloads = Workloads()
-        self.stopping = threading.Event()
         scopes = namespaces or (None,)
-        self.streams: list[Stream] = [
+        self.streams: list[Stream[DataWatch]] = [
             DataStream(self, kind, namespace, full)
             for kind in KINDS
             for namespace in scopes
@@ -271,25 +310,16 @@ class DataWatch:
         ]
         self._fetches: dict[Key, asyncio.Task[None]] = {}
         self._again: set[Key] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Start every stream and return once each has listed once."""
-        self._loop = asyncio.get_running_loop()
-        for stream in self.streams:
-            threading.Thread(target=stream.run, name=stream.name, daemon=True).start()
-        await asyncio.gather(*(s.listed.wait() for s in self.streams))
+        await self.run_streams(self.streams)
 
     def stop(self) -> None:
         """Streams end at their next retry or watch timeout; fetches are cancelled."""
         self.stopping.set()
         for task in self._fetches.values():
             task.cancel()
-
-    def hand_over(self, handle: Callable[..., None], *args: Any) -> None:
-        """From a stream's thread to the event loop, in order."""
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(handle, *args)
 
     def want(self, namespace: str, items: Iterable[Key]) -> None:
         for item in self.holdings.want(namespace, items):

@@ -1,6 +1,6 @@
 """What a reconcile reads, seen in place (never copied), so a reconcile or a Key Manager
-step reads it as it is now: kopf's indexes of obreg's resources, and the workloads,
-Secrets and ConfigMaps obreg's own watches hold (datawatch.py)."""
+step reads it as it is now: obreg's resources, the workloads, and the Secrets and
+ConfigMaps, as obreg's own watches hold them (resources.py, datawatch.py)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,16 @@ class StoreView(Mapping[Any, Any]):
 class Indexes:
     """What a reconcile reads (see handlers.py), read in place."""
 
-    custom: Sequence[Mapping[str, Any]]  # one per kind: namespace -> raw resources
+    # One per kind: namespace -> name -> the resource (rules/resources.py).
+    custom: Sequence[Mapping[str, Mapping[str, dict[str, Any]]]]
     secrets: Mapping[tuple[str, str], Held]  # (namespace, name) -> what obreg holds
     config_maps: Mapping[tuple[str, str], Held]
     workloads: Mapping[tuple[str, str, str], Workload]  # (namespace, kind, name) -> summary
 
     def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
-        return [obj for index in self.custom if namespace in index for obj in index[namespace]]
+        return [
+            obj for index in self.custom if namespace in index for obj in index[namespace].values()
+        ]
 
     def workload(self, namespace: str, ref: WorkloadRef) -> Workload | None:
         return self.workloads.get((namespace, ref.kind, ref.name))

@@ -1,15 +1,13 @@
-"""kopf serves obreg's resources only while their CRDs are served.
+"""obreg serves its resources only while their CRDs are served.
 
-kopf starts a watch for each of obreg's three resources and treats an HTTP 404 on one
-as fatal: the whole reactor stops. That 404 is what a watch gets once its CRD is deleted
-(``helm uninstall``, a GitOps prune, an operator upgrade that re-creates the CRDs), and
-obreg does not let kopf watch CRDs (that would need cluster-wide read of every CRD, and
-kopf's own CRD watch still races its resource watches). kopf also never starts the
-watch of a resource whose CRD was absent when it started, so an operator that came up
-before its CRDs would serve nothing, for good.
+obreg watches each of its three resources (kube/resources.py) and treats an HTTP 404 on
+one as the end of a run of kopf (cli.py stops it). That 404 is what a watch gets once its
+CRD is deleted (``helm uninstall``, a GitOps prune, an operator upgrade that re-creates
+the CRDs), and obreg does not watch CRDs (that would need cluster-wide read of every CRD, and a CRD
+watch still races the resource watches).
 
 The rule here: run kopf only once all three are served (discovery lists them), and when
-kopf stops on a 404, wait for them again and start it anew in the same process. A new
+a run stops on a 404, wait for them again and start it anew in the same process. A new
 run lists everything again, which is what a restarted process does (and a restart
 writes nothing when nothing changed). Any other failure ends the process as before.
 """
@@ -43,14 +41,20 @@ class Discovery(Protocol):
         answer is not known (the server unreachable or erring)."""
 
 
+class NotServed(Exception):
+    """A watch of obreg's resources answered 404: its CRD is gone (kube/resources.py)."""
+
+    status = 404
+
+
 def missing(served: frozenset[str] | None) -> frozenset[str]:
     """Which of obreg's resources a discovery answer lacks (all of them when unknown)."""
     return RESOURCES if served is None else RESOURCES - served
 
 
 def lost_a_crd(error: BaseException) -> bool:
-    """kopf stopped because an API call answered 404: kopf's API errors carry the status
-    (``status``); a 404 from a running kopf means a kind it watched is no longer served."""
+    """The run stopped because an API call answered 404 (NotServed, or one of kopf's API
+    errors, which carry the status): a kind it watched is no longer served."""
     return getattr(error, "status", None) == 404
 
 

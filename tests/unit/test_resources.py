@@ -1,0 +1,56 @@
+"""obreg's store of its own resources (rules/resources.py): a new list replaces what was
+held, so a resource deleted while no watch was open is forgotten and reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from obreg.rules.resources import Resources
+
+TA = "OBTrustAnchor"
+
+
+def anchor(namespace: str, name: str, version: str, cas: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "namespace": namespace,
+            "name": name,
+            "resourceVersion": version,
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "managedFields": [{"manager": "kubectl"}],
+        },
+        "spec": {"certificates": [{"alias": f"ca{n}"} for n in range(cas)]},
+    }
+
+
+def test_a_relist_forgets_what_it_lacks_in_its_scope_only() -> None:
+    store = Resources()
+    for namespace, name in (("a", "kept"), ("a", "deleted"), ("b", "other")):
+        assert store.event(TA, "ADDED", anchor(namespace, name, "1"))
+    assert store.relisted(TA, "a", [(TA, "a", "kept")]) == [(TA, "a", "deleted")]
+    assert store.get((TA, "a", "deleted")) is None
+    assert store.get((TA, "b", "other")) is not None  # another scope's list says nothing
+    assert store.relisted(TA, None, [(TA, "a", "kept")]) == [(TA, "b", "other")]
+    assert store.stores()[0] == {"a": {"kept": store.get((TA, "a", "kept"))}}
+
+
+def test_a_relist_of_one_kind_leaves_the_others() -> None:
+    store = Resources()
+    store.event(TA, "ADDED", anchor("a", "x", "1"))
+    store.event("OBIdentityProvider", "ADDED", anchor("a", "x", "2"))
+    assert store.relisted("OBIdentityProvider", None, []) == [("OBIdentityProvider", "a", "x")]
+    assert store.get((TA, "a", "x")) is not None
+
+
+def test_an_unchanged_version_is_no_change_and_what_is_held_is_compact() -> None:
+    store = Resources()
+    assert store.event(TA, "ADDED", anchor("a", "x", "1"))
+    assert not store.event(TA, "ADDED", anchor("a", "x", "1"))  # a relist repeating it
+    assert store.event(TA, "MODIFIED", anchor("a", "x", "2", cas=2))
+    held = store.get((TA, "a", "x"))
+    assert held is not None and len(held["spec"]["certificates"]) == 2
+    assert "managedFields" not in held["metadata"] and held["kind"] == TA
+    assert store.event(TA, "DELETED", anchor("a", "x", "3"))
+    assert not store.event(TA, "DELETED", anchor("a", "x", "3"))
+    assert store.stores()[0] == {}
