@@ -9,7 +9,10 @@ write by hand, and doing so keeps every byte sent under our control (nothing is 
 that we did not decide to send).
 
 Pure: bytes in, bytes or values out. Parsing refuses DTDs and entities like every other
-XML obreg reads.
+XML obreg reads, and is bounded in nodes as well as bytes (parse): an answer within
+budgets.KM_ANSWER_BYTES made of tiny elements or attributes (4 MiB of ``<a/>`` is a
+million of them, 4 KB gzip'd) would otherwise build a tree thirty times its size. Each
+answer is parsed once (parse), its fault and response read from that one tree.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ..budgets import KM_ANSWER_NODES
 from ..render import xml_patch
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -43,6 +47,10 @@ Value = str | tuple[str, ...] | Dto
 
 class MalformedResponse(ValueError):
     """The KM answered something that is not the SOAP we expect."""
+
+
+class TooManyNodes(ValueError):
+    """An answer of more elements and attributes than the budget; its text names it."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +88,66 @@ def action(operation: str) -> str:
     return f'"urn:{operation}"'
 
 
-def _envelope_body(data: bytes) -> etree._Element:
+# What parse feeds libxml2 at a time: the tree grows by at most one piece past the
+# budget before the count sees it (16 KiB of ``<a/>`` is 4,096 elements).
+_PIECE = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One parsed answer's SOAP Body: its fault and its response, from the one tree."""
+
+    body: etree._Element
+
+    def fault(self) -> Fault | None:
+        """The fault in the answer, if it is one."""
+        found = self.body.find(f"{{{SOAP11}}}Fault")
+        if found is None:
+            return None
+        return Fault(
+            code=(found.findtext("faultcode") or "").strip(),
+            reason=found.findtext("faultstring") or "",  # as sent: the caller masks, then tidies
+        )
+
+    def response(self, operation: str) -> list[etree._Element]:
+        """The ``return`` elements of ``operation``'s response (none for an empty array)."""
+        wrapper = self.body.find(f"{{{AXIS2}}}{operation}Response")
+        if wrapper is None:
+            raise MalformedResponse(f"no {operation}Response in the answer")
+        return [e for e in wrapper if e.tag == f"{{{AXIS2}}}return"]
+
+
+def parse(data: bytes, budget: int = KM_ANSWER_NODES) -> Envelope:
+    """The answer's envelope, parsed with obreg's one set of parser options (no entities,
+    no network, no DTD) and at most ``budget`` elements and attributes, else TooManyNodes.
+
+    Elements and attributes are counted as libxml2 reports each start tag, piece by
+    piece, so the tree stops growing within one piece of the budget. libxml2 builds one
+    start tag whole before reporting it, so a single tag with a million attributes would
+    be built before it is counted: each attribute is written with one ``=``, and the
+    ``=`` in what has been fed are counted before it is fed, bounding that tag too (an
+    ``=`` in text counts as well: a real answer has a few, in URLs)."""
+    too_many = TooManyNodes(f"an answer of more than {budget:,} elements and attributes")
+    parser = etree.XMLPullParser(events=("start",), **xml_patch.OPTIONS)
+    nodes = marks = 0
     try:
-        root = etree.fromstring(data, xml_patch.parser())
+        for at in range(0, len(data), _PIECE):
+            piece = data[at : at + _PIECE]
+            marks += piece.count(b"=")
+            if marks > budget:
+                raise too_many
+            parser.feed(piece)
+            for _event, element in parser.read_events():
+                assert isinstance(element, etree._Element)  # events=("start",) gives these
+                nodes += 1 + len(element.attrib)
+            if nodes > budget:
+                raise too_many
+        root = parser.close()
     except etree.XMLSyntaxError as err:
-        raise MalformedResponse(f"not well-formed XML (line {err.lineno})") from None
-    except ValueError:
+        raise MalformedResponse(f"not well-formed XML (line {err.lineno or 1})") from None
+    except ValueError as err:
+        if err is too_many:
+            raise
         raise MalformedResponse("not XML") from None
     if xml_patch.declares_dtd(root.getroottree()):
         raise MalformedResponse("the answer declares a DTD or entities")
@@ -94,28 +156,17 @@ def _envelope_body(data: bytes) -> etree._Element:
     body = root.find(f"{{{SOAP11}}}Body")
     if body is None:
         raise MalformedResponse("the envelope has no Body")
-    return body
+    return Envelope(body)
 
 
 def fault(data: bytes) -> Fault | None:
-    """The fault in an answer, if it is one."""
-    body = _envelope_body(data)
-    found = body.find(f"{{{SOAP11}}}Fault")
-    if found is None:
-        return None
-    return Fault(
-        code=(found.findtext("faultcode") or "").strip(),
-        reason=found.findtext("faultstring") or "",  # as sent: the caller masks, then tidies
-    )
+    """The fault in an answer, if it is one (parse(data).fault())."""
+    return parse(data).fault()
 
 
 def response(data: bytes, operation: str) -> list[etree._Element]:
-    """The ``return`` elements of ``operation``'s response (none for an empty array)."""
-    body = _envelope_body(data)
-    wrapper = body.find(f"{{{AXIS2}}}{operation}Response")
-    if wrapper is None:
-        raise MalformedResponse(f"no {operation}Response in the answer")
-    return [e for e in wrapper if e.tag == f"{{{AXIS2}}}return"]
+    """The ``return`` elements of ``operation``'s response (parse(data).response())."""
+    return parse(data).response(operation)
 
 
 def fields(element: etree._Element, namespace: str) -> dict[str, list[str]]:

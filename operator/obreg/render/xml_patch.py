@@ -12,6 +12,8 @@ Looking elements up before adding them makes patching idempotent.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lxml import etree
 
 from .. import budgets
@@ -20,18 +22,23 @@ from ..errors import Where
 _NESTING_HINT = "WSO2's files nest about 8 deep"
 
 
+# The one set of XML parser options obreg uses, for base files and the KM's answers alike
+# (km/soap.py feeds the same options to a pull parser): no entities, no network, no DTD.
+OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": False,
+    "remove_pis": False,
+    "strip_cdata": False,
+}
+
+
 def parser() -> etree.XMLParser:
     """The one XML parser obreg uses, for base files and the KM's answers alike."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=False,
-        remove_pis=False,
-        strip_cdata=False,
-    )
+    return etree.XMLParser(**OPTIONS)
 
 
 def parse(data: bytes, where: Where, root_name: str) -> etree._ElementTree:
