@@ -155,6 +155,12 @@ def converge(honest_reads: bool, hostile: list[Reply]) -> tuple[Any, Counter[str
     return outcome, Counter(server.received), peak
 
 
+# A whole converge holds one answer's bytes and what its parse keeps; an accepted answer of
+# 100,000 nodes measures about 16 MB on tracemalloc, so twice PEAK_BOUND leaves room for
+# that, while the unbounded reads this guards against took gigabytes.
+CONVERGE_PEAK_BOUND = 2 * PEAK_BOUND
+
+
 # A quarter of the profile's examples: each runs a whole converge over sockets, some with
 # megabytes of answer under tracemalloc (the CI profile's 120 took 12 s; 30 take about 3).
 @settings(max_examples=max(1, settings.default.max_examples // 4))
@@ -164,7 +170,7 @@ def test_a_hostile_km_gets_a_bounded_printable_failure_and_each_write_once(
 ) -> None:
     outcome, received, peak = converge(honest_reads, hostile)
     assert isinstance(outcome, KmError | list), outcome
-    assert peak < PEAK_BOUND, f"peak {peak} bytes"
+    assert peak < CONVERGE_PEAK_BOUND, f"peak {peak} bytes"
     twice = {op: n for op, n in received.items() if op in client.WRITES and n > 1}
     assert not twice, f"writes received more than once: {twice}"
     if isinstance(outcome, KmError):
