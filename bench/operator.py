@@ -38,6 +38,9 @@ from controlplane.launcher import ControlPlane, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLE = 1.0  # the operator's default
+# One Lease holder across the benchmark's instances: each takes the Lease at once, even
+# when the one before it was killed (leader election, obreg/kube/lease.py).
+BENCH_IDENTITY = ("--identity", "obreg@bench")
 
 
 def _pem(name: str) -> str:
@@ -122,7 +125,7 @@ def reaction(
         if doc["kind"] == "OBServiceProvider":
             doc["spec"].pop("keyManagerAdmin", None)
     cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
-    operator = Operator(operator_kubeconfig, work / "reaction.log", "--priority", "100")
+    operator = Operator(operator_kubeconfig, work / "reaction.log", *BENCH_IDENTITY)
     ns = "obreg-demo"
     try:
         cluster.kubectl(
@@ -187,9 +190,9 @@ def _unrelated(cluster: Cluster, namespaces: list[str], count: int, tag: str) ->
 
 
 def _obregs(requests: list[audit_log.Request]) -> list[audit_log.Request]:
-    """obreg's requests, without kopf's peering keepalives."""
+    """obreg's requests, without its Lease renewals."""
     return [
-        r for r in requests if r.user == install_obreg.USER and "kopfpeerings" not in r.resource
+        r for r in requests if r.user == install_obreg.USER and r.resource != "leases"
     ]
 
 
@@ -238,13 +241,10 @@ def scale(
     audit = cluster.plane.audit_log
     before = audit_log.end(audit)
     start = time.perf_counter()
-    # Its own priority: an earlier instance's peering entry may linger a while, and peers
-    # of equal priority all pause (kopf's rule).
     operator = Operator(
         operator_kubeconfig,
         work / f"{prefix}.log",
-        "--priority",
-        str(200 + background),
+        *BENCH_IDENTITY,
         "--metrics-port",
         str(free_port()),
         profile=profile,
@@ -364,7 +364,7 @@ def isolation(
     )
     # Server-side: kubectl's last-applied copy of these would pass the 256 KiB limit.
     cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
-    operator = Operator(operator_kubeconfig, work / "isolation.log", "--priority", "300")
+    operator = Operator(operator_kubeconfig, work / "isolation.log", *BENCH_IDENTITY)
     arrivals = Arrivals(cluster.plane, "/api/v1/configmaps", "obreg-w")
     anchors = "/apis/obreg.dev/v1alpha1/namespaces/{}/obtrustanchors/{}"
     ready = ["wait", "--for=condition=Ready", "obta", "--all", "--timeout=300s", "-n"]
@@ -421,8 +421,7 @@ def peer(
     operator = Operator(
         operator_kubeconfig,
         work / f"peer-{targets}.log",
-        "--priority",
-        str(400 + targets),
+        *BENCH_IDENTITY,
         "--settle-seconds",
         "0",
     )

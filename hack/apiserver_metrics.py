@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 WRITES = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
-# Everything obreg may write (the chart's RBAC), except kopf's peering keepalives.
+# Everything obreg may write (the chart's RBAC), except its Lease renewals.
 OBREG_RESOURCES = {
     "configmaps",
     "secrets",

@@ -7,6 +7,7 @@ benchmarks.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -59,4 +60,9 @@ def install(kubectl: Kubectl, helm: Path, release: str = "obreg") -> None:
 def service_account_kubeconfig(kubectl: Kubectl, admin_kubeconfig: Path, target: Path) -> Path:
     """A kubeconfig that acts as obreg's ServiceAccount."""
     token = kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, "--duration=24h").strip()
-    return token_kubeconfig(admin_kubeconfig, token, target)
+    config = token_kubeconfig(admin_kubeconfig, token, target)
+    # Its namespace, as a pod's: where obreg keeps its digest key and its Lease.
+    found = json.loads(config.read_text())
+    found["contexts"][0]["context"]["namespace"] = NAMESPACE
+    config.write_text(json.dumps(found))
+    return config

@@ -387,13 +387,16 @@ def _digest_key(path: Path | None) -> bytes | None:
 
 def _run(args: argparse.Namespace) -> int:
     """The operator: kopf with obreg's handlers and settings. Settings travel in the
-    environment so that the handlers module reads the same ones; identity and priority
-    are fixed here, once per process."""
+    environment so that the handlers module reads the same ones; the identity is fixed
+    here, once per process."""
     given = {
         "OBREG_SETTLE_SECONDS": args.settle_seconds,
         "OBREG_RESYNC_SECONDS": args.resync_seconds,
         "OBREG_KM_RESYNC_SECONDS": args.key_manager_resync_seconds,
-        "OBREG_PRIORITY": args.priority,
+        "OBREG_STANDALONE": "true" if args.standalone else None,
+        "OBREG_LEASE_DURATION": args.lease_duration,
+        "OBREG_RENEW_DEADLINE": args.renew_deadline,
+        "OBREG_RETRY_PERIOD": args.retry_period,
         "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
         "OBREG_METRICS_PORT": args.metrics_port,
         "OBREG_READINESS_PORT": args.readiness_port,
@@ -403,7 +406,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     os.environ.update({k: str(v) for k, v in given.items() if v is not None})
     config = Settings.from_environment()
-    os.environ.update(OBREG_PRIORITY=str(config.priority), OBREG_IDENTITY=config.identity)
+    os.environ.update(OBREG_IDENTITY=config.identity)
     import kopf
 
     from . import handlers  # noqa: F401  (registers the handlers with kopf)
@@ -465,9 +468,8 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
         await kopf.operator(
             clusterwide=not config.namespaces,
             namespaces=config.namespaces,
-            priority=config.priority,
             identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
-            standalone=args.standalone,
+            standalone=True,  # obreg elects its leader over a Lease (kube/lease.py)
             stop_flag=lost,
             memo=kopf.Memo(api=api, readiness=readiness, digest_key=key, crds_lost=lost),
         )
@@ -632,15 +634,16 @@ def main(argv: list[str] | None = None) -> int:
         help="re-check each Key Manager's database items this often (default 3600)",
     )
     run.add_argument(
-        "--priority",
-        type=int,
-        help="kopf peering priority; the highest live instance acts (default random)",
-    )
-    run.add_argument(
         "--standalone",
         action="store_true",
-        help="no peering: do not coordinate with other obreg instances",
+        help="no leader election: this instance writes whatever others do",
     )
+    for flag, default, what in (
+        ("--lease-duration", 15, "a standby takes the Lease this long after the last renew"),
+        ("--renew-deadline", 10, "the leader stops writing this long after its last renew"),
+        ("--retry-period", 2, "how often the Lease is renewed or tried"),
+    ):
+        run.add_argument(flag, type=float, help=f"leader election: {what} (default {default})")
     run.add_argument(
         "--liveness",
         type=_liveness_address,
@@ -648,17 +651,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--peering-name",
-        help="kopf peering object shared by instances (default obreg; the chart uses the "
-        "release name)",
+        help="the Lease in the operator's namespace that instances elect their leader with "
+        "(default obreg; the chart uses the release name)",
     )
     run.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics on this port (default: off)"
     )
     run.add_argument(
         "--identity",
-        help="this instance's kopf peering identity (default: host, process and a random "
-        "part); give one that a restarted process keeps, such as the pod's name, so it "
-        "takes over its own peering entry instead of waiting for it to expire",
+        help="this instance's name as the Lease's holder (default: host, process and a "
+        "random part); give one that a restarted process keeps, such as the pod's name, "
+        "so it takes its Lease back at once instead of waiting for it to expire",
     )
     run.add_argument(
         "--readiness-port",

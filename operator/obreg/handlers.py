@@ -6,7 +6,8 @@ state on the objects (and copy a Secret's data into an annotation), and its inde
 obreg's resources kept, after a new list, what that list no longer had. obreg's own
 watches hold what a reconcile reads: its resources (kube/resources.py), the workloads
 and the Secrets and ConfigMaps they read (kube/datawatch.py). kopf runs the operator's
-start-up and clean-up.
+start-up and clean-up, standalone: instances elect a leader over a Lease
+(kube/lease.py), and only the leader writes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from .api.common import WorkloadRef
 from .kube import datawatch, resync
 from .kube.api import Api
 from .kube.controller import Controller
+from .kube.digest_key import own_namespace
 from .kube.indexes import Indexes
+from .kube.lease import Elector
 from .kube.resources import ResourceWatch
 from .kube.tasks import spawn
 from .render.objects import WORKLOAD_KIND_LABEL, WORKLOAD_LABEL, managed, output_name
 from .rules import state
+from .rules.leader import Timing
 from .rules.resources import ResourceKey
 from .rules.workload import Workload
 from .settings import Settings
@@ -39,11 +43,8 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     config = Settings.from_environment()
     # obreg posts its own events; kopf would otherwise also post its log lines as events.
     settings.posting.level = logging.CRITICAL
-    settings.peering.name = config.peering_name
     # The resources obreg serves are fixed; watching CRDs for new ones would need more RBAC.
     settings.scanning.disabled = True
-    settings.peering.mandatory = config.peering_mandatory
-    settings.peering.priority = config.priority
     api: Api = memo.api  # the process's, as the readiness endpoint (cli.py)
     memo.data = datawatch.DataWatch(
         api,
@@ -55,11 +56,24 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     memo.resources = ResourceWatch(
         api, config.namespaces, functools.partial(_resource_changed, memo), memo.crds_lost.set
     )
+    memo.elector, memo.standby_tasks = None, set()
+    if not config.standalone:
+        memo.elector = Elector(
+            api,
+            own_namespace(),
+            config.peering_name,
+            config.identity,
+            Timing(config.lease_duration, config.renew_deadline, config.retry_period),
+            functools.partial(_started_leading, memo),
+            functools.partial(_stopped_leading, memo),
+        )
+        # Every write asks, at the moment it is made (kube/api.py).
+        api.leading = memo.elector.leading
     memo.controller = Controller(
         api,
         config.settle_seconds,
         settled=memo.data.settled,
-        leading=functools.partial(resync.leads_now, api, config),
+        leading=functools.partial(_leads, memo),
         digest_key=memo.digest_key,
     )
     memo.controller.indexes = Indexes(
@@ -75,16 +89,54 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     log.info("serving obreg's resources: %d listed", len(held))
     memo.readiness.ready = True
     # Not a kopf timer: those put a finalizer on every resource.
-    memo.resync = asyncio.create_task(resync.forever(memo.controller, api, config))
+    memo.resync = asyncio.create_task(resync.forever(memo.controller, config))
+    # Standbys hold everything listed too: a new leader acts at once (_started_leading).
+    memo.electing = asyncio.create_task(memo.elector.run()) if memo.elector else None
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
+    """On SIGTERM: stop writing, then release the Lease, so a standby takes over at its
+    next try instead of after the lease duration."""
     memo.readiness.ready = False
     memo.resync.cancel()
+    if memo.electing is not None:
+        memo.electing.cancel()
     memo.resources.stop()
     memo.data.stop()
     await memo.controller.stop()
+    if memo.elector is not None:
+        await memo.elector.release()
+        memo.api.leading = lambda: True  # the next run of kopf elects anew
+
+
+# -- leadership -----------------------------------------------------------------------
+
+
+async def _leads(memo: Any) -> bool:
+    return memo.elector is None or bool(memo.elector.leading())
+
+
+def _started_leading(memo: Any) -> None:
+    """Reconcile everything: a standby's events were not acted on (its reconciles
+    write nothing when the last leader left all done)."""
+    controller: Controller = memo.controller
+    indexes = controller.indexes
+    assert indexes is not None
+    for namespace in controller.namespaces():
+        controller.request(namespace, controller.targeted(namespace), indexes)
+    for namespace in {key[1] for key in memo.resources.resources.versions}:
+        snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+        if snap.invalid:
+            spawn(controller.tasks, _write_invalid(controller, snap))
+
+
+def _stopped_leading(memo: Any) -> None:
+    """Lost the Lease (not renewed within the deadline): stop what is under way, and
+    forget what this process wrote, which the next leader may have changed since."""
+    controller: Controller = memo.controller
+    spawn(memo.standby_tasks, controller.stop())
+    controller.written.clear()
 
 
 # -- changes --------------------------------------------------------------------------
@@ -104,7 +156,7 @@ def _resource_changed(memo: Any, item: ResourceKey) -> None:
     memo.data.want(ns, state.reads(snap, controller.targeted(ns) | affected))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
         spawn(controller.tasks, _write_invalid(controller, snap))
-    controller.request(ns, affected, indexes, ask_leader=True)
+    controller.request(ns, affected, indexes)
 
 
 async def _write_invalid(controller: Controller, snap: state.Snapshot) -> None:
@@ -141,7 +193,7 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     if targeted:
         snap = state.snapshot(ns, indexes.custom_objects(ns))
         refs |= state.workloads_reading(snap.namespace, kind, name)
-    controller.request(ns, refs, indexes, ask_leader=True)
+    controller.request(ns, refs, indexes)
 
 
 def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
@@ -156,7 +208,7 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
     held: Workload | None = memo.data.workloads.held.get(key)
     # Status updates during a rollout change nothing the files depend on: no reconcile.
     if controller.workload_changed(key, held):
-        controller.request(ns, [ref], indexes, ask_leader=True)
+        controller.request(ns, [ref], indexes)
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.
     if held is not None and controller.key_manager.rollout_seen(key, held.rollout):

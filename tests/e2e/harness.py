@@ -42,12 +42,14 @@ def window() -> float:
 
 
 OBREG = install_obreg.USER
-# kopf's peering keepalives are the one write an idle obreg makes, by design.
-PEERING = {"clusterkopfpeerings", "kopfpeerings"}
+# What each pass of the resync logs (obreg/kube/resync.py), when this instance leads.
+RESYNC_LINE = "resync: every targeted workload"
+# The leader's Lease renewals are the one write an idle obreg makes, by design.
+PEERING = {"leases"}
 
 
 def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Request]:
-    """obreg's write requests (but its peering keepalives) the audit log recorded after
+    """obreg's write requests (but its Lease renewals) the audit log recorded after
     ``offset``."""
     return [
         w
@@ -147,9 +149,11 @@ class Scenario:
 
     def digest_key(self) -> bytes:
         """The key of obreg.dev/digest that every operator of the suite shares: in the
-        kubeconfig's namespace (default), as ``obreg run`` finds its own namespace."""
+        kubeconfig's namespace (the chart's), as ``obreg run`` finds its own namespace."""
         secret = json.loads(
-            self.kubectl("get", "secret", "-n", "default", "obreg-digest-key", "-o", "json").stdout
+            self.kubectl(
+                "get", "secret", "-n", install_obreg.NAMESPACE, "obreg-digest-key", "-o", "json"
+            ).stdout
         )
         return base64.b64decode(secret["data"]["key"])
 

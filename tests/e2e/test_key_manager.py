@@ -299,7 +299,7 @@ def test_the_periodic_check_restores_what_someone_removed_in_the_km(
     next periodic check (``--key-manager-resync-seconds``) and put right."""
     operator.stop()
     checking = start_operator(
-        "--resync-seconds", "1", "--key-manager-resync-seconds", "3", "--priority", "100"
+        "--resync-seconds", "1", "--key-manager-resync-seconds", "3"
     )
     try:
         scenario.apply()

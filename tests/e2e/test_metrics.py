@@ -43,7 +43,7 @@ def test_metrics(
 ) -> None:
     port = free_port()
     operator.stop()
-    measured = start_operator("--metrics-port", str(port), "--priority", "100")
+    measured = start_operator("--metrics-port", str(port))
     try:
         scenario.apply()
         scenario.wait_ready()

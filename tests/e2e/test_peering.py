@@ -1,5 +1,5 @@
-"""Two obreg instances at once: kopf peering lets only the higher priority act, with no
-double rollouts; when it goes, the other takes over."""
+"""Two obreg instances at once: the one holding the Lease acts, the other stands by, with
+no double rollouts; when the leader goes, the other takes over."""
 
 from __future__ import annotations
 
@@ -7,25 +7,44 @@ from collections.abc import Callable
 
 import pytest
 
+import install_obreg
 from tests.e2e.harness import Operator, Scenario, consistently, window
-from tests.kubetools import poll
+from tests.kubetools import Kubectl, poll
 from tests.pki import issue
 
 pytestmark = pytest.mark.cluster
 
 
+def holder(kubectl: Kubectl) -> str:
+    """The Lease's holder, as ``kubectl get lease`` shows it."""
+    return kubectl(
+        "get",
+        "lease",
+        "obreg",
+        "-n",
+        install_obreg.NAMESPACE,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ).stdout
+
+
 def test_only_the_leader_acts(
-    scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
+    scenario: Scenario,
+    operator: Operator,
+    start_operator: Callable[..., Operator],
+    kubectl: Kubectl,
 ) -> None:
     operator.stop()
-    follower = start_operator("--priority", "10")
-    leader = start_operator("--priority", "20")
+    leader = start_operator("--identity", "obreg@first")
+    poll(lambda: "became the leader" in leader.text(), 60, "the first instance to lead")
+    follower = start_operator("--identity", "obreg@second")
     try:
         poll(
-            lambda: "Pausing operations in favour of" in follower.text(),
+            lambda: "obreg@first leads; standing by" in follower.text(),
             60,
-            "the lower priority instance to pause",
+            "the second instance to stand by",
         )
+        assert holder(kubectl) == "obreg@first"
         scenario.apply()
         scenario.wait_ready()
         expected = {"wso2-km": 1, "wso2-apim": 1}
@@ -34,8 +53,9 @@ def test_only_the_leader_acts(
         assert "rolled Deployment" in leader.text()
         assert "rolled Deployment" not in follower.text()
 
-        leader.stop()  # the follower resumes once the leader's peering entry is gone
-        poll(lambda: "Resuming operations" in follower.text(), 120, "the follower to resume")
+        leader.stop()  # SIGTERM releases the Lease: the follower takes it at its next try
+        poll(lambda: "became the leader" in follower.text(), 10, "the follower to lead")
+        assert holder(kubectl) == "obreg@second"
         anchor = scenario.find("OBTrustAnchor")
         anchor["spec"]["certificates"].append(
             {"alias": "newca", "inline": issue("New CA").pem.decode()}
@@ -55,27 +75,27 @@ def test_a_killed_instance_restarted_under_its_identity_does_not_wait_for_its_gh
     scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
 ) -> None:
     """The chart gives each pod one identity across container restarts. SIGKILL leaves
-    the dead process's peering entry for its whole lease (60 s); a restarted process with
-    the same identity takes it over, even with a lower priority, instead of pausing."""
+    the Lease held by the dead process until it runs out (15 s); a restarted process with
+    the same identity takes it back at once instead of waiting."""
     operator.stop()
     pod = ("--identity", "obreg@obreg-7d9f-abcde")
-    first = start_operator(*pod, "--priority", "900")
+    first = start_operator(*pod)
     second = None
     try:
         scenario.apply()
         scenario.wait_ready()
         poll(lambda: all(n == 1 for n in scenario.rollouts().values()), 60, "first rollouts")
         first.kill()
-        second = start_operator(*pod, "--priority", "1")
+        second = start_operator(*pod)
         anchor = scenario.find("OBTrustAnchor")
         anchor["spec"]["certificates"].append(
             {"alias": "newca", "inline": issue("After The Kill CA").pem.decode()}
         )
         scenario.apply()
         expected = {"wso2-km": 2, "wso2-apim": 2}
-        # Well inside the dead entry's 60 s lease: it never waited for it.
-        poll(lambda: scenario.rollouts() == expected, 25, "the restarted instance to roll")
-        assert "Pausing operations" not in second.text()
+        # Well inside the dead one's 15 s claim: it never waited for it.
+        poll(lambda: scenario.rollouts() == expected, 12, "the restarted instance to roll")
+        assert "standing by" not in second.text()
     finally:
         first.stop()
         if second is not None:

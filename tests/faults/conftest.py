@@ -38,7 +38,7 @@ def instances(
         env: dict[str, str] | None = None,
         verbose: bool = False,
     ) -> Operator:
-        given = {"--resync-seconds": str(RESYNC), "--identity": IDENTITY, "--priority": "100"}
+        given = {"--resync-seconds": str(RESYNC), "--identity": IDENTITY}
         given.update(flags or {})
         argv = [part for item in given.items() for part in item]
         found = start_operator(*argv, *(["--verbose"] if verbose else []), env=env)

@@ -1,4 +1,4 @@
-"""The operator's pure rules: kstatus conditions, the peering rule, what obreg writes on
+"""The operator's pure rules: kstatus conditions, what obreg writes on
 a workload and which mounts hide its files."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from obreg.kube.controller import Controller
 from obreg.kube.indexes import StoreView
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.render.bundle import Bundle, File
-from obreg.rules import peering, state, status, workload
+from obreg.rules import state, status, workload
 from tests.bad_inputs import find, sample_documents
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
@@ -66,26 +66,6 @@ def test_an_unchanged_status_is_identical_so_nothing_is_written() -> None:
     assert not status.same(first, changed)
     ready = next(c for c in changed["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == "2026-11-26T13:00:00Z"
-
-
-def test_peering_rule_matches_kopf() -> None:
-    seen = (NOW - datetime.timedelta(seconds=10)).isoformat()
-    old = (NOW - datetime.timedelta(seconds=120)).isoformat()
-    peers = {
-        "me": {"priority": 5, "lastseen": seen, "lifetime": 60},
-        "low": {"priority": 1, "lastseen": seen, "lifetime": 60},
-        "dead-high": {"priority": 9, "lastseen": old, "lifetime": 60},
-    }
-    assert peering.leads(peers, "me", 5, NOW)
-    assert not peering.leads({**peers, "high": {"priority": 9, "lastseen": seen}}, "me", 5, NOW)
-    assert not peering.leads({**peers, "twin": {"priority": 5, "lastseen": seen}}, "me", 5, NOW)
-    assert peering.leads(None, "me", 5, NOW)
-    # Entries that are not live peers are passed over, not the end of the list.
-    first = {"me": {"priority": 5, "lastseen": seen}, "odd": "x", "unseen": {"priority": 9}}
-    assert not peering.leads({**first, "high": {"priority": 9, "lastseen": seen}}, "me", 5, NOW)
-    # A peer that gives no priority has kopf's default, 0.
-    assert peering.leads({"quiet": {"lastseen": seen}}, "me", 1, NOW)
-    assert not peering.leads({"quiet": {"lastseen": seen}}, "me", 0, NOW)
 
 
 def bundle(*paths: tuple[str, bool]) -> Bundle:

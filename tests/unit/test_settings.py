@@ -7,15 +7,25 @@ import pytest
 from obreg.settings import Settings
 
 
-def test_instances_without_a_priority_pick_different_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    """README: by default each instance picks a random priority. Peers of equal priority
-    all pause (kopf's rule), so a fixed default would leave replicas with no leader."""
-    monkeypatch.delenv("OBREG_PRIORITY", raising=False)
-    picked = {Settings.from_environment().priority for _ in range(50)}
-    assert len(picked) > 45
-    assert all(1 <= p <= 1_000_000 for p in picked)
-    monkeypatch.setenv("OBREG_PRIORITY", "7")
-    assert Settings.from_environment().priority == 7
+def test_leader_election_timing_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """controller-runtime's defaults unless given; a retry period not shorter than the
+    deadline, or a deadline not shorter than the lease, is refused (tests/unit/test_leader.py)."""
+    defaults = Settings.from_environment()
+    assert (defaults.lease_duration, defaults.renew_deadline, defaults.retry_period) == (
+        15.0,
+        10.0,
+        2.0,
+    )
+    assert not defaults.standalone
+    monkeypatch.setenv("OBREG_LEASE_DURATION", "30")
+    monkeypatch.setenv("OBREG_RENEW_DEADLINE", "20")
+    monkeypatch.setenv("OBREG_RETRY_PERIOD", "4")
+    monkeypatch.setenv("OBREG_STANDALONE", "true")
+    given = Settings.from_environment()
+    assert (given.lease_duration, given.renew_deadline, given.retry_period) == (30, 20, 4)
+    assert given.standalone
 
 
 def test_namespaced_mode_and_intervals_come_from_the_environment(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kubernetes
@@ -62,9 +62,19 @@ def path(api_version: str, kind: str, namespace: str | None, name: str | None = 
     return f"{collection}/{name}" if name else collection
 
 
+class NotLeading(RuntimeError):
+    """A write refused before it was sent: this instance does not lead (kube/lease.py)."""
+
+
 class Api:
     def __init__(self, api_client: ApiClient) -> None:
         self._client = api_client
+        # Asked before every write: only the leader writes (set by handlers.py).
+        self.leading: Callable[[], bool] = lambda: True
+
+    def _may_write(self, verb: str, what: str) -> None:
+        if not self.leading():
+            raise NotLeading(f"{verb} {what}: this instance does not lead")
 
     def send(
         self,
@@ -155,6 +165,7 @@ class Api:
         meta = obj["metadata"]
         what = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
         url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+        self._may_write("apply", what)
         return await self._call(
             "apply",
             what,
@@ -169,6 +180,7 @@ class Api:
         """Create ``obj``; False when it already exists (someone, maybe we, was first)."""
         meta = obj["metadata"]
         what = f"{obj['kind']} {meta['namespace']}/{meta.get('name') or meta['generateName']}"
+        self._may_write("create", what)
         try:
             await self._call(
                 "create",
@@ -184,23 +196,6 @@ class Api:
                 return False
             raise
         return True
-
-    async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
-        """kopf's peering object (cluster-wide, or of a namespace), or None where peering
-        is not installed."""
-        url = (
-            f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/{name}"
-            if namespace
-            else f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
-        )
-        try:
-            return await self._call(
-                "get", f"kopf peering {name}", "GET", url, None, "application/json", []
-            )
-        except ApiError as err:
-            if err.status == 404:
-                return None
-            raise
 
     async def served(self, group_version_path: str) -> frozenset[str] | None:
         """The resource names discovery lists under a group version (empty when the
@@ -225,6 +220,7 @@ class Api:
         """Remove data keys someone else added to obreg's ConfigMap or Secret: a
         server-side apply leaves the fields of other managers alone, so it cannot."""
         fields = ("data", "binaryData") if kind == "ConfigMap" else ("data",)
+        self._may_write("patch", f"{kind} {namespace}/{name}")
         await self._call(
             "patch",
             f"{kind} {namespace}/{name}",
@@ -239,6 +235,7 @@ class Api:
         self, api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]
     ) -> None:
         what = f"{kind} {namespace}/{name} status"
+        self._may_write("patch", what)
         await self._call(
             "patch",
             what,

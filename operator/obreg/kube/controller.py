@@ -2,10 +2,9 @@
 result per resource and target, and status and event writes that happen only on change.
 
 Requests for a workload coalesce (rules/coalescing.py): one ``kubectl apply`` touching
-three resources of one workload makes one reconcile and at most one rollout. Requests
-come from kopf handlers (or the leader-only resync), so when kopf's peering pauses this
-instance no new ones start; one already waiting finishes within the settle time. A
-failed reconcile is retried with backoff. What a reconcile decides is in
+three resources of one workload makes one reconcile and at most one rollout. A standby
+requests too (its watches see every change) but a request runs only while this instance
+leads (kube/lease.py). A failed reconcile is retried with backoff. What a reconcile decides is in
 rules/reconcile.py; kube/reconcile.py makes its calls.
 """
 
@@ -30,7 +29,7 @@ from ..rules import reconcile as decide
 from ..rules.coalescing import Tickets
 from ..rules.workload import Workload
 from . import events, faultpoint, reconcile
-from .api import Api, ApiError
+from .api import Api, ApiError, NotLeading
 from .indexes import Indexes, StoreView
 from .key_manager import KeyManagerSteps
 from .tasks import spawn
@@ -106,8 +105,8 @@ class Controller:
     # Waits until the Secrets and ConfigMaps of a namespace being fetched are held
     # (datawatch.py): a reconcile must not read a view older than its request.
     settled: Callable[[str], Awaitable[None]] = _nothing_pending
-    # Whether this instance leads its peers now; asked before work that did not come
-    # through kopf's handlers, which kopf pauses in a standby (see rules/peering.py).
+    # Whether this instance leads now (kube/lease.py); asked before each reconcile and
+    # Key Manager pass, and by the API client before each write.
     leading: Callable[[], Awaitable[bool]] = _always
     # The key of the published digest (kube/digest_key.py); None only in tests that
     # never publish one.
@@ -123,6 +122,7 @@ class Controller:
             generated=self.generated,
             write_statuses=self.write_statuses,
             digest_key=self.digest_key,
+            leading=self.leading,
         )
 
     def _files(self, rid: ResourceId, ref: WorkloadRef) -> TargetResult | None:
@@ -187,19 +187,11 @@ class Controller:
         else:
             self.target_counts.pop(namespace, None)
 
-    def request(
-        self,
-        namespace: str,
-        refs: Iterable[WorkloadRef],
-        indexes: Indexes,
-        ask_leader: bool = False,
-    ) -> None:
-        """Schedule a reconcile of each workload and return at once: a handler that waited
-        would hold its object's kopf worker, whose next events (and so the index) would
-        wait too, and a reconcile could then act on a stale view of that object.
-        ``ask_leader``: the request did not come through kopf, so check leadership."""
+    def request(self, namespace: str, refs: Iterable[WorkloadRef], indexes: Indexes) -> None:
+        """Schedule a reconcile of each workload and return at once: the watch that
+        called would otherwise hold its next events (and so the store) meanwhile."""
         for ref in refs:
-            spawn(self.tasks, self._request(namespace, ref, indexes, 0, ask_leader))
+            spawn(self.tasks, self._request(namespace, ref, indexes, 0))
 
     async def _request(
         self,
@@ -207,21 +199,22 @@ class Controller:
         ref: WorkloadRef,
         indexes: Indexes,
         attempt: int = 0,
-        ask_leader: bool = False,
     ) -> None:
         key = (namespace, ref)
         ticket = self.tickets.take(key)
         await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, RETRY_DELAYS))
         if not self.tickets.newest(key, ticket):
             return  # a newer request for this workload will do the work
-        if ask_leader and not await self.leading():
-            return
+        if not await self.leading():
+            return  # a standby; the leader's own watch requests the same
         async with self.locks[key], self.running:
             if not self.tickets.newest(key, ticket):
                 return  # a newer request came while this one waited its turn
             with metrics.DURATION.time():
                 try:
                     await self._reconcile(namespace, ref, indexes)
+                except NotLeading:  # lost the Lease meanwhile: the new leader does it
+                    return
                 except Exception as err:  # an API error, or a bug: log, count, retry
                     metrics.ERRORS.inc()
                     log.error(

@@ -67,6 +67,8 @@ class KeyManagerSteps:
     # The operator's digest key (kube/digest_key.py): a refused login's fingerprint is
     # published under it, so a restart does not try that login again. None: in memory only.
     digest_key: bytes | None = field(default=None, repr=False)
+    # Whether this instance leads now (kube/lease.py): a standby never calls the KM.
+    leading: Callable[[], Awaitable[bool]] | None = None
     outcomes: dict[SpId, Outcome] = field(default_factory=dict)
     tickets: Tickets[SpId] = field(default_factory=Tickets)
     locks: collections.defaultdict[SpId, asyncio.Lock] = field(
@@ -177,6 +179,8 @@ class KeyManagerSteps:
         await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, km_steps.RETRY_DELAYS))
         if not self.tickets.newest(sp_id, ticket):
             return  # a newer request will do the work
+        if self.leading is not None and not await self.leading():
+            return
         async with self.locks[sp_id]:
             force = sp_id in self.forced or attempt > 0
             self.forced.discard(sp_id)
