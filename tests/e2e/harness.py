@@ -45,7 +45,7 @@ OBREG = install_obreg.USER
 # What each pass of the resync logs (obreg/kube/resync.py), when this instance leads.
 RESYNC_LINE = "resync: every targeted workload"
 # The leader's Lease renewals are the one write an idle obreg makes, by design.
-PEERING = {"leases"}
+LEASES = {"leases"}
 
 
 def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Request]:
@@ -54,7 +54,7 @@ def obreg_writes(cluster: ControlPlane, offset: int) -> list[audit_log.Request]:
     return [
         w
         for w in audit_log.writes(cluster.audit_log, offset)
-        if w.user == OBREG and w.resource not in PEERING
+        if w.user == OBREG and w.resource not in LEASES
     ]
 
 
