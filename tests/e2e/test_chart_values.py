@@ -237,6 +237,8 @@ def test_every_object_is_named_by_the_fullname(
         ("ClusterRoleBinding", fullname),
         ("Role", f"{fullname}-digest-key"),
         ("RoleBinding", f"{fullname}-digest-key"),
+        ("Role", f"{fullname}-leader-election"),
+        ("RoleBinding", f"{fullname}-leader-election"),
         ("Service", f"{fullname}-metrics"),
         ("ServiceMonitor", fullname),
         ("Deployment", fullname),
@@ -251,6 +253,10 @@ def test_every_object_is_named_by_the_fullname(
     # The digest key's Secret keeps the name obreg looks for, whatever the release.
     role = next(d for d in docs if d["kind"] == "Role")
     assert role["rules"][0]["resourceNames"] == ["obreg-digest-key"]
+    # The Lease the instances elect their leader with is the one --peering-name names.
+    lease = next(d for d in docs if d["metadata"]["name"] == f"{fullname}-leader-election")
+    assert lease["rules"][0]["resourceNames"] == [fullname]
+    assert lease["rules"][0]["verbs"] == ["get", "update"]
 
 
 def test_namespaced_objects_are_named_by_the_fullname(
@@ -347,7 +353,7 @@ def test_standard_and_common_labels_are_on_every_object(
             "serviceMonitor": {"enabled": True},
         },
     )
-    assert len(docs) == 11
+    assert len(docs) == 13
     for doc in [*docs, _pod(docs)]:
         labels = doc["metadata"]["labels"]
         assert labels.keys() >= STANDARD, doc["metadata"]
