@@ -48,6 +48,7 @@ def test_diff_against_the_live_cluster(scenario: Scenario, tmp_path: Path) -> No
     generated["metadata"] = {
         "name": generated["metadata"]["name"],
         "namespace": scenario.namespace,
+        "labels": generated["metadata"]["labels"],  # obreg's input label among them
     }
     docs = [*scenario.docs, generated]
 

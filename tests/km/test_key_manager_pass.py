@@ -87,7 +87,7 @@ class Pass:
         )
         allowed = {ALLOWED_HOSTS_ANNOTATION: f"127.0.0.1:{self.double.port}"}
         return Indexes(
-            custom=[{NS: [sp]}],
+            custom=[{NS: {NAME: sp}}],
             secrets={
                 (NS, "km-admin"): Held(
                     {"username": b"admin", "password": self.password.encode()}, INPUT, allowed, ()

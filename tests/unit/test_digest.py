@@ -201,10 +201,19 @@ def test_an_api_server_away_or_busy_at_start_is_waited_for() -> None:
     assert waited == [1.0, 2.0, 4.0]
 
 
-def test_a_refusal_at_start_stops_with_its_reason() -> None:
+def test_a_refusal_at_start_is_waited_out_for_a_while_then_stops_with_its_reason() -> None:
+    """An API server just started refuses until its authorizer has read RBAC (the fault
+    tier restarts it under a running obreg): a short 403 is waited out, a lasting one is
+    taken at its word."""
     forbidden = ApiError("get", "Secret obreg/obreg-digest-key", 403, "Forbidden")
+    plane = _Plane([forbidden, forbidden])
+    key, waited = _load(plane)
+    assert len(key) == 32 and waited == [1.0, 2.0]
     with pytest.raises(digest_key.DigestKeyError, match="grant obreg get and create"):
-        _load(_Plane([forbidden]))
+        _load(_Plane([forbidden] * 100))
+    unknown = ApiError("get", "Secret obreg/obreg-digest-key", 400, "Bad Request")
+    with pytest.raises(digest_key.DigestKeyError):
+        _load(_Plane([unknown]))
 
 
 def test_a_kept_key_is_read_not_made_again() -> None:

@@ -98,6 +98,11 @@ def decode(secret: dict[str, object], namespace: str, name: str) -> bytes:
 
 # Answers that say the API server is busy or away, not that obreg may not: waited out.
 _PASSING = frozenset({408, 429, 500, 502, 503, 504})
+# A refusal of who obreg is or what it may do. An API server that has just started
+# refuses with these until its authorizer has read the RBAC objects, so they are waited
+# out for this long before they are taken at their word.
+_REFUSING = frozenset({401, 403})
+REFUSAL_GRACE = 60.0
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # the last one repeats
 
 
@@ -112,11 +117,15 @@ async def load(
     when it ends, not exit); a refusal (no RBAC, a Secret obreg could not have made)
     stops the start with the reason."""
     what = f"Secret {namespace}/{name}"
+    waited = 0.0
     for attempt in itertools.count():
         try:
             return await _get_or_create(api, namespace, name)
         except ApiError as err:
-            if err.status not in _PASSING:
+            passing = err.status in _PASSING or (
+                err.status in _REFUSING and waited < REFUSAL_GRACE
+            )
+            if not passing:
                 raise DigestKeyError(
                     f"cannot read or create the digest key {what} ({err}); grant obreg get "
                     "and create on Secrets in that namespace, or name another with "
@@ -128,6 +137,7 @@ async def load(
         delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
         log.warning("the digest key %s cannot be read yet (%s); again in %g s", what, reason, delay)
         await wait(delay)
+        waited += delay
     raise AssertionError("unreachable")  # itertools.count() never ends
 
 
