@@ -17,7 +17,7 @@ import textwrap
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -468,6 +468,10 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
         await kopf.operator(
             clusterwide=not config.namespaces,
             namespaces=config.namespaces,
+            # Unused by a standalone kopf, but without one kopf makes its own from
+            # getpass.getuser(), which fails for a UID the image has no passwd entry for
+            # (OpenShift's assigned UIDs, the chart's nonroot user).
+            identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
             standalone=True,  # obreg elects its leader over a Lease (kube/lease.py)
             stop_flag=lost,
             memo=kopf.Memo(api=api, readiness=readiness, digest_key=key, crds_lost=lost),
