@@ -118,3 +118,11 @@ def oid(dotted: str) -> bytes:
             septets.append(0x80 | (arc & 0x7F))
         out += bytes(reversed(septets))
     return bytes(out)
+
+
+# The PKCS #7 and PKCS #5 identifiers both readers of a PKCS12 (keystore_work.py,
+# pkcs12_trust.py) meet: its content types and its password-based encryption.
+DATA = oid("1.2.840.113549.1.7.1")
+ENCRYPTED_DATA = oid("1.2.840.113549.1.7.6")
+PBES2 = oid("1.2.840.113549.1.5.13")
+PBKDF2 = oid("1.2.840.113549.1.5.12")

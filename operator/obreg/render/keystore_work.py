@@ -35,14 +35,21 @@ import struct
 
 from .. import budgets
 from ..errors import InvalidInput, Where
-from .der import OCTET_STRING, SEQUENCE, DerError, Element, oid, whole
+from .der import (
+    DATA,
+    ENCRYPTED_DATA,
+    OCTET_STRING,
+    PBES2,
+    PBKDF2,
+    SEQUENCE,
+    DerError,
+    Element,
+    oid,
+    whole,
+)
 
-_DATA = oid("1.2.840.113549.1.7.1")
-_ENCRYPTED_DATA = oid("1.2.840.113549.1.7.6")
 _SHROUDED_KEY_BAG = oid("1.2.840.113549.1.12.10.1.2")
 _SAFE_CONTENTS_BAG = oid("1.2.840.113549.1.12.10.1.6")
-_PBES2 = oid("1.2.840.113549.1.5.13")
-_PBKDF2 = oid("1.2.840.113549.1.5.12")
 _PBMAC1 = oid("1.2.840.113549.1.5.14")
 # PKCS#12 PBE (pbeWithSHAAnd128BitRC4 ... pbeWithSHAAnd40BitRC2-CBC) and PKCS#5 PBES1
 # (pbeWithMD2AndDES-CBC ... pbeWithSHA1AndRC2-CBC): parameters (salt, iterations).
@@ -80,15 +87,15 @@ def _walk_pfx(data: bytes, where: Where) -> None:
         if len(mac_data) == 3:
             _count(mac_data[2], "macData.iterations", where)
     kind, content = _content_info(pfx[1])
-    if kind != _DATA:
+    if kind != DATA:
         raise DerError("authSafe is not data")
     safes = whole(content.expect(OCTET_STRING).content).expect(SEQUENCE).children()
     for index, safe in enumerate(safes):
         field = f"authSafe[{index}]"
         kind, content = _content_info(safe)
-        if kind == _DATA:
+        if kind == DATA:
             _bags(whole(content.expect(OCTET_STRING).content), f"{field}.data", where)
-        elif kind == _ENCRYPTED_DATA:
+        elif kind == ENCRYPTED_DATA:
             encrypted = content.expect(SEQUENCE).children()
             if len(encrypted) < 2:
                 raise DerError("not an EncryptedData")
@@ -139,7 +146,7 @@ def _encryption(algorithm: Element, field: str, where: Where) -> None:
         if len(values) != 2:
             raise DerError("not PBE parameters")
         _count(values[1], f"{field}.parameters.iterations", where)
-    elif kind == _PBES2 and parameters is not None:
+    elif kind == PBES2 and parameters is not None:
         scheme = parameters.expect(SEQUENCE).children()
         if len(scheme) != 2:
             raise DerError("not PBES2 parameters")
@@ -165,7 +172,7 @@ def _mac_algorithm(algorithm: Element, field: str, where: Where) -> None:
 
 def _pbkdf2(algorithm: Element, field: str, where: Where) -> None:
     kind, parameters = _algorithm(algorithm)
-    if kind != _PBKDF2 or parameters is None:
+    if kind != PBKDF2 or parameters is None:
         raise where.refuse(
             f"the PKCS12 keystore's {field} is a key derivation obreg does not read",
             "convert it with keytool -importkeystore (PBKDF2)",

@@ -29,16 +29,24 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from ..errors import Where
-from .der import OCTET_STRING, SEQUENCE, SET, DerError, Element, oid, whole
+from .der import (
+    DATA,
+    ENCRYPTED_DATA,
+    OCTET_STRING,
+    PBES2,
+    PBKDF2,
+    SEQUENCE,
+    SET,
+    DerError,
+    Element,
+    oid,
+    whole,
+)
 
-_DATA = oid("1.2.840.113549.1.7.1")
-_ENCRYPTED_DATA = oid("1.2.840.113549.1.7.6")
 _CERT_BAG = oid("1.2.840.113549.1.12.10.1.3")
 _X509_CERTIFICATE = oid("1.2.840.113549.1.9.22.1")
 _FRIENDLY_NAME = oid("1.2.840.113549.1.9.20")
 _TRUSTED_KEY_USAGE = oid("2.16.840.1.113894.746875.1.1")
-_PBES2 = oid("1.2.840.113549.1.5.13")
-_PBKDF2 = oid("1.2.840.113549.1.5.12")
 _PRFS: dict[bytes, type[hashes.HashAlgorithm]] = {
     oid("1.2.840.113549.2.7"): hashes.SHA1,
     oid("1.2.840.113549.2.8"): hashes.SHA224,
@@ -70,15 +78,15 @@ def trusted(data: bytes, password: str, where: Where) -> list[Bag]:
 def _trusted(data: bytes, password: str, where: Where) -> list[Bag]:
     pfx = whole(data).expect(SEQUENCE).children()
     kind, content = _content_info(pfx[1])
-    if kind != _DATA:
+    if kind != DATA:
         raise DerError("authSafe is not data")
     safes = whole(content.expect(OCTET_STRING).content).expect(SEQUENCE).children()
     found: list[Bag] = []
     for index, safe in enumerate(safes):
         kind, content = _content_info(safe)
-        if kind == _DATA:
+        if kind == DATA:
             found += _bags(whole(content.expect(OCTET_STRING).content))
-        elif kind == _ENCRYPTED_DATA:
+        elif kind == ENCRYPTED_DATA:
             field = f"authSafe[{index}].encryptedData.contentEncryptionAlgorithm"
             found += _bags(whole(_decrypt(content, password, field, where)))
     return found
@@ -134,12 +142,12 @@ def _decrypt(encrypted_data: Element, password: str, field: str, where: Where) -
         "convert it with a current keytool -importkeystore (JDK 12 or later writes PBES2)",
     )
     algorithm = info[1].expect(SEQUENCE).children()
-    if len(algorithm) != 2 or algorithm[0].expect(0x06).content != _PBES2:
+    if len(algorithm) != 2 or algorithm[0].expect(0x06).content != PBES2:
         raise refusal
     derivation, scheme = algorithm[1].expect(SEQUENCE).children()
     kdf = derivation.expect(SEQUENCE).children()
     cipher = scheme.expect(SEQUENCE).children()
-    if kdf[0].expect(0x06).content != _PBKDF2 or len(cipher) != 2:
+    if kdf[0].expect(0x06).content != PBKDF2 or len(cipher) != 2:
         raise refusal
     size = _AES_CBC.get(cipher[0].expect(0x06).content)
     if size is None:
