@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import importlib.metadata
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
+from . import version
 from .api import crd
 from .errors import InvalidInput, Label, Problem, printable
 from .manifests import MARKER, Manifests, load
@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"exit codes: 0 done, {EXIT_REFUSED} input refused, {EXIT_USAGE} usage, "
         f"{EXIT_INTERNAL} internal error",
     )
-    parser.add_argument("--version", action="version", version=f"obreg {_version()}")
+    parser.add_argument("--version", action=version.PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser(
         "render",
@@ -709,13 +709,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("obreg")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 if __name__ == "__main__":
