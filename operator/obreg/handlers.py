@@ -19,8 +19,10 @@ from typing import Any
 
 import kopf
 
+from . import metrics
 from .api.common import WorkloadRef
 from .kube import datawatch, resync
+from .kube import connection
 from .kube.api import Api
 from .kube.controller import Controller
 from .kube.digest_key import own_namespace
@@ -36,6 +38,25 @@ from .rules.workload import Workload
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's own connections use the credentials obreg's client uses (kopf's logins go
+    through the official client, which obreg no longer loads: kube/connection.py)."""
+    found = connection.load()
+    username, password = found.credentials.basic or (None, None)
+    return kopf.ConnectionInfo(
+        server=found.server,
+        ca_data=found.ca_data,
+        insecure=found.insecure,
+        token=found.credentials.token(),
+        username=username,
+        password=password,
+        certificate_data=found.certificate[0] if found.certificate else None,
+        private_key_data=found.certificate[1] if found.certificate else None,
+        default_namespace=found.namespace,
+    )
 
 
 @kopf.on.startup()
@@ -133,10 +154,12 @@ def _started_leading(memo: Any) -> None:
 
 def _stopped_leading(memo: Any) -> None:
     """Lost the Lease (not renewed within the deadline): stop what is under way, and
-    forget what this process wrote, which the next leader may have changed since."""
+    forget what this process wrote, which the next leader may have changed since, and
+    stop reporting the resources' state (the leader reports it now)."""
     controller: Controller = memo.controller
     spawn(memo.standby_tasks, controller.stop())
     controller.written.clear()
+    metrics.forget_resources()
 
 
 # -- changes --------------------------------------------------------------------------

@@ -3,12 +3,21 @@
 ``obreg_certificate_not_after_timestamp_seconds`` carries every trusted anchor
 certificate's expiry, so an alert like ``... - time() < 30 * 86400`` fires weeks before an
 OB issuing CA expires. Labels name resources and aliases, never secret values.
+
+The chart's PrometheusRule alerts on the per-resource series, whose number is bounded by
+the resources, not by their content: an anchor may hold up to
+budgets.CERTIFICATES_PER_SOURCE certificates (a series each above), but has one earliest
+expiry; a resource has at most four conditions. Only the leader computes statuses and
+renders, so an instance that loses the Lease drops its per-resource series
+(``forget_resources``): a stale one would keep an alert firing after the new leader
+resolved it.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -45,7 +54,21 @@ NOT_AFTER = Gauge(
     ["namespace", "anchor", "alias", "sha256"],
 )
 
+EARLIEST_NOT_AFTER = Gauge(
+    "obreg_trust_anchor_earliest_not_after_timestamp_seconds",
+    "The earliest expiry among the certificates an OBTrustAnchor puts into the "
+    "truststores it renders (Unix time).",
+    ["namespace", "anchor"],
+)
+CONDITION = Gauge(
+    "obreg_resource_condition",
+    "1 for each status condition an obreg resource has now (Ready, Reconciling, Stalled, "
+    "KeyManagerDatabase), with its status and reason; reported by the leader.",
+    ["namespace", "kind", "name", "type", "status", "reason"],
+)
+
 _series: dict[tuple[str, str], set[tuple[str, str, str, str]]] = {}
+_conditions: dict[tuple[str, str, str], set[tuple[str, str, str, str, str, str]]] = {}
 
 
 def certificates(namespace: str, anchor: str, summaries: Iterable[CertificateSummary]) -> None:
@@ -60,7 +83,37 @@ def certificates(namespace: str, anchor: str, summaries: Iterable[CertificateSum
         NOT_AFTER.remove(*labels)
     for labels, value in wanted.items():
         NOT_AFTER.labels(*labels).set(value)
+    if wanted:
+        EARLIEST_NOT_AFTER.labels(namespace, anchor).set(min(wanted.values()))
+    elif _series.get((namespace, anchor)):
+        EARLIEST_NOT_AFTER.remove(namespace, anchor)
     _series[(namespace, anchor)] = set(wanted)
+
+
+def conditions(namespace: str, kind: str, name: str, listed: Iterable[Mapping[str, Any]]) -> None:
+    """Replace a resource's condition series with the conditions of the status it has
+    now (an empty list removes them)."""
+    wanted = {
+        (namespace, kind, name, str(c["type"]), str(c["status"]), str(c.get("reason", "")))
+        for c in listed
+    }
+    for labels in _conditions.get((namespace, kind, name), set()) - wanted:
+        CONDITION.remove(*labels)
+    for labels in wanted:
+        CONDITION.labels(*labels).set(1)
+    if wanted:
+        _conditions[(namespace, kind, name)] = wanted
+    else:
+        _conditions.pop((namespace, kind, name), None)
+
+
+def forget_resources() -> None:
+    """Drop every per-resource series (this instance stopped leading)."""
+    for namespace, anchor in list(_series):
+        certificates(namespace, anchor, ())
+    _series.clear()
+    for namespace, kind, name in list(_conditions):
+        conditions(namespace, kind, name, ())
 
 
 def serve(port: int) -> None:

@@ -164,6 +164,7 @@ class Controller:
         if refs is None:
             if rid[1] == "OBTrustAnchor":
                 metrics.certificates(rid[0], rid[2], ())
+            metrics.conditions(*rid, ())
             self.known_targets.pop(rid, None)
             self.results.pop(rid, None)
             self.written.pop(rid, None)
@@ -357,6 +358,7 @@ class Controller:
         self, rid: ResourceId, raw: Mapping[str, Any], desired: Mapping[str, Any]
     ) -> None:
         if status.same(self._shown(rid, raw), desired):
+            metrics.conditions(*rid, desired["conditions"])  # e.g. as a new leader found it
             return
         namespace, kind, name = rid
         try:
@@ -364,10 +366,12 @@ class Controller:
         except ApiError as err:
             if err.status == 404:  # deleted meanwhile: nothing to tell it any more
                 self.written.pop(rid, None)
+                metrics.conditions(*rid, ())
                 return
             raise
         await faultpoint.reached("status-written")
         self.written[rid] = dict(desired)
+        metrics.conditions(*rid, desired["conditions"])
         ready = desired["conditions"][0]
         message = ready["message"]
         if ready["status"] != "True" and self.last_events.get(rid) != message:
