@@ -169,7 +169,7 @@ def test_service_account_can_do_nothing_beyond_what_obreg_uses(
 
 
 def test_the_service_monitor_scrapes_the_operators_metrics_port(cluster: ControlPlane) -> None:
-    """README: with serviceMonitor.enabled the chart adds a ServiceMonitor. Prometheus
+    """docs/operating.md: with serviceMonitor.enabled the chart adds a ServiceMonitor. Prometheus
     scrapes only along a chain of names: ServiceMonitor selector -> Service labels,
     endpoint port -> Service port name, Service selector -> pod labels, targetPort ->
     container port name. Each link is checked in the rendered chart."""

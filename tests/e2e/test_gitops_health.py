@@ -93,7 +93,7 @@ def _digest_managers(workload: dict[str, Any]) -> set[str]:
 
 
 def test_gitops_tools_leave_what_obreg_owns_on_the_workloads(scenario: Scenario) -> None:
-    """README: Argo CD ignores what the field manager ``obreg`` owns (the Application's
+    """docs/gitops.md: Argo CD ignores what the field manager ``obreg`` owns (the Application's
     ignoreDifferences names it, for both workload kinds); Flux applies the workloads from
     git with server-side apply under its own manager, which keeps obreg's annotation and
     causes no rollout."""

@@ -230,7 +230,7 @@ def test_a_soap_fault_is_shown_and_retried_and_what_was_made_is_told(scenario: S
 def test_a_km_behind_a_load_balancer_answering_5xx_is_unavailable_then_recovers(
     scenario: Scenario,
 ) -> None:
-    """README: a 502/503/504 is retried with backoff within the pass, then shown as
+    """docs/operating.md: a 502/503/504 is retried with backoff within the pass, then shown as
     KeyManagerUnavailable with the status, and the next pass goes on once the KM is back."""
     scenario.km.http_status = 503
     scenario.apply()
@@ -251,7 +251,7 @@ def test_a_slow_km_hits_the_timeout(scenario: Scenario) -> None:
 
 
 def test_a_missing_credentials_secret_stalls_until_it_is_created(scenario: Scenario) -> None:
-    """README: a credentialsSecret that does not exist is a Failed KM step and the
+    """docs/operating.md: a credentialsSecret that does not exist is a Failed KM step and the
     resource Stalled, naming the Secret; creating it is the change that retries."""
     admin = scenario.find("Secret", "km-admin")
     scenario.apply([d for d in scenario.docs if d is not admin])
@@ -276,7 +276,7 @@ def test_without_key_manager_admin_the_steps_stay_manual_and_the_status_says_so(
 def test_an_untrusted_km_certificate_fails_and_the_ca_fixed_retries_at_once(
     scenario: Scenario,
 ) -> None:
-    """README: a certificate obreg cannot trust is Failed and waits for a change (no
+    """docs/operating.md: a certificate obreg cannot trust is Failed and waits for a change (no
     timer: the input must change); the CA's change is that change, so the steps run
     again at once, not after a retry delay or the hourly check."""
     ca = scenario.find("ConfigMap", "km-tls-ca")["data"]
@@ -295,7 +295,7 @@ def test_an_untrusted_km_certificate_fails_and_the_ca_fixed_retries_at_once(
 def test_the_periodic_check_restores_what_someone_removed_in_the_km(
     scenario: Scenario, operator: Operator, start_operator: Callable[..., Operator]
 ) -> None:
-    """README: the KM's database changed behind obreg's back while Synced is found at the
+    """docs/operating.md: the KM's database changed behind obreg's back while Synced is found at the
     next periodic check (``--key-manager-resync-seconds``) and put right."""
     operator.stop()
     checking = start_operator(

@@ -37,7 +37,7 @@ def rolls_to(scenario: Scenario, expected: dict[str, int]) -> None:
 
 def test_runbook_scenario_matches_obreg_render(scenario: Scenario, tmp_path: Path) -> None:
     assert converge(scenario) == {"wso2-km": 1, "wso2-apim": 1}
-    # The README's overview: every kind, Ready, the reason and the workloads.
+    # The README's Troubleshooting: every kind, Ready, the reason and the workloads.
     printed = scenario.kubectl("get", "ob", "-n", scenario.namespace).stdout.splitlines()
     lines = [line.split() for line in printed if line.strip()]  # a table per kind
     assert {tuple(line) for line in lines if line[0] == "NAME"} == {

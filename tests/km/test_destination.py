@@ -55,8 +55,8 @@ _PORT = st.integers(1, 65535)
 
 @given(_HOST, _PORT)
 def test_the_authority_of_a_url_permits_that_url(host: str, port: int) -> None:
-    """What ``authority`` names (the README tells owners to write that) is an entry
-    that allows the URL it came from."""
+    """What ``authority`` names (the README's example and docs/security.md tell owners to
+    write that) is an entry that allows the URL it came from."""
     url = f"https://{host}:{port}/services/"
     assert allows(authority(url), url)
 

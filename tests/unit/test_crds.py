@@ -27,8 +27,8 @@ def test_the_charts_crds_are_the_same_bytes() -> None:
 
 
 def test_kubectl_get_ob_lists_every_kind_with_ready_reason_and_workloads() -> None:
-    """README: ``kubectl get ob -A`` lists all three kinds with Ready, the reason and the
-    workloads (tests/e2e runs it on the plane)."""
+    """README (Troubleshooting): ``kubectl get ob -A`` lists all three kinds with Ready,
+    the reason and the workloads (tests/e2e runs it on the plane)."""
     for definition in yaml.safe_load_all(CRDS.read_text()):
         assert "ob" in definition["spec"]["names"]["categories"]
         columns = definition["spec"]["versions"][0]["additionalPrinterColumns"]

@@ -141,7 +141,7 @@ def test_mounted_files_are_readable_by_any_uid_unless_an_fs_group_owns_them() ->
 
 
 def test_the_mount_root_annotation_moves_every_containers_mount() -> None:
-    """README: ``obreg.dev/mount-root`` replaces WSO2's config volume path (a trailing
+    """docs/operating.md: ``obreg.dev/mount-root`` replaces WSO2's config volume path (a trailing
     slash is the same root); without it, the WSO2 images' path."""
     files = bundle(("repository/conf/identity/identity.xml", False))
     opted = dataclasses.replace(
