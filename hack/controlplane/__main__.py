@@ -31,14 +31,17 @@ def _running(state: dict[str, object]) -> bool:
 
 def up(node: str | None = None) -> None:
     """Start the plane, or reuse the running one if it has the node asked for (any, when
-    none is asked for: ``make demo`` on a plane started with NODE=real keeps it)."""
+    none is asked for: ``make demo`` on a plane started with NODE=real keeps it) and the
+    Kubernetes version $OBREG_K8S_VERSION selects."""
+    kubernetes = build.selected_version()
     if STATE.exists():
         state = json.loads(STATE.read_text())
-        if _running(state) and node in (None, state.get("node", "kwok")):
+        same_version = state.get("kubernetes", next(iter(build.PLANES))) == kubernetes
+        if _running(state) and same_version and node in (None, state.get("node", "kwok")):
             print(f"KUBECONFIG={state['kubeconfig']}")
             return
         launcher.stop_detached(state)
-    plane = launcher.ControlPlane(tie_to_parent=False, node=node or "kwok")
+    plane = launcher.ControlPlane(tie_to_parent=False, node=node or "kwok", kubernetes=kubernetes)
     plane.start()
     STATE.parent.mkdir(exist_ok=True)
     STATE.write_text(json.dumps(plane.state()))

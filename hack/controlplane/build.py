@@ -8,11 +8,17 @@ with ``go list -m`` rather than repeating it. Binaries land in
 hash covers go.mod, go.sum and the Go toolchain, so a change of any of them rebuilds and
 anything already built is reused. A cold build on 2 cores takes minutes, so skipping is
 the common case.
+
+The plane builds for each Kubernetes version in ``PLANES`` (``OBREG_K8S_VERSION`` picks
+one, ``oldest`` and ``newest`` name the ends; docs/kubernetes-versions.md says why these):
+a version names the module directories of the families that change with it, so each
+version's binaries are a cache entry of their own and several versions coexist.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import os
 import shutil
@@ -64,10 +70,13 @@ class Family:
     # copy made at build time, so nothing of the module is kept in this repository.
     edits: tuple[tuple[str, str, str], ...] = ()
     variant: str = ""  # names the cache entry of an edited build
+    # The module's directory beside this file when it is not the family's name (one of
+    # several versions of the family).
+    directory: str = ""
 
     @property
     def dir(self) -> Path:
-        return HERE / self.name
+        return HERE / (self.directory or self.name)
 
     def version(self) -> str:
         return _go(["list", "-m", "-f", "{{.Version}}", self.module], self.dir)
@@ -209,12 +218,24 @@ def build(family: Family) -> Path:
     """Build one family unless its cache entry exists; return the directory of binaries.
 
     The build goes to a temporary sibling that is renamed into place at the end, so an
-    interrupted build never leaves a half-filled entry that a later run would trust.
+    interrupted build never leaves a half-filled entry that a later run would trust. It
+    holds a lock on the entry meanwhile: make test's tiers run side by side and may ask
+    for the same family at once, and the second waits for the first's build rather than
+    building it again and replacing it under the first's running tests.
     """
     target = family.bin_dir()
     if all((target / b).is_file() for b in family.binaries):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f".{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all((target / b).is_file() for b in family.binaries):
+            return target
+        _build_into(family, target)
+    return target
+
+
+def _build_into(family: Family, target: Path) -> None:
     print(f"building {family.name} {family.version()} into {target}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{family.name}-") as tmp:
         staging = Path(tmp) / "out"
@@ -234,13 +255,54 @@ def build(family: Family) -> Path:
             _install_kwok_stages(family, staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-    return target
 
 
-def build_all() -> dict[str, Path]:
+# The Kubernetes minors the plane builds, newest first, each as the module directories of
+# the families that follow it: the API server's own etcd minor (1.29 was released and
+# tested with etcd 3.5) and, for the newest only, the real node. kwok and helm are
+# clients that serve every minor here, so one build of each is shared.
+PLANES: dict[str, dict[str, str]] = {
+    "1.34": {"k8s": "k8s", "etcd": "etcd", "node": "node"},
+    "1.29": {"k8s": "k8s-1.29", "etcd": "etcd-3.5"},
+}
+VERSION_SETTING = "OBREG_K8S_VERSION"
+
+
+def selected_version(asked: str | None = None) -> str:
+    """The minor ``asked`` (else ``$OBREG_K8S_VERSION``, else the newest) as a key of
+    PLANES; ``oldest`` and ``newest`` name the ends, so callers never repeat a number."""
+    value = asked or os.environ.get(VERSION_SETTING) or "newest"
+    aliases = {"newest": next(iter(PLANES)), "oldest": list(PLANES)[-1]}
+    minor = aliases.get(value, ".".join(value.lstrip("v").split(".")[:2]))
+    if minor not in PLANES:
+        raise SystemExit(
+            f"{VERSION_SETTING}={value}: the plane builds Kubernetes {', '.join(PLANES)} "
+            "(or oldest, newest)"
+        )
+    return minor
+
+
+def families(version: str | None = None) -> tuple[Family, ...]:
+    """The plane's families for one Kubernetes minor (see ``selected_version``)."""
+    directories = PLANES[selected_version(version)]
+    return tuple(
+        dataclasses.replace(f, directory=directories[f.name]) if f.name in directories else f
+        for f in FAMILIES
+    )
+
+
+def node_family(version: str | None = None) -> Family:
+    """The real node's kubelet and kube-proxy, which only the newest minor builds."""
+    minor = selected_version(version)
+    if "node" not in PLANES[minor]:
+        raise SystemExit(f"the real node is built for Kubernetes {next(iter(PLANES))} only")
+    return dataclasses.replace(NODE, directory=PLANES[minor]["node"])
+
+
+def build_all(version: str | None = None) -> dict[str, Path]:
     """Every binary the plane uses, by name, building whatever is missing."""
     paths: dict[str, Path] = {}
-    for family in FAMILIES:
+    for family in families(version):
         directory = build(family)
         for binary in family.binaries:
             paths[binary] = directory / binary

@@ -96,6 +96,8 @@ class ControlPlane:
     binaries: dict[str, Path] = field(default_factory=dict)
     apiserver_port: int = 0
     node: str = "kwok"  # or "real": a kubelet node running real containers as well
+    # The Kubernetes minor (a key of build.PLANES): $OBREG_K8S_VERSION, else the newest.
+    kubernetes: str = field(default_factory=build.selected_version)
 
     @property
     def real(self) -> bool:
@@ -157,10 +159,10 @@ class ControlPlane:
             raise
 
     def _start(self) -> None:
-        self.binaries = build.build_all()
+        self.binaries = build.build_all(self.kubernetes)
         if self.real:
             node.check_host()
-            node_binaries = build.build(build.NODE)
+            node_binaries = build.build(build.node_family(self.kubernetes))
             self.binaries.update(
                 kubelet=node_binaries / "kubelet",
                 **{"kube-proxy": node_binaries / "kube-proxy"},
@@ -565,6 +567,7 @@ class ControlPlane:
             "kubeconfig": str(self.kubeconfig),
             "pids": [c.process.pid for c in self.components if c.process is not None],
             "node": self.node,
+            "kubernetes": self.kubernetes,
         }
 
 

@@ -41,7 +41,7 @@ def test_a_failing_component_shows_its_log_and_cleans_up(
     broken.write_text("#!/bin/sh\necho 'scheduler: cannot start (test double)'\nexit 3\n")
     broken.chmod(broken.stat().st_mode | stat.S_IEXEC)
     real = build.build_all()
-    monkeypatch.setattr(build, "build_all", lambda: {**real, "kube-scheduler": broken})
+    monkeypatch.setattr(build, "build_all", lambda *_: {**real, "kube-scheduler": broken})
 
     plane = launcher.ControlPlane()
     with pytest.raises(launcher.StartError) as failure:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from controlplane import build
 from controlplane.launcher import FAKE_NODE, FAKE_NODE_TAINT, ControlPlane
 from tests.kubetools import Kubectl, poll
 
@@ -67,10 +68,13 @@ def names(kubectl: Kubectl, kind: str, namespace: str, selector: str) -> list[st
     return out.split()
 
 
-def test_server_reports_stamped_1_34(kubectl: Kubectl) -> None:
+def test_server_reports_the_stamped_version_selected(kubectl: Kubectl) -> None:
+    """The minor $OBREG_K8S_VERSION selects (the newest when unset), as built and stamped."""
+    major, minor = build.selected_version().split(".")
     version = json.loads(kubectl("version", "-o", "json").stdout)
-    assert version["serverVersion"]["gitVersion"].startswith("v1.34.")
-    assert version["serverVersion"]["minor"] == "34"
+    assert version["serverVersion"]["gitVersion"].startswith(f"v{major}.{minor}.")
+    assert version["serverVersion"]["minor"] == minor
+    assert version["clientVersion"]["minor"] == minor  # the plane's own kubectl
 
 
 def test_readyz(kubectl: Kubectl) -> None:
