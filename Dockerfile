@@ -10,11 +10,19 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Every file from PyPI is checked against the hashes of requirements/ (make lock): first
+# what builds (setuptools, wheel), then obreg's dependencies built with it and no other
+# (pyjks needs twofish, which PyPI has only as source: hence gcc in this stage alone),
+# then obreg itself from this source, with nothing more fetched.
+COPY requirements/build.lock requirements/image.lock ./requirements/
+RUN python3 -m venv /venv \
+    && /venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements/build.lock \
+    && /venv/bin/pip install --no-cache-dir --require-hashes --no-deps --no-build-isolation \
+        -r requirements/image.lock
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-# pyjks needs twofish, which PyPI has only as source: hence gcc in this stage alone.
-RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir . \
-    && /venv/bin/pip uninstall --yes --quiet pip setuptools
+RUN /venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation --no-index . \
+    && /venv/bin/pip uninstall --yes --quiet pip setuptools wheel packaging
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -1,0 +1,1 @@
+"""``make release``: obreg's release artifacts for one version, under dist/."""
