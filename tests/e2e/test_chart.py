@@ -183,7 +183,10 @@ def test_the_service_monitor_scrapes_the_operators_metrics_port(cluster: Control
     labels = service["metadata"]["labels"]
     assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "interval": "15s"}]
+    # honorLabels: a series' own namespace label (the resource's) is kept, not renamed.
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "interval": "15s", "honorLabels": True}
+    ]
     (port,) = service["spec"]["ports"]
     assert port["name"] == "metrics"
     pod = deployment["spec"]["template"]
