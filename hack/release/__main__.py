@@ -48,15 +48,16 @@ def python_package(source: stage.Source, work: Path, dist: Path) -> list[Path]:
         check=True,
     )  # fmt: skip
     out = work / "python"
-    hooks = (
-        "import sys; from setuptools import build_meta as b; "
-        "print(b.build_wheel(sys.argv[1])); print(b.build_sdist(sys.argv[1]))"
-    )
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(source.epoch)}
-    names = subprocess.run(
-        [python, "-c", hooks, str(out)],
-        cwd=source.root, env=env, check=True, capture_output=True, text=True,
-    ).stdout.split()[-2:]  # fmt: skip
+    for hook in ("build_wheel", "build_sdist"):  # each in a process of its own
+        subprocess.run(
+            [python, "-c", f"import sys, setuptools.build_meta as b; b.{hook}(sys.argv[1])",
+             str(out)],
+            cwd=source.root, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+    names = [p.name for p in sorted(out.iterdir())]
+    if len(names) != 2:
+        raise RuntimeError(f"setuptools built {names}, not a wheel and an sdist")
     return [Path(shutil.copy2(out / name, dist / name)) for name in names]
 
 
