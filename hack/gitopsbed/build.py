@@ -120,9 +120,7 @@ def build(controller: Controller) -> Path:
         shutil.copytree(copy / "config" / "crd" / "bases", staging / "crds")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-    print(
-        f"built {controller.name} in {time.monotonic() - started:.0f} s", file=sys.stderr
-    )
+    print(f"built {controller.name} in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return target
 
 
