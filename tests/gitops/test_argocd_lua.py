@@ -60,7 +60,8 @@ def _reason(obj: dict[str, Any]) -> str:
 
 
 def _mutation(name: str) -> Callable[[Docs], None]:
-    return next(c[1] for c in CASES if c[0] == name)
+    mutate: Callable[[Docs], None] = next(c[1] for c in CASES if c[0] == name)
+    return mutate
 
 
 def _record_statuses(scenario: Scenario) -> list[dict[str, Any]]:
