@@ -76,6 +76,21 @@ def test_metrics(
             alias="tpproot",
         )
         assert expiry == root.not_valid_after_utc.timestamp()
+        # What the chart's alerts read: the anchor's earliest expiry (no later than its
+        # root's) and each resource's conditions as its status has them.
+        earliest = sample(
+            text,
+            "obreg_trust_anchor_earliest_not_after_timestamp_seconds",
+            namespace=ns,
+            anchor="ob-directory-cas",
+        )
+        assert earliest is not None and earliest <= expiry
+        for kind in ("OBTrustAnchor", "OBIdentityProvider", "OBServiceProvider"):
+            ready = {"namespace": ns, "kind": kind, "type": "Ready"}
+            assert sample(text, "obreg_resource_condition", **ready, status="True") == 1.0
+            assert sample(text, "obreg_resource_condition", **ready, status="False") is None
+            stalled = {"namespace": ns, "kind": kind, "type": "Stalled", "status": "True"}
+            assert sample(text, "obreg_resource_condition", **stalled) is None
 
         # A write the API server refuses (a quota of no new ConfigMaps) fails the
         # reconcile: counted as an error and retried until the refusal is gone.
