@@ -1,7 +1,7 @@
 """``make demo``: the runbook's scenario on the local control plane, end to end.
 
-Brings the plane up (or reuses it), installs the CRDs and the chart's ServiceAccount, RBAC
-and peering object, starts ``obreg run`` in the background as that ServiceAccount, starts
+Brings the plane up (or reuses it), installs the CRDs and the chart's ServiceAccount and
+RBAC, starts ``obreg run`` in the background as that ServiceAccount, starts
 the Key Manager double (hack/kmdouble.py) in place of the KM's admin services, applies
 samples/ pointed at the double, waits for Ready and shows what obreg wrote, which
 rollouts it caused and what it made in the KM database. Everything keeps running for a

@@ -1,8 +1,8 @@
-"""Install obreg's cluster side on a local control plane the way the chart would: its CRDs
-and its ServiceAccount, RBAC and peering object (rendered by helm from charts/obreg, so
-everything that runs obreg locally holds exactly the chart's privileges), and return a
-kubeconfig that acts as that ServiceAccount. Used by ``make demo``, the e2e suite and the
-benchmarks.
+"""Install obreg's cluster side on a local control plane the way a user without Helm
+would: its CRDs (crds/, what ``obreg crds`` prints) and its ServiceAccount and RBAC
+(rendered by helm from charts/obreg, so everything that runs obreg locally holds exactly
+the chart's privileges, the Lease's Role among them), and return a kubeconfig that acts
+as that ServiceAccount. Used by ``make demo``, the e2e suite and the benchmarks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from controlplane.launcher import token_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "obreg"
+CRDS = ROOT / "crds" / "obreg.dev.yaml"
 NAMESPACE = "obreg-system"
 SERVICE_ACCOUNT = "obreg"
 USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"  # as the audit log names it
@@ -24,8 +25,7 @@ Kubectl = Callable[..., str]  # kubectl(*args, stdin=None) -> stdout, raising on
 
 
 def install(kubectl: Kubectl, helm: Path, release: str = "obreg") -> None:
-    for crds in sorted((CHART / "crds").glob("*.yaml")):
-        kubectl("apply", "--server-side", "-f", str(crds))
+    kubectl("apply", "--server-side", "-f", str(CRDS))
     kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     kubectl(
         "apply",
@@ -47,8 +47,6 @@ def install(kubectl: Kubectl, helm: Path, release: str = "obreg") -> None:
             "templates/serviceaccount.yaml",
             "--show-only",
             "templates/rbac.yaml",
-            "--show-only",
-            "templates/peering.yaml",
         ],
         capture_output=True,
         text=True,

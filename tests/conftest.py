@@ -77,7 +77,7 @@ def namespace(kubectl: Kubectl) -> Iterator[str]:
 def installed(
     cluster: ControlPlane, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """CRDs, the ServiceAccount, RBAC and peering object from the chart; returns the
+    """The CRDs (crds/), the chart's ServiceAccount and RBAC; returns the
     ServiceAccount's kubeconfig."""
 
     def run(*args: str, stdin: str | None = None) -> str:

@@ -495,8 +495,14 @@ def _liveness_address(url: str) -> Address:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _crds(_: argparse.Namespace) -> int:
+def _crds(args: argparse.Namespace) -> int:
     sys.stdout.write(crd.render_all())
+    if args.namespace:
+        from .kube import own_rbac  # imports the Kubernetes client: only when asked
+
+        sys.stdout.write(
+            "---\n" + own_rbac.render(args.namespace, args.service_account, args.lease)
+        )
     return 0
 
 
@@ -691,7 +697,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("-v", "--verbose", action="store_true", help="same as --log-level=debug")
     run.set_defaults(run=_run)
-    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
+    crds = commands.add_parser(
+        "crds",
+        help="print the CustomResourceDefinitions",
+        description=textwrap.fill(
+            "Print the CustomResourceDefinitions (for kubectl apply --server-side -f -). "
+            "With --namespace, also the Roles and RoleBindings obreg needs in its own "
+            "namespace, which an install without Helm needs for several replicas to "
+            "coordinate: the Lease they elect their leader with and the digest key's "
+            "Secret they share. What obreg may do where it serves is the chart's (a "
+            "ClusterRole, or Roles in watchNamespaces): render it with helm template."
+        ),
+    )
+    crds.add_argument("--namespace", help="obreg's own namespace (default: CRDs only)")
+    crds.add_argument(
+        "--service-account", default="obreg", help="obreg's ServiceAccount (default obreg)"
+    )
+    crds.add_argument(
+        "--lease",
+        default="obreg",
+        help="the Lease, as obreg run --peering-name names it (default obreg)",
+    )
     crds.set_defaults(run=_crds)
     args = parser.parse_args(argv)
     try:

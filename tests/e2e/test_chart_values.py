@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from controlplane.launcher import ControlPlane
+from obreg import cli
 from tests.kubetools import Kubectl, helm
 
 pytestmark = pytest.mark.cluster
@@ -28,6 +29,8 @@ STANDARD = {
     "app.kubernetes.io/managed-by",
 }
 Doc = dict[str, Any]
+OBREG_CRDS = ("obtrustanchors.obreg.dev", "obidentityproviders.obreg.dev",
+              "observiceproviders.obreg.dev")  # fmt: skip
 
 
 def _values_file(tmp_path: Path, values: dict[str, Any]) -> list[str]:
@@ -244,7 +247,7 @@ def test_every_object_is_named_by_the_fullname(
         ("Deployment", fullname),
         ("PodDisruptionBudget", fullname),
         ("NetworkPolicy", fullname),
-        ("ClusterKopfPeering", fullname),
+        *(("CustomResourceDefinition", crd) for crd in OBREG_CRDS),  # named by the API
     } == names
     assert f"--peering-name={fullname}" in _container(docs)["args"]
     assert _pod(docs)["spec"]["serviceAccountName"] == fullname
@@ -275,7 +278,6 @@ def test_namespaced_objects_are_named_by_the_fullname(
     assert in_bank == {
         ("Role", "corp-obreg"),
         ("RoleBinding", "corp-obreg"),
-        ("KopfPeering", "corp-obreg"),
     }
     binding = next(
         d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == "bank-a"
@@ -296,18 +298,19 @@ def test_a_long_release_name_keeps_names_within_kubernetes_limits(
 def test_two_releases_in_one_namespace_share_no_object(
     cluster: ControlPlane, tmp_path: Path
 ) -> None:
-    def objects(release: str) -> set[tuple[str, str, str]]:
+    def objects(release: str, crds: bool) -> set[tuple[str, str, str]]:
         docs = _render(
             cluster,
             tmp_path,
-            {"clusterWide": False, "watchNamespaces": ["bank-a"]},
+            {"clusterWide": False, "watchNamespaces": ["bank-a"], "crds": {"enabled": crds}},
             release=release,
         )
         return {
             (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) for d in docs
         }
 
-    first, second = objects("blue"), objects("green")
+    # The CRDs are the cluster's, one release's (cert-manager's rule): the other's off.
+    first, second = objects("blue", True), objects("green", False)
     assert not first & second
     assert ("ServiceAccount", "obreg-system", "blue-obreg") in first
     assert ("ServiceAccount", "obreg-system", "green-obreg") in second
@@ -353,7 +356,7 @@ def test_standard_and_common_labels_are_on_every_object(
             "serviceMonitor": {"enabled": True},
         },
     )
-    assert len(docs) == 13
+    assert len(docs) == 12 + len(OBREG_CRDS)
     for doc in [*docs, _pod(docs)]:
         labels = doc["metadata"]["labels"]
         assert labels.keys() >= STANDARD, doc["metadata"]
@@ -531,6 +534,8 @@ def test_pod_disruption_budget(
         {"commonLabels": {"tier": 1}},
         {"networkPolicy": {"enable": True}},
         {"serviceMonitor": {"interval": "often"}},
+        {"crds": {"keeep": True}},
+        {"crds": {"enabled": "yes"}},
     ],
     ids=[
         "limit",
@@ -543,6 +548,8 @@ def test_pod_disruption_budget(
         "label-number",
         "np-typo",
         "interval",
+        "crds-typo",
+        "crds-word",
     ],
 )
 def test_the_schema_refuses_a_typo(cluster: ControlPlane, tmp_path: Path, values: Doc) -> None:
@@ -576,6 +583,8 @@ def test_notes_name_what_was_installed(cluster: ControlPlane, tmp_path: Path) ->
         "watchNamespaces={bank-a,bank-b}",
         "--set",
         "networkPolicy.enabled=true",
+        "--set",
+        "crds.enabled=false",  # the session's CRDs, installed without Helm, are no release's
     ).stdout
     notes = out[out.index("NOTES:") :]
     assert "deployment/rel-obreg" in notes
@@ -583,3 +592,63 @@ def test_notes_name_what_was_installed(cluster: ControlPlane, tmp_path: Path) ->
     assert "ServiceAccount: rel-obreg" in notes
     assert "NetworkPolicy rel-obreg" in notes
     assert "Image: ghcr.io/obreg/obreg:0.1.0" in notes
+
+
+def test_the_crds_are_what_obreg_crds_prints_labelled_and_kept(
+    cluster: ControlPlane, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One definition: the chart's template (hack/chart_crds.py) is `obreg crds` with the
+    chart's labels and, by default, helm.sh/resource-policy: keep, which makes helm
+    uninstall leave the CRDs (deleting a CRD deletes every resource of its kind)."""
+    assert cli.main(["crds"]) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    rendered = [d for d in _render(cluster, tmp_path) if d["kind"] == "CustomResourceDefinition"]
+    for definition in rendered:
+        metadata = definition["metadata"]
+        assert metadata.pop("annotations") == {"helm.sh/resource-policy": "keep"}
+        assert metadata.pop("labels").keys() >= STANDARD
+    assert rendered == printed
+    assert [d["metadata"]["name"] for d in printed] == list(OBREG_CRDS)
+
+
+def test_crds_keep_and_enabled(cluster: ControlPlane, tmp_path: Path) -> None:
+    def crds(values: Doc) -> list[Doc]:
+        docs = _render(cluster, tmp_path, values)
+        return [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+
+    unkept = crds({"crds": {"keep": False}})
+    assert [d["metadata"]["name"] for d in unkept] == list(OBREG_CRDS)
+    assert all("annotations" not in d["metadata"] for d in unkept)
+    assert crds({"crds": {"enabled": False}}) == []
+    # Off, the rest still renders: the RBAC names the kinds the CRDs installed otherwise.
+    docs = _render(cluster, tmp_path, {"crds": {"enabled": False}})
+    assert "obtrustanchors" in _one(docs, "ClusterRole")["rules"][0]["resources"]
+
+
+def test_obreg_crds_namespace_prints_the_roles_the_chart_makes_in_its_namespace(
+    cluster: ControlPlane, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An install without Helm: `obreg crds --namespace` adds what replicas coordinate
+    with (the Lease's Role, the digest key's), as the chart renders them, labels aside."""
+    args = ["--namespace", "bank-ops", "--service-account", "registrar", "--lease", "corp-obreg"]
+    assert cli.main(["crds", *args]) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [d["kind"] for d in printed[:3]] == ["CustomResourceDefinition"] * 3
+    docs = _render(
+        cluster,
+        tmp_path,
+        {"fullnameOverride": "corp-obreg", "serviceAccount": {"name": "registrar"}},
+        namespace="bank-ops",
+    )
+    rendered = [d for d in docs if d["kind"] in ("Role", "RoleBinding")]
+    for doc in rendered:
+        del doc["metadata"]["labels"]
+    assert {d["metadata"]["name"] for d in rendered} == {
+        "corp-obreg-digest-key",
+        "corp-obreg-leader-election",
+    }
+
+    def key(doc: Doc) -> tuple[str, str]:
+        return doc["kind"], doc["metadata"]["name"]
+
+    assert sorted(printed[3:], key=key) == sorted(rendered, key=key)

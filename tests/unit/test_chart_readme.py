@@ -29,3 +29,5 @@ def test_each_value_is_a_row_with_its_type_default_and_description() -> None:
     assert '| `image.registry` | string | `""` | A registry (mirror) prefix' in text
     assert '| `resources.requests.ephemeral-storage` | string or number | `"64Mi"` |' in text
     assert "| `global` | object | (unset) |" in text
+    assert "| `crds.enabled` | boolean | `true` | Render the CRDs;" in text
+    assert "| `crds.keep` | boolean | `true` | Annotate them helm.sh/resource-policy: keep" in text

@@ -88,8 +88,4 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-# kopf peering: two instances never act at once.
-- apiGroups: ["kopf.dev"]
-  resources: ["clusterkopfpeerings", "kopfpeerings"]
-  verbs: ["get", "list", "watch", "patch"]
 {{- end }}
