@@ -22,7 +22,6 @@ import kopf
 from . import metrics
 from .api.common import WorkloadRef
 from .kube import datawatch, resync
-from .kube import connection
 from .kube.api import Api
 from .kube.controller import Controller
 from .kube.digest_key import own_namespace
@@ -38,25 +37,6 @@ from .rules.workload import Workload
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@kopf.on.login()
-def login(**_: Any) -> kopf.ConnectionInfo:
-    """kopf's own connections use the credentials obreg's client uses (kopf's logins go
-    through the official client, which obreg no longer loads: kube/connection.py)."""
-    found = connection.load()
-    username, password = found.credentials.basic or (None, None)
-    return kopf.ConnectionInfo(
-        server=found.server,
-        ca_data=found.ca_data,
-        insecure=found.insecure,
-        token=found.credentials.token(),
-        username=username,
-        password=password,
-        certificate_data=found.certificate[0] if found.certificate else None,
-        private_key_data=found.certificate[1] if found.certificate else None,
-        default_namespace=found.namespace,
-    )
 
 
 @kopf.on.startup()
