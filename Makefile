@@ -38,12 +38,54 @@ cluster-down: venv
 demo: controlplane
 	@PYTHONPATH=hack $(PY) hack/demo.py
 
-# Everything, then the real-node tier in a session of its own (it changes the plane);
-# that tier needs root, and is skipped, saying so, without it.
-test: controlplane lint
-	$(PY) -m pytest $(PYTEST_ARGS)
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory e2e-real; \
-	else echo "make test: the real-node tier (make e2e-real) needs root: not run"; fi
+# Everything, as tiers run side by side (TIER_JOBS at a time): each tier is a target
+# tier-<name> whose recipe runs through $(TIER), which logs it to build/tiers/<name>.log,
+# prints the log whole when the tier ends and records its wall time; make test ends with
+# a table of every tier's outcome and cost. To add a tier: write its tier-<name> target
+# (prerequisites: the tiers or builds it needs; order-only ones for tiers it must not
+# overlap) and add its name to TIERS. A tier whose prerequisite failed does not run, and
+# the table says so. docs/testing.md says what each costs.
+TIERS := lint offline plane cluster plane-oldest oldest real
+TIER_JOBS ?= 3
+TIER = $(PY) hack/tiers.py run $(patsubst tier-%,%,$@) --
+.PHONY: $(addprefix tier-,$(TIERS)) e2e-oldest controlplane-oldest
+test: venv
+	@$(PY) hack/tiers.py begin
+	@$(MAKE) --no-print-directory -k -j$(TIER_JOBS) $(addprefix tier-,$(TIERS)); \
+	status=$$?; $(PY) hack/tiers.py summary $(TIERS) && exit $$status
+
+tier-lint: venv
+	@$(TIER) $(MAKE) --no-print-directory lint
+# Whatever needs no control plane: tests/unit, km, fuzz's offline properties, fidelity.
+tier-offline: venv
+	@$(TIER) $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
+# The newest Kubernetes' plane, built (or found in the cache).
+tier-plane: venv
+	@$(TIER) $(CONTROLPLANE) build
+# Everything on the newest plane in one session: tests/cluster, controlplane, e2e, faults
+# and fuzz's API-server properties.
+tier-cluster: tier-plane
+	@$(TIER) $(PY) -m pytest -m cluster $(PYTEST_ARGS)
+# The oldest supported Kubernetes' plane, built after the newest's: two Go builds at once
+# on two cores would only delay the cluster tier.
+tier-plane-oldest: venv | tier-plane
+	@$(TIER) $(MAKE) --no-print-directory controlplane-oldest
+tier-oldest: tier-plane-oldest
+	@$(TIER) $(MAKE) --no-print-directory e2e-oldest
+# The real-node tier changes the host (it needs root; skipped, saying so, without it) and
+# builds images on both cores: after the cluster tier, whose fault timings it would load.
+tier-real: venv | tier-cluster
+	@if [ "$$(id -u)" = 0 ]; then $(TIER) $(MAKE) --no-print-directory e2e-real; \
+	else $(PY) hack/tiers.py skip real "needs root (make e2e-real)"; fi
+
+# The oldest Kubernetes the README supports (OBREG_K8S_VERSION=oldest; build.PLANES names
+# it): its plane built and cached beside the newest's, and tests/cluster, controlplane and
+# e2e run on it in a session of their own.
+controlplane-oldest: venv
+	OBREG_K8S_VERSION=oldest $(CONTROLPLANE) build
+e2e-oldest: controlplane-oldest
+	OBREG_K8S_VERSION=oldest $(PY) -m pytest -m cluster tests/cluster tests/controlplane \
+		tests/e2e $(PYTEST_ARGS)
 
 # What Debian packages the real node and the image builds need (gcc and libc6-dev for
 # the static pause binary), installed if missing.
@@ -116,10 +158,10 @@ release: venv real-node-deps
 lock: venv
 	PYTHONPATH=hack $(PY) -m release.lock
 
-# Regenerate the CRDs (top level and the chart's copy) from the models.
+# Regenerate the CRDs from the models: crds/ (for kubectl) and the chart's template.
 crds: venv
 	$(VENV)/bin/obreg crds > crds/obreg.dev.yaml
-	cp crds/obreg.dev.yaml charts/obreg/crds/obreg.dev.yaml
+	$(PY) hack/chart_crds.py
 
 # For people with Docker: the real-node tier (tests/real, the same tests as e2e-real) on a
 # kind cluster, images built with docker build. Cannot run on machines without a Docker
