@@ -7,7 +7,6 @@ alert unit tests, kube-score reviews the rendered manifests."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 from controlplane import build
@@ -44,8 +43,3 @@ KUBE_SCORE = Tool(
     ("kube-score",),
 )
 TOOLS = (PROMTOOL, KUBE_SCORE)
-
-if __name__ == "__main__":
-    for tool in TOOLS:
-        print(f"{tool.name}={tool.path()}")
-    sys.exit(0)

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from controlplane import images
+
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = "0.2.0"
 WHEEL = f"obreg-{VERSION}-py3-none-any.whl"
@@ -95,3 +97,20 @@ def test_the_wheel_installs_and_names_version_and_commit(
         check=True,
     ).stdout  # fmt: skip
     assert printed == f"obreg {VERSION} (commit {built['commit']})\n"
+
+
+def test_the_images_obreg_names_version_and_commit(dist: Path, built: dict[str, str]) -> None:
+    """The archive as a bank's registry or containerd gets it: its obreg runs (every
+    locked dependency imports) and names the version and commit."""
+    archive = f"oci-archive:{dist / f'obreg-image-{VERSION}.oci.tar'}"
+    container = images.buildah("from", "--pull=never", archive).split()[-1]
+    try:
+        printed = images.buildah("run", "--isolation=chroot", container, "--", "obreg", "--version")
+        imported = images.buildah(
+            "run", "--isolation=chroot", container, "--", "python3", "-c",
+            "import obreg.cli, obreg.handlers, jks, lxml.etree; print('imported')",
+        )  # fmt: skip
+    finally:
+        images.buildah("rm", container)
+    assert printed == f"obreg {VERSION} (commit {built['commit']})\n"
+    assert imported == "imported\n"
