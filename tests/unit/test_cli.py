@@ -6,6 +6,7 @@ import base64
 import filecmp
 import importlib.metadata
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,11 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
     assert exited.value.code == 0
-    assert capsys.readouterr().out.strip() == f"obreg {importlib.metadata.version('obreg')}"
+    version = re.escape(importlib.metadata.version("obreg"))
+    # The commit: baked into a release, else the checkout's HEAD (test_release.py).
+    assert re.fullmatch(
+        rf"obreg {version} \(commit [0-9a-f]{{40}}(-dirty)?\)\n", capsys.readouterr().out
+    )
 
 
 def test_exit_codes_tell_refused_input_from_usage_and_internal_errors(
