@@ -26,7 +26,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # NODE=real adds a node that runs real containers (containerd, kubelet, kube-proxy; needs
-# root and Debian's packages, which real-node-deps installs).
+# root and Debian's packages, which real-node-deps installs with OBREG_INSTALL_PACKAGES=1).
 NODE ?= kwok
 cluster-up: controlplane $(if $(filter real,$(NODE)),real-node-deps)
 	@$(CONTROLPLANE) up --node $(NODE)
@@ -72,11 +72,18 @@ tier-plane-oldest: venv | tier-plane
 	@$(TIER) $(MAKE) --no-print-directory controlplane-oldest
 tier-oldest: tier-plane-oldest
 	@$(TIER) $(MAKE) --no-print-directory e2e-oldest
-# The real-node tier changes the host (it needs root; skipped, saying so, without it) and
-# builds images on both cores: after the cluster tier, whose fault timings it would load.
+# The real-node tier changes the host while it runs (it needs root; skipped, saying so,
+# without it) and builds images on both cores: after the cluster tier, whose fault
+# timings it would load.
+# Without the packages it needs and no opt-in to install them, it is skipped too; with
+# them, it checks that it left the host's rules, forwarding, packages, addresses and
+# routes as they were (tests/real's host_left_as_found).
 tier-real: venv | tier-cluster
-	@if [ "$$(id -u)" = 0 ]; then $(TIER) $(MAKE) --no-print-directory e2e-real; \
-	else $(PY) hack/tiers.py skip real "needs root (make e2e-real)"; fi
+	@missing='$(REAL_NODE_MISSING)'; \
+	if [ "$$(id -u)" != 0 ]; then $(PY) hack/tiers.py skip real "needs root (make e2e-real)"; \
+	elif [ -n "$$missing" ] && [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
+		$(PY) hack/tiers.py skip real "needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
+	else $(TIER) $(MAKE) --no-print-directory e2e-real; fi
 
 # The oldest Kubernetes the README supports (OBREG_K8S_VERSION=oldest; build.PLANES names
 # it): its plane built and cached beside the newest's, and tests/cluster, controlplane and
@@ -88,14 +95,21 @@ e2e-oldest: controlplane-oldest
 		tests/e2e $(PYTEST_ARGS)
 
 # What Debian packages the real node and the image builds need (gcc and libc6-dev for
-# the static pause binary), installed if missing.
+# the static pause binary). make installs the missing ones only when told to
+# (OBREG_INSTALL_PACKAGES=1, as .ci/run does), since that changes the machine for good;
+# otherwise real-node-deps fails naming them, and make test skips the real tier saying so.
 REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables buildah debootstrap \
 	gcc libc6-dev
+REAL_NODE_MISSING = $(strip $(shell for p in $(REAL_NODE_PACKAGES); do \
+	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || echo $$p; done))
+REAL_NODE_OPT_IN := OBREG_INSTALL_PACKAGES=1 lets make install them (apt-get)
 real-node-deps:
-	@dpkg-query -W -f='$${Status}\n' $(REAL_NODE_PACKAGES) 2>/dev/null \
-		| grep -c '^install ok installed' | grep -qx $(words $(REAL_NODE_PACKAGES)) \
-	|| apt-get install -y -q --no-install-recommends $(REAL_NODE_PACKAGES) \
-	|| { apt-get update -q && apt-get install -y -q --no-install-recommends $(REAL_NODE_PACKAGES); }
+	@missing='$(REAL_NODE_MISSING)'; [ -z "$$missing" ] && exit 0; \
+	if [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
+		echo "the real node needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
+		exit 2; fi; \
+	apt-get install -y -q --no-install-recommends $$missing \
+	|| { apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }
 
 # The real-node tier (tests/real): the plane with a kubelet node running real containers,
 # obreg's image built from the Dockerfile with buildah on a debootstrapped Debian base,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from controlplane import build, images, kind
+from controlplane import build, hoststate, images, kind, node
 from controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, helm, poll
 
@@ -41,6 +41,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason="the real-node tier: make e2e-real"))
         if here in item.path.parents:
             item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_left_as_found() -> Iterator[None]:
+    """The host's firewall rules, forwarding settings, packages, addresses and routes
+    (hack/controlplane/hoststate.py) are after the tier what they were before it, or the
+    tier fails naming each difference. Autouse fixtures are set up first in their scope,
+    so this one is torn down last: after ``cluster``'s, which stops the node and runs its
+    teardown. The packages' opt-in install (make real-node-deps) runs before pytest.
+    What a killed earlier run left is removed first, as the node's start removes it, so
+    that its removal is not taken for a change. Not for kind (make e2e-kind), whose Docker
+    networks change the rules by design."""
+    if os.environ.get("OBREG_NODE") != "real":
+        yield
+        return
+    node.check_host()
+    node.teardown(None)
+    before = hoststate.snapshot()
+    yield
+    hoststate.assert_unchanged(before, hoststate.snapshot())
 
 
 @pytest.fixture(scope="session")
