@@ -1,8 +1,9 @@
 """What of the host the real-node tier must leave as it found it: the firewall rules
-(IPv4 and IPv6), the forwarding settings, the installed packages, the addresses and the
-routes. tests/real snapshots them when its session starts and compares after the node's
-teardown, so a rule, an address or a setting the node leaves behind fails the tier
-itself, whatever ``leftovers`` (which looks for the node's own names only) knows of.
+(IPv4 and IPv6, legacy and nf_tables), the forwarding settings, the installed packages,
+the addresses and the routes. tests/real snapshots them when its session starts and
+compares after the node's teardown, so a rule, an address or a setting the node leaves
+behind fails the tier itself, whatever ``leftovers`` (which looks for the node's own
+names only) knows of.
 
 Each source is normalised to lines that stay equal while the host's state does: the
 counters and save tools' comment lines change on every run, and so do dynamic
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -73,10 +75,25 @@ def _file(path: str) -> str:
         return f"({path}: {error.strerror})"
 
 
+def save_tools(which: Callable[[str], str | None] = shutil.which) -> list[str]:
+    """The save commands to snapshot: Debian has two backends (legacy x_tables and
+    nf_tables) side by side, and a rule written through one is invisible to the other's
+    save, so each present one is read; the ``iptables-save`` alternative alone where
+    neither is installed under its own name."""
+    tools = []
+    for family in ("iptables", "ip6tables"):
+        own = [f"{family}-{backend}-save" for backend in ("legacy", "nft")]
+        tools += [t for t in own if which(t)] or [f"{family}-save"]
+    return tools
+
+
+def _reader(argv: str) -> Callable[[], str]:
+    return lambda: _command(argv)
+
+
 # Each source's name (as a difference names it), how to read it and how to normalise it.
 SOURCES: Mapping[str, tuple[Callable[[], str], Callable[[str], list[str]]]] = {
-    "iptables-save": (lambda: _command("iptables-save"), normalise_iptables),
-    "ip6tables-save": (lambda: _command("ip6tables-save"), normalise_iptables),
+    **{tool: (_reader(tool), normalise_iptables) for tool in save_tools()},
     "ipv4 ip_forward": (lambda: _file("/proc/sys/net/ipv4/ip_forward"), _plain),
     "ipv6 forwarding": (lambda: _file("/proc/sys/net/ipv6/conf/all/forwarding"), _plain),
     "packages (dpkg-query -W)": (lambda: _command("dpkg-query", "-W"), _plain),

@@ -122,3 +122,21 @@ def test_the_check_fails_naming_every_difference() -> None:
         "  ipv4 ip_forward: +1",
     ]
     hoststate.assert_unchanged(snapshot(), snapshot())  # and passes on an unchanged host
+
+
+def test_both_backends_saves_are_read_where_both_are_installed() -> None:
+    # A rule written through iptables-legacy is invisible to iptables-nft-save and the
+    # other way round: a check reading the alternative alone would miss one of them.
+    both = {"iptables-legacy-save", "iptables-nft-save", "ip6tables-legacy-save",
+            "ip6tables-nft-save"}  # fmt: skip
+    assert hoststate.save_tools(lambda tool: tool if tool in both else None) == [
+        "iptables-legacy-save", "iptables-nft-save",
+        "ip6tables-legacy-save", "ip6tables-nft-save",
+    ]  # fmt: skip
+
+
+def test_the_alternative_is_read_where_no_backend_is_installed_by_name() -> None:
+    only = {"iptables-nft-save"}
+    assert hoststate.save_tools(lambda tool: tool if tool in only else None) == [
+        "iptables-nft-save", "ip6tables-save",
+    ]  # fmt: skip
