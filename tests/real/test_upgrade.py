@@ -72,8 +72,10 @@ def previous(cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     cached = build.cache_root() / "images" / "archives" / f"obreg-{PREVIOUS}.tar"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        images.archive(images.build_dockerfile(PREVIOUS_IMAGE, source), cached)
+        partial = cached.with_suffix(".partial")  # a run stopped mid-write caches nothing
+        images.archive(images.build_dockerfile(PREVIOUS_IMAGE, source), partial)
         images.buildah("rmi", PREVIOUS_IMAGE)
+        partial.rename(cached)
     cluster.load_image(cached)
     return source
 
