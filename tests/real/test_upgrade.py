@@ -217,14 +217,16 @@ def test_upgrade_from_the_previous_release_rollback_and_uninstall(
 
         # Without the CRDs handed over, Helm refuses to take them; with the docs' commands,
         # the upgrade goes through.
+        # --reset-values: the release's chart as it is; 0.1.0's values here were only the
+        # test's image (a bank's would be its registry: README's --reset-then-reuse-values).
         refused = helm(cluster, "upgrade", RELEASE, str(dist / f"obreg-{VERSION}.tgz"),
-                       "--namespace", SYSTEM, check=False)  # fmt: skip
+                       "--namespace", SYSTEM, "--reset-values", check=False)  # fmt: skip
         assert refused.returncode != 0 and "invalid ownership metadata" in refused.stderr
         subprocess.run(["sh", "-ec", _adopt_crds_block()], check=True,
                        env={"PATH": f"{Path(kubectl.binary).parent}:/usr/bin:/bin",
                             "KUBECONFIG": str(kubectl.kubeconfig)})  # fmt: skip
         helm(cluster, "upgrade", RELEASE, str(dist / f"obreg-{VERSION}.tgz"), "--namespace",
-             SYSTEM, "--wait", "--timeout=180s")  # fmt: skip
+             SYSTEM, "--reset-values", "--wait", "--timeout=180s")  # fmt: skip
 
         # obreg itself rolled to the release's image, pinned by digest.
         digest = (dist / f"obreg-image-{VERSION}.digest").read_text().strip()
