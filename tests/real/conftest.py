@@ -10,8 +10,10 @@ cluster, images built with ``docker build`` instead of buildah."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ RealCluster = ControlPlane | kind.KindCluster
 OBREG_IMAGE = "localhost/obreg:e2e"
 STANDIN_IMAGE = "localhost/obreg/wso2-standin:e2e"
 RELEASE, SYSTEM = "obreg", "obreg-system"
+PRODUCT = "/home/wso2carbon/product"
+VERSION = "0.2.0"  # what make release builds here
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -144,3 +148,59 @@ def await_pods_ready(kubectl: Kubectl, namespace: str, selector: str, count: int
         )[:3000]  # fmt: skip
 
     poll(settled, 180, lambda: f"{count} Ready pod(s) of {selector} in {namespace}: {seen()}")
+
+
+@pytest.fixture(scope="session")
+def built() -> dict[str, str]:
+    """What the release was made of: HEAD when the session started."""
+    return {"commit": head()}
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory, built: dict[str, str]) -> Path:
+    """``make release VERSION=0.2.0`` into a temporary DIST, once per session: checked by
+    test_release, installed and upgraded to by test_upgrade."""
+    target = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        ["make", "--no-print-directory", "release", f"VERSION={VERSION}", f"DIST={target}"],
+        cwd=ROOT, check=True,
+    )  # fmt: skip
+    return target
+
+
+def head() -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def standin(workload: dict[str, Any], image: str, node_name: str) -> dict[str, Any]:
+    """A sample workload turned into the stand-in: same name and labels (so obreg targets
+    it and injects its files), the stand-in's image, ready only once its checks passed,
+    hardened as a bank would run WSO2."""
+    workload = copy.deepcopy(workload)
+    spec = workload["spec"]["template"]["spec"]
+    spec.pop("tolerations", None)
+    spec["nodeSelector"] = {"kubernetes.io/hostname": node_name}
+    spec["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    spec["terminationGracePeriodSeconds"] = 5
+    spec["volumes"] = [{"name": "product", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
+    (container,) = spec["containers"]
+    container.update(
+        image=image,
+        imagePullPolicy="Never",
+        readinessProbe={
+            "exec": {"command": ["test", "-f", f"{PRODUCT}/.standin-ready"]},
+            "periodSeconds": 1,
+        },
+        securityContext={
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        volumeMounts=[
+            {"name": "product", "mountPath": PRODUCT},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    )
+    return workload

@@ -24,8 +24,13 @@ from tests.real.conftest import (
 
 
 @pytest.fixture
-def release(cluster: RealCluster, kubectl: Kubectl) -> Iterator[tuple[str, str]]:
-    """A release name and its namespace (the watched one is ``<namespace>-watched``)."""
+def release(
+    cluster: RealCluster, kubectl: Kubectl, installed_chart: str
+) -> Iterator[tuple[str, str]]:
+    """A release name and its namespace (the watched one is ``<namespace>-watched``). The
+    CRDs are the session's release's (installed_chart): CRDs are cluster-wide, so a
+    second release installing them would be refused (owned by another release), and one
+    uninstalled would leave them annotated as its own, refusing every later install."""
     name = f"values-{uuid.uuid4().hex[:6]}"
     namespace, watched = name, f"{name}-watched"
     for ns in (namespace, watched):
@@ -40,6 +45,7 @@ def _install(cluster: RealCluster, release: tuple[str, str], *values: str) -> No
     name, namespace = release
     helm(cluster, "install", name, str(CHART), "--namespace", namespace,
          "--set", "clusterWide=false", "--set", f"watchNamespaces={{{namespace}-watched}}",
+         "--set", "crds.enabled=false",
          *values, "--wait", "--timeout=180s")  # fmt: skip
 
 

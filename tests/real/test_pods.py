@@ -7,10 +7,8 @@ parse), is Ready only then, and sees a changed CA after exactly one rollout."""
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -20,9 +18,15 @@ import kmdouble
 from tests.e2e.harness import Scenario
 from tests.kubetools import Kubectl, poll
 from tests.pki import issue, keytool_fingerprint
-from tests.real.conftest import SYSTEM, RealCluster, await_pods_ready, await_rollout, pods
+from tests.real.conftest import (
+    SYSTEM,
+    RealCluster,
+    await_pods_ready,
+    await_rollout,
+    pods,
+    standin,
+)
 
-PRODUCT = "/home/wso2carbon/product"
 TRUSTSTORE = "repository/resources/security/client-truststore.jks"
 
 
@@ -47,38 +51,6 @@ def test_operator_runs_as_the_charts_hardened_pod(
     assert restarts == 0
 
 
-def _standin(workload: dict[str, Any], image: str, node_name: str) -> dict[str, Any]:
-    """A sample workload turned into the stand-in: same name and labels (so obreg targets
-    it and injects its files), the stand-in's image, ready only once its checks passed,
-    hardened as a bank would run WSO2."""
-    workload = copy.deepcopy(workload)
-    spec = workload["spec"]["template"]["spec"]
-    spec.pop("tolerations", None)
-    spec["nodeSelector"] = {"kubernetes.io/hostname": node_name}
-    spec["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-    spec["terminationGracePeriodSeconds"] = 5
-    spec["volumes"] = [{"name": "product", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
-    (container,) = spec["containers"]
-    container.update(
-        image=image,
-        imagePullPolicy="Never",
-        readinessProbe={
-            "exec": {"command": ["test", "-f", f"{PRODUCT}/.standin-ready"]},
-            "periodSeconds": 1,
-        },
-        securityContext={
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        volumeMounts=[
-            {"name": "product", "mountPath": PRODUCT},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-    )
-    return workload
-
-
 @pytest.fixture
 def real_scenario(
     cluster: RealCluster, kubectl: Kubectl, installed_chart: str, images_loaded: dict[str, str]
@@ -90,7 +62,7 @@ def real_scenario(
     kubectl("create", "namespace", namespace)
     scenario = Scenario(kubectl, namespace, km, km_ca)
     scenario.docs = [
-        _standin(d, images_loaded["standin"], cluster.node_name) if d["kind"] == "Deployment" else d
+        standin(d, images_loaded["standin"], cluster.node_name) if d["kind"] == "Deployment" else d
         for d in scenario.docs
     ]
     yield scenario

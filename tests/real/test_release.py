@@ -13,36 +13,13 @@ import sys
 import tarfile
 from pathlib import Path
 
-import pytest
 import yaml
 
 from controlplane import images
+from tests.real.conftest import VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
-VERSION = "0.2.0"
 WHEEL = f"obreg-{VERSION}-py3-none-any.whl"
-
-
-@pytest.fixture(scope="module")
-def built() -> dict[str, str]:
-    """What the release was made of: HEAD when it started."""
-    return {"commit": head()}
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory, built: dict[str, str]) -> Path:
-    target = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        ["make", "--no-print-directory", "release", f"VERSION={VERSION}", f"DIST={target}"],
-        cwd=ROOT, check=True,
-    )  # fmt: skip
-    return target
-
-
-def head() -> str:
-    return subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 def test_the_chart_pins_the_archives_digest(dist: Path) -> None:
@@ -89,9 +66,7 @@ def test_the_wheel_installs_and_names_version_and_commit(
 ) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     bin_dir = tmp_path / "venv" / "bin"
-    subprocess.run(
-        [str(bin_dir / "pip"), "install", "--quiet", str(dist / WHEEL)], check=True
-    )
+    subprocess.run([str(bin_dir / "pip"), "install", "--quiet", str(dist / WHEEL)], check=True)
     printed = subprocess.run(
         [str(bin_dir / "obreg"), "--version"], cwd=tmp_path, capture_output=True, text=True,
         check=True,
