@@ -105,9 +105,9 @@ class ControlPlane:
 
     @property
     def address(self) -> str:
-        """Where the API server listens: loopback, or the real node's address (which its
-        pods reach through the kubernetes Service)."""
-        return node.NODE_IP if self.real else "127.0.0.1"
+        """Where the API server listens: loopback, or the host's end of the real node's
+        veth pair (which the node reaches, and its pods through the kubernetes Service)."""
+        return node.HOST_IP if self.real else "127.0.0.1"
 
     @property
     def kubeconfig(self) -> Path:
@@ -300,7 +300,7 @@ class ControlPlane:
         with a client certificate of its own identity; returns once the node is Ready."""
         root = self.node_root
         root.mkdir()
-        self._spawn("containerd", [f"--config={node.containerd_config(root)}"])
+        self._spawn("containerd", [f"--config={node.containerd_config(root)}"], in_node=True)
         self._await("containerd", lambda: node.socket(root).exists() and node.tasks_ok(root))
         node.import_image(node.ctr_of(root), images.archive(images.pause(), root / "pause.tar"))
         identities = {
@@ -325,9 +325,10 @@ class ControlPlane:
                 f"--cert-dir={root / 'kubelet-pki'}",
                 "--v=1",
             ],
+            in_node=True,
         )
         proxy = node.kube_proxy_config(root, kubeconfigs["kube-proxy"], free_port(), free_port())
-        self._spawn("kube-proxy", [f"--config={proxy}", "--v=1"])
+        self._spawn("kube-proxy", [f"--config={proxy}", "--v=1"], in_node=True)
         self._await("kubelet", lambda: self._node_ready(node.NAME))
 
     # -- what tests/real asks of a cluster with a real node (kind.KindCluster too) -----
@@ -345,17 +346,20 @@ class ControlPlane:
 
     @property
     def host_address(self) -> str:
-        """Where the node's pods reach a server on this machine (the KM double)."""
-        return node.NODE_IP
+        """Where the node's pods reach a server on this machine (the KM double): the
+        host's end of the veth pair."""
+        return node.HOST_IP
 
     @property
     def node_root(self) -> Path:
         return self.root / "node"
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], in_node: bool = False) -> None:
+        """Start a component; ``in_node``: in the real node's network namespace."""
         log = self.root / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        component = Component(name, [str(self.binaries[name]), *args], log)
+        argv = [str(self.binaries[name]), *args]
+        component = Component(name, node.in_netns(argv) if in_node else argv, log)
         self._run(component)
         self.components.append(component)
 

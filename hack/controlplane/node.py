@@ -1,19 +1,26 @@
 """The plane's opt-in real node (``NODE=real``): kubelet and kube-proxy v1.34 built like
 the other binaries, Debian's containerd, runc and CNI plugins, running real containers.
 
-Everything sits in 198.18.0.0/15, the range reserved for network tests (RFC 2544): the
-node's address on ``lo``, pods on a bridge of their own, Services. Firewall chains drop
-anything that reaches these addresses from outside this machine and forward nothing to
-or from them but between pods on the bridge, so traffic stays between its own network
-namespaces. Names are fixed (one real node per machine at a time), which lets
-``teardown`` find and remove what a killed run left behind, and ``start`` begins with it.
+The node's network is a network namespace of its own (``obreg-node``): containerd,
+kubelet and kube-proxy run in it, so the CNI bridge, the pods' namespaces, kube-proxy's
+and kubelet's iptables rules and IPv4 forwarding are all inside it, and the host's own
+rules and sysctls are never touched. A veth pair joins it to the host; everything sits
+in 198.18.0.0/15, the range reserved for network tests (RFC 2544): the pair's /30 (the
+host's end, where the API server and the KM double listen, and the node's address),
+pods on a bridge of their own, Services. Pods reach the host masqueraded as the node's
+address, so the host needs no route to them, and the host forwards nothing (its
+forwarding setting is left alone), so nothing of the node leaves this machine. Deleting
+the namespace removes all of it. Names are fixed (one real node per machine at a time),
+which lets ``teardown`` find and remove what a killed run left behind (including, on
+the host, the chains, the ``lo`` address and the forwarding setting of runs from before
+the namespace), and ``start`` begins with it.
 
 Why the settings below, found on this kind of VM:
 - it takes CAP_SYS_RESOURCE from every process, so runc cannot set a negative
   ``oom_score_adj``: containerd's ``restrict_oom_score_adj``;
 - cgroup v1: kubelet's ``failCgroupV1: false`` and the cgroupfs driver, under a cgroup
   root of our own so teardown removes exactly what the node made;
-- no dummy interfaces: the node address is a /32 on ``lo``.
+- no dummy interfaces (veth pairs and network namespaces work).
 """
 
 from __future__ import annotations
@@ -29,16 +36,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 NAME = "obreg-node-0"
-NODE_IP = "198.18.2.1"
+NODE_IP = "198.18.2.1"  # the node's end of the veth pair, in its namespace
+HOST_IP = "198.18.2.2"  # the host's end: the API server and the KM double listen here
+LINK_PREFIX = 30
+NETNS = "obreg-node"
+NETNS_PATH = Path("/run/netns") / NETNS
+HOST_VETH = "obreg-host"
+NODE_VETH = "obreg-node"  # inside the namespace
 POD_CIDR = "198.18.0.0/24"
 SERVICE_CIDR = "198.18.1.0/24"
 SERVICE_IP = "198.18.1.1"  # the kubernetes Service: the first address of SERVICE_CIDR
 TEST_NET = "198.18.0.0/15"
 BRIDGE = "obreg0"
+# What nodes from before the namespace left on the host, which teardown still removes:
+# their firewall chains, and the forwarding setting they kept to put back.
 CHAIN = "OBREG-NODE"
 FORWARD_CHAIN = "OBREG-NODE-FORWARD"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
-# The forwarding setting from before the first node (a boot clears it with the setting).
 FORWARDING_KEPT = Path("/run/obreg-node-ip-forward")
 CGROUP_ROOT = "obreg-node"
 SANDBOX_IMAGE = "localhost/obreg/pause:3.10"
@@ -93,40 +107,39 @@ def _iptables(*args: str) -> bool:
     return _run("iptables", "-w", *args, check=False).returncode == 0
 
 
+def in_netns(argv: Sequence[str]) -> list[str]:
+    """``argv`` run in the node's network namespace (and only that: nsenter execs it, so
+    the process keeps its pid and shares the host's mounts, which containerd needs)."""
+    return ["nsenter", f"--net={NETNS_PATH}", "--", *argv]
+
+
+def _node_run(*argv: str) -> None:
+    _run(*in_netns(argv))
+
+
 # -- host set-up ---------------------------------------------------------------------
 
 
 def prepare_host() -> None:
-    """The node address, the firewall chains, the forwarding setting kept for teardown
-    and the cgroup root (teardown undoes each)."""
-    if NODE_IP not in _run("ip", "-o", "addr", "show", "dev", "lo").stdout:
-        _run("ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo")
-    # Linux answers for an address on lo on every interface: drop what comes from
-    # outside to the test range, so neither the API server nor kubelet is reachable.
-    _chain(CHAIN, ["-i", "lo", "-j", "RETURN"], ["-i", BRIDGE, "-j", "RETURN"], ["-j", "DROP"])
-    _jump("INPUT", ["-d", TEST_NET, "-j", CHAIN])
-    # The bridge plugin turns on IPv4 forwarding (for its gateway) and leaves it on:
-    # forward nothing to or from the test range but between pods on the bridge, and
-    # put the setting back at teardown.
-    _chain(FORWARD_CHAIN, ["-i", BRIDGE, "-o", BRIDGE, "-j", "RETURN"], ["-j", "DROP"])
-    _jump("FORWARD", ["-d", TEST_NET, "-j", FORWARD_CHAIN])
-    _jump("FORWARD", ["-s", TEST_NET, "-j", FORWARD_CHAIN])
-    if not FORWARDING_KEPT.exists():
-        FORWARDING_KEPT.write_text(IP_FORWARD.read_text())
+    """The node's network namespace joined to the host by the veth pair, its forwarding
+    and masquerade, and the cgroup root (teardown undoes each)."""
+    _run("ip", "netns", "add", NETNS)
+    _run("ip", "link", "add", HOST_VETH, "type", "veth", "peer", "name", NODE_VETH,
+         "netns", NETNS)  # fmt: skip
+    _run("ip", "addr", "add", f"{HOST_IP}/{LINK_PREFIX}", "dev", HOST_VETH)
+    _run("ip", "link", "set", HOST_VETH, "up")
+    _node_run("ip", "link", "set", "lo", "up")
+    _node_run("ip", "addr", "add", f"{NODE_IP}/{LINK_PREFIX}", "dev", NODE_VETH)
+    _node_run("ip", "link", "set", NODE_VETH, "up")
+    _node_run("ip", "route", "add", "default", "via", HOST_IP)
+    # The namespace routes between its pods' bridge and the pair (the bridge plugin
+    # would turn this on too); pods leave it as the node's address, which the host
+    # reaches on its own end of the pair, so the host needs no route to the pods.
+    _node_run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
+    _node_run("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", POD_CIDR,
+              "-o", NODE_VETH, "-j", "MASQUERADE")  # fmt: skip
     for controller in _cgroup_controllers():
         (controller / CGROUP_ROOT).mkdir(exist_ok=True)
-
-
-def _chain(name: str, *rules: list[str]) -> None:
-    _iptables("-N", name)
-    _iptables("-F", name)
-    for rule in rules:
-        _iptables("-A", name, *rule)
-
-
-def _jump(builtin: str, rule: list[str]) -> None:
-    if not _iptables("-C", builtin, *rule):
-        _iptables("-I", builtin, *rule)
 
 
 def _cgroup_controllers() -> list[Path]:
@@ -332,12 +345,16 @@ def await_no_tasks(root: Path, timeout: float = DRAIN_TIMEOUT) -> bool:
 
 def teardown(root: Path | None) -> None:
     """Remove everything a real node makes, whether or not it is running: its containers,
-    shims, mounts, pod network, iptables rules, address and cgroups. Safe to run twice;
-    with no ``root``, it removes what any earlier plane's node left (a run killed hard).
+    shims, mounts, network namespace (with its pod network, rules and forwarding), veth
+    pair and cgroups. Safe to run twice; with no ``root``, it removes what any earlier
+    plane's node left (a run killed hard), and what nodes from before the namespace left
+    on the host itself: the bridge, iptables chains, ``lo`` address and forwarding.
     """
     _kill_cgroup_tasks()
     _kill_shims(root)
     _unmount(root)
+    _run("ip", "link", "del", HOST_VETH, check=False)
+    _run("ip", "netns", "del", NETNS, check=False)
     _run("ip", "link", "del", BRIDGE, check=False)
     _remove_cni_cache()
     for family in ("iptables", "ip6tables"):
@@ -414,8 +431,9 @@ def leftovers() -> list[str]:
     """What of a real node is still on this machine: empty once ``teardown`` ran (a check
     of the teardown itself, which ``make e2e-real`` runs after the tier)."""
     found = [f"mount {m}" for m in _mount_points() if _ours(m, None)]
-    if Path(f"/sys/class/net/{BRIDGE}").exists():
-        found.append(f"interface {BRIDGE}")
+    found += [f"interface {i}" for i in (BRIDGE, HOST_VETH) if Path(f"/sys/class/net/{i}").exists()]
+    if NETNS_PATH.exists():
+        found.append(f"network namespace {NETNS}")
     if NODE_IP in _run("ip", "-o", "addr", "show", "dev", "lo").stdout:
         found.append(f"address {NODE_IP} on lo")
     for family in ("iptables", "ip6tables"):

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .node import NODE_IP, SERVICE_IP
+from .node import HOST_IP, NODE_IP, SERVICE_IP
 
 _VALIDITY = datetime.timedelta(days=2)
 
@@ -127,7 +127,7 @@ def generate(directory: Path) -> PkiFiles:
     ]
     # The kubernetes Service of the kwok-only plane (10.0.0.1) and of the plane with a
     # real node, and that node's address, where the API server then listens.
-    ips = ("127.0.0.1", "10.0.0.1", SERVICE_IP, NODE_IP)
+    ips = ("127.0.0.1", "10.0.0.1", SERVICE_IP, NODE_IP, HOST_IP)
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     serving = _issue(
         _name("kube-apiserver"), serving_key, ca_name, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, sans
