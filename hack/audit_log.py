@@ -19,6 +19,8 @@ class Request:
     namespace: str
     name: str
     code: int
+    # A dry run (dryRun=All: Flux's drift check before each apply) changes nothing.
+    dry_run: bool = False
 
 
 def end(path: Path) -> int:
@@ -55,6 +57,7 @@ def requests(path: Path, offset: int = 0) -> list[Request]:
                 namespace=str(ref.get("namespace", "")),
                 name=str(ref.get("name", "")),
                 code=int((event.get("responseStatus") or {}).get("code", 0)),
+                dry_run="dryRun=All" in str(event.get("requestURI", "")),
             )
         )
     return found

@@ -243,5 +243,8 @@ class Api:
             path(api_version, kind, namespace, name) + "/status",
             {"status": dict(status)},
             "application/merge-patch+json",
-            [],
+            # Without it the API server names the client's User-Agent as the status'
+            # manager (OpenAPI-Generator), and a GitOps tool reading managedFields cannot
+            # tell obreg's status from anyone's (tests/gitops/test_flux.py found it).
+            [("fieldManager", FIELD_MANAGER)],
         )

@@ -1,0 +1,47 @@
+"""The Flux tier's fixtures: Flux's own controllers on the session's plane, a Git server
+of ours, and the samples' scenario in a namespace that Flux deploys from Git."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import kmdouble
+from controlplane.launcher import ControlPlane
+from gitopsbed import flux
+from gitopsbed.gitserver import GitServer
+from tests.e2e.harness import Operator, Scenario
+from tests.kubetools import Kubectl
+
+
+@pytest.fixture(scope="session")
+def flux_controllers(
+    cluster: ControlPlane, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """source-controller and kustomize-controller running; returns their work folder
+    (their logs are there)."""
+    work = tmp_path_factory.mktemp("flux")
+    with flux.running(lambda *a: kubectl(*a).stdout, cluster.kubeconfig, work):
+        yield work
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    with GitServer(tmp_path_factory.mktemp("git")).serving() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def flux_scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
+    """The samples' scenario, with a KM double, in a namespace of its own; Flux applies
+    its documents."""
+    namespace = f"flux-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", namespace)
+    km, km_ca = kmdouble.new(password=f"km-admin-{uuid.uuid4().hex[:8]}")
+    yield Scenario(kubectl, namespace, km, km_ca)
+    km.stop()
+    operator.assert_alive()
+    kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
