@@ -200,6 +200,7 @@ def test_upgrade_from_the_previous_release_rollback_and_uninstall(
     images_loaded: dict[str, str],
     previous: Path,
     clean_slate: None,
+    tmp_path: Path,
 ) -> None:
     started = time.monotonic()
     helm(cluster, "install", RELEASE, str(previous / "charts" / "obreg"), "--namespace", SYSTEM,
@@ -224,7 +225,10 @@ def test_upgrade_from_the_previous_release_rollback_and_uninstall(
         assert refused.returncode != 0 and "invalid ownership metadata" in refused.stderr
         subprocess.run(["sh", "-ec", _adopt_crds_block()], check=True,
                        env={"PATH": f"{Path(kubectl.binary).parent}:/usr/bin:/bin",
-                            "KUBECONFIG": str(kubectl.kubeconfig)})  # fmt: skip
+                            "KUBECONFIG": str(kubectl.kubeconfig),
+                            # kubectl's discovery cache: without HOME it lands in the
+                            # working directory, the checkout
+                            "HOME": str(tmp_path)})  # fmt: skip
         helm(cluster, "upgrade", RELEASE, str(dist / f"obreg-{VERSION}.tgz"), "--namespace",
              SYSTEM, "--reset-values", "--wait", "--timeout=180s")  # fmt: skip
 
