@@ -61,7 +61,7 @@ tier-offline: venv
 	@$(TIER) $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 # The newest Kubernetes' plane, built (or found in the cache).
 tier-plane: venv
-	@$(TIER) $(CONTROLPLANE) build
+	@$(TIER) env $(CONTROLPLANE) build
 # Everything on the newest plane in one session: tests/cluster, controlplane, e2e, faults
 # and fuzz's API-server properties.
 tier-cluster: tier-plane
