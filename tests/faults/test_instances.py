@@ -1,6 +1,7 @@
 """Two instances (a Deployment of two replicas) electing their leader over a Lease: the
 acting one is killed in the middle of a reconcile (SIGKILL), or stopped (SIGTERM), and
-the standby, which watched everything meanwhile, takes over.
+the standby, which watched everything meanwhile, takes over; and the two replaced one by
+one, as a rolling update of the chart's Deployment does, while changes keep coming.
 
 After a SIGKILL the Lease stays the dead one's until it runs out (15 s after its last
 renew, every 2 s); after a SIGTERM the stopping one releases it, and the standby takes it
@@ -20,13 +21,23 @@ from controlplane.launcher import ControlPlane
 from obreg.kube import faultpoint
 from tests.e2e.harness import Operator, Scenario
 from tests.faults.conftest import RESYNC
-from tests.faults.recovery import ONCE, TWICE, Watch, add_ca, converged
+from tests.faults.recovery import (
+    ONCE,
+    TWICE,
+    WORKLOADS,
+    Watch,
+    add_ca,
+    converged,
+    live_digests,
+    offline_digests,
+)
 from tests.kubetools import poll
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 LEADS = "leader election: became the leader"
 STANDS_BY = "standing by"
+REVISION = "deployment.kubernetes.io/revision"
 STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]", re.MULTILINE)
 
 
@@ -101,3 +112,75 @@ def test_the_acting_instance_stopped_with_sigterm(
         "rolled once",
         stopped,
     )
+
+
+def revisions(scenario: Scenario) -> dict[str, int]:
+    """Each workload's rollouts as its Deployment counts them: every template change,
+    including a return to an older template (which reuses its ReplicaSet and so adds no
+    digest to ``Watch.rollouts``)."""
+    return {
+        w: int(scenario.get("deployment", w)["metadata"]["annotations"][REVISION])
+        for w in WORKLOADS
+    }
+
+
+def test_a_rolling_update_of_two_replicas_during_a_stream_of_changes(
+    scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
+) -> None:
+    """What `helm upgrade` does to the chart's two replicas (maxSurge 1, maxUnavailable
+    0): a new pod starts, an old one gets SIGTERM, again. A CA is added before and right
+    after each step, without waiting for it to land, so changes are in flight while the
+    Lease moves. None may be lost (the files end as ``obreg render`` makes them from every
+    change), and no workload may roll twice to the same files or back to older ones (its
+    Deployment's revisions equal the distinct digests its templates carried)."""
+    a, b = pair(instances)
+    watch = converged(scenario, cluster, RESYNC)
+    before = revisions(scenario)
+    changes = 0
+
+    def change() -> None:
+        nonlocal changes
+        add_ca(scenario, f"rolling{changes}")
+        changes += 1
+
+    change()
+    c = instances({"--identity": "obreg@replica-c"})
+    poll(lambda: STANDS_BY in c.since_start(), 60, "the first new replica to stand by")
+    change()
+    a.stop()  # SIGTERM, as the Deployment controller's scale-down sends
+    change()
+    d = instances({"--identity": "obreg@replica-d"})
+    poll(lambda: STANDS_BY in d.since_start(), 60, "the second new replica to stand by")
+    change()
+    b.stop()
+    change()
+    done = watch.mark()
+    poll(
+        lambda: any(LEADS in new.since_start() for new in (c, d)),
+        30,
+        "a new replica to take the Lease",
+    )
+    assert sum(LEADS in new.since_start() for new in (c, d)) == 1, "one new replica leads"
+    expected = offline_digests(scenario, tmp_path / "final")
+    poll(lambda: live_digests(scenario) == expected, 180, f"the digests {expected}")
+    seen = watch.rollouts()
+    rolled = {w: revisions(scenario)[w] - before[w] for w in WORKLOADS}
+    assert rolled == {w: seen[w] - ONCE[w] for w in WORKLOADS}, (
+        f"a workload rolled twice to the same files or back to older ones: "
+        f"{rolled} rollouts during the update, {seen} distinct digests in all"
+    )
+    # The first rollout, then at most one per change (coalesced changes roll once).
+    assert all(2 <= n <= 1 + changes for n in seen.values()), seen
+    row = watch.recovered(
+        tmp_path,
+        seen,
+        f"a rolling update of the two instances (one new started, one old stopped, "
+        f"twice) while {changes} CAs were added",
+        "a new replica ended up holding the Lease; every change landed, each workload "
+        "rolled once per distinct set of files, never back to older ones",
+        done,
+    )
+    assert {w: revisions(scenario)[w] - before[w] for w in WORKLOADS} == rolled, (
+        "no rollout after recovery"
+    )
+    assert row.rollouts == seen
