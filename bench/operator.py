@@ -504,9 +504,20 @@ def scale_alone(profiled: bool) -> None:
             pstats.Stats(str(stats)).sort_stats("tottime").print_stats(30)
 
 
+def footprint_alone() -> None:
+    """obreg's side of the peers step at 1,000 namespaces of one anchor each, alone: its
+    peak RSS, the footprint that grows with namespaces rather than anchors."""
+    with _installed() as (cluster, kubeconfig, work):
+        figures = peer(cluster, kubeconfig, work, 1000, 1, idle=0)
+        print(json.dumps(figures))
+
+
 def main() -> None:
     if "--profile" in sys.argv or "--scale" in sys.argv:
         scale_alone("--profile" in sys.argv)
+        return
+    if "--footprint" in sys.argv:
+        footprint_alone()
         return
     quick = "--quick" in sys.argv
     figures: dict[str, Any] = {}
