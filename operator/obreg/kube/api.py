@@ -18,6 +18,11 @@ import urllib3
 from kubernetes.client import ApiClient
 
 FIELD_MANAGER = "obreg"
+# What a write asks back: the object's metadata only (a server that cannot transform
+# answers with the whole object, the second choice). obreg reads nothing of a write's
+# answer, and the whole object would be a Secret's data or a truststore sent back and
+# parsed for nothing: a third of the bytes a cold start moves.
+WRITE_ANSWER = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
 
 _PLURALS = {
     ("v1", "ConfigMap"): "configmaps",
@@ -138,8 +143,9 @@ class Api:
         content_type: str,
         query: list[tuple[str, str]],
     ) -> dict[str, Any]:
+        accept = WRITE_ANSWER if method in ("PATCH", "POST") else "application/json"
         return await asyncio.to_thread(
-            self.read, verb, what, method, url, body, content_type, query
+            self.read, verb, what, method, url, body, content_type, query, accept
         )
 
     async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -159,14 +165,14 @@ class Api:
                 return None
             raise
 
-    async def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+    async def apply(self, obj: Mapping[str, Any]) -> None:
         """Server-side apply of ``obj`` as obreg, taking over conflicting fields (obreg
         is the only writer of what it applies; drift is reverted)."""
         meta = obj["metadata"]
         what = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
         url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         self._may_write("apply", what)
-        return await self._call(
+        await self._call(
             "apply",
             what,
             "PATCH",
