@@ -17,6 +17,9 @@ import kubernetes
 import urllib3
 from kubernetes.client import ApiClient
 
+from ..api.common import API_VERSION
+from ..api.kinds import KINDS
+
 FIELD_MANAGER = "obreg"
 
 _PLURALS = {
@@ -25,9 +28,7 @@ _PLURALS = {
     ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
     ("apps/v1", "StatefulSet"): "statefulsets",
-    ("obreg.dev/v1alpha1", "OBTrustAnchor"): "obtrustanchors",
-    ("obreg.dev/v1alpha1", "OBIdentityProvider"): "obidentityproviders",
-    ("obreg.dev/v1alpha1", "OBServiceProvider"): "observiceproviders",
+    **{(API_VERSION, kind.kind): kind.plural for kind in KINDS},
 }
 
 
