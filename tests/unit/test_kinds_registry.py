@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 import obreg
 from obreg.api import crd, parse
+from obreg.api.common import GROUP
 from obreg.api.kinds import BY_KIND, KINDS, SERVICE_PROVIDER, TRUST_ANCHOR
 from obreg.kube import api, serving
 from obreg.render import bundle
@@ -28,6 +30,7 @@ from tests.bad_inputs import sample_documents
 
 PACKAGE = Path(obreg.__file__).parent
 REGISTRY = Path("api/kinds.py")
+HELPERS = Path(__file__).parents[2] / "charts/obreg/templates/_helpers.tpl"
 
 # (module, the literal that names a kind) -> why it may stay there.
 ALLOWED = {
@@ -118,6 +121,22 @@ def test_every_table_that_depends_on_the_kind_has_each_kind() -> None:
     }
     for kind in KINDS:
         assert api.path("obreg.dev/v1alpha1", kind.kind, "ns").endswith(f"/ns/{kind.plural}")
+
+
+def test_the_charts_rbac_reads_each_kind_and_writes_its_status() -> None:
+    """The chart is YAML, not Python, so it cannot import the registry: a new kind or
+    plural without its RBAC rule fails here rather than as a 403 on a cluster."""
+    text = HELPERS.read_text(encoding="utf-8")
+    block = text.split('{{- define "obreg.rules" -}}', 1)[1].split("{{- end }}", 1)[0]
+    rules = [r for r in yaml.safe_load(block) if r["apiGroups"] == [GROUP]]
+    granted = {verb: set(r["resources"]) for r in rules for verb in r["verbs"]}
+    plurals = {k.plural for k in KINDS}
+    assert granted == {
+        "get": plurals,
+        "list": plurals,
+        "watch": plurals,
+        "patch": {f"{p}/status" for p in plurals},
+    }
 
 
 def _samples() -> list[dict[str, object]]:
