@@ -7,7 +7,8 @@ operator's watches and store, discovery, the manifests reader, the render's Name
 loops over ``KINDS`` or looks one up in ``BY_KIND``; what a kind renders is the one
 kind-specific table in render/bundle.py. tests/unit/test_kinds_registry.py fails when a
 kind's name or plural is spelled anywhere else in operator/obreg, so adding a kind or
-changing its plural or targets is a change here.
+changing its plural or targets is a change here. The chart, being YAML, cannot import
+it: the same test holds the chart's RBAC rules to it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class TargetField:
 
 @dataclass(frozen=True)
 class Kind:
+    """One of obreg's resources, as every module that depends on the kind reads it."""
+
     kind: str
     plural: str
     short_names: tuple[str, ...]
