@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from obreg.api import crd
+from obreg.api import crd, kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "charts" / "obreg" / "templates" / "crds.yaml"
@@ -49,7 +49,7 @@ def _document(definition: dict[str, Any]) -> str:
 
 
 def generate() -> str:
-    return HEADER + "".join(_document(crd.definition(kind)) for kind in crd.KINDS) + FOOTER
+    return HEADER + "".join(_document(crd.definition(kind)) for kind in kinds.KINDS) + FOOTER
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ import yaml
 
 import kmcontract
 from obreg.api import parse
-from obreg.api.service_provider import KIND
+from obreg.api.kinds import SERVICE_PROVIDER
 from obreg.errors import InvalidInput
 from obreg.km import sync
 from obreg.km.client import AdminClient, Connection, KmError
@@ -43,9 +43,9 @@ from obreg.rules.km_app import Blocked, Desired, Observed, desired, plan
 
 def _service_provider(path: Path) -> Any:
     for document in yaml.safe_load_all(path.read_text()):
-        if document and document.get("kind") == KIND:
+        if document and document.get("kind") == SERVICE_PROVIDER.kind:
             return parse.parse(document)
-    raise SystemExit(f"{path}: no {KIND} in the file")
+    raise SystemExit(f"{path}: no {SERVICE_PROVIDER.kind} in the file")
 
 
 def report(want: Desired, seen: Observed, secret_checked: bool) -> list[str]:

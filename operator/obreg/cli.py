@@ -14,6 +14,7 @@ import sys
 import tempfile
 import textwrap
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +23,8 @@ import yaml
 
 from . import version
 from .api import crd
+from .api.common import GROUP
+from .api.kinds import KINDS, SERVICE_PROVIDER, TRUST_ANCHOR
 from .errors import InvalidInput, Label, Problem, printable
 from .manifests import MARKER, Manifests, load
 from .render import bundle, credentials, digest, listing, objects
@@ -232,7 +235,7 @@ def _render(args: argparse.Namespace) -> int:
                 for warning in certificate.warnings:
                     print(
                         printable(
-                            f"obreg: warning: OBTrustAnchor {item.namespace}/{anchor} "
+                            f"obreg: warning: {TRUST_ANCHOR.kind} {item.namespace}/{anchor} "
                             f"{certificate.alias}: {warning}"
                         ),
                         file=sys.stderr,
@@ -309,7 +312,7 @@ def key_manager_steps(item: bundle.Bundle, namespace: bundle.Namespace) -> list[
     service providers whose Key Manager is ``item``'s workload (render cannot know the
     KM's database; obreg diff reads what the operator last recorded)."""
     return [
-        f"OBServiceProvider {sp.name}: OAuth app {sp.spec.application_name}, OIDC claim "
+        f"{SERVICE_PROVIDER.kind} {sp.name}: OAuth app {sp.spec.application_name}, OIDC claim "
         f"{sp.spec.oidc_claim.claim_uri}, openid scope"
         for sp in namespace.service_providers
         if sp.spec.key_manager_admin is not None and sp.spec.key_manager == item.workload
@@ -506,6 +509,12 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed(items: Iterable[str]) -> str:
+    """Prose naming each of ``items``: ``a, b and c``."""
+    *rest, last = items
+    return f"{', '.join(rest)} and {last}" if rest else last
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="obreg",
@@ -520,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         help="render manifests offline into files",
         description=textwrap.fill(
             "Render, without a cluster, exactly what obreg would write for each workload "
-            "the manifests' OBTrustAnchors, OBIdentityProviders and OBServiceProviders "
+            f"the manifests' {_listed(f'{k.kind}s' for k in KINDS)} "
             "target: the files, the ConfigMap and Secret that carry them, and beside each "
             "truststore a text listing of its certificates. Manifests are read as kubectl "
             "apply takes them (an object defined twice is refused unless --last-wins). "
@@ -599,10 +608,10 @@ def main(argv: list[str] | None = None) -> int:
             "diff for text files, the certificate listing's diff for truststores, only "
             "'changed' for a file carried in the Secret (its content is never printed); "
             "whether the workload would roll; the Key Manager state recorded in each "
-            "OBServiceProvider's status and whether its steps would run again. Reads only, "
+            f"{SERVICE_PROVIDER.kind}'s status and whether its steps would run again. Reads only, "
             "with the kubeconfig (KUBECONFIG or ~/.kube/config): RBAC get on configmaps and "
             "secrets (the obreg-<workload> ones), deployments and statefulsets (apps), and "
-            "observiceproviders (obreg.dev).",
+            f"{SERVICE_PROVIDER.plural} ({GROUP}).",
             88,
         ),
         epilog="example:\n  obreg diff -R -f overlays/prod --placeholder-secrets\n\n"

@@ -25,6 +25,7 @@ from typing import Any
 
 from .api import names
 from .api.common import API_VERSION
+from .api.kinds import SERVICE_PROVIDER
 from .api.trust_anchor import DEFAULT_PASSWORD
 from .errors import printable
 from .render import bundle, listing, objects
@@ -157,9 +158,9 @@ def _key_manager(
         try:
             obj = api.read(
                 "get",
-                f"OBServiceProvider {sp.namespace}/{sp.name}",
+                f"{SERVICE_PROVIDER.kind} {sp.namespace}/{sp.name}",
                 "GET",
-                path(API_VERSION, "OBServiceProvider", sp.namespace, sp.name),
+                path(API_VERSION, SERVICE_PROVIDER.kind, sp.namespace, sp.name),
             )
             result = (obj.get("status") or {}).get("keyManagerDatabase") or {}
         except ApiError as err:
@@ -173,7 +174,7 @@ def _key_manager(
         )
         would = "checked again after the roll" if rolls or not result else "unchanged"
         lines.append(
-            f"  Key Manager, OBServiceProvider {sp.name}: live {printable(str(state))}; "
+            f"  Key Manager, {SERVICE_PROVIDER.kind} {sp.name}: live {printable(str(state))}; "
             f"{steps}: {would}"
         )
     return lines

@@ -28,6 +28,7 @@ import yaml
 from . import budgets, yaml_stream
 from .api import parse
 from .api.common import GROUP
+from .api.kinds import BY_KIND, KINDS
 from .api.resource import Resource
 from .errors import InvalidInput, Label, Problem
 from .render.bundle import OBJECT_DATA_MAX, Namespace
@@ -291,8 +292,7 @@ def load(
             Problem(
                 ", ".join(str(p) for p in paths),
                 "-f",
-                f"holds no {GROUP} resources (OBTrustAnchor, OBIdentityProvider, "
-                "OBServiceProvider)",
+                f"holds no {GROUP} resources ({', '.join(k.kind for k in KINDS)})",
                 "check the path, or pass --allow-empty when that is intended",
             )
         )
@@ -305,7 +305,7 @@ def _read_objects(
     objects: Iterable[tuple[Place, dict[str, Any]]], problems: list[Problem]
 ) -> Manifests:
     manifests = Manifests()
-    resources: dict[str, dict[str, list[Resource[Any]]]] = {}
+    resources: dict[str, list[Resource[Any]]] = {}
     for place, obj in objects:
         kind, namespace, name = parse.identity(obj)
         group = group_of(obj.get("apiVersion"))
@@ -327,12 +327,10 @@ def _read_objects(
                 article = "an" if kind[0] in "AEIOU" else "a"
                 target_name = _sealed_target(obj, name)
                 manifests.sealed[(namespace, target_name)] = f"{article} {kind} ({place})"
-            elif kind in parse.SPECS:
-                resource = parse.parse(obj)
-                kinds = resources.setdefault(namespace, {})
-                kinds.setdefault(kind, []).append(resource)
+            elif kind in BY_KIND:
+                resources.setdefault(namespace, []).append(parse.parse(obj))
             elif group == GROUP:
-                close = difflib.get_close_matches(kind, parse.SPECS, n=1, cutoff=0.6)
+                close = difflib.get_close_matches(kind, BY_KIND, n=1, cutoff=0.6)
                 problems.append(
                     Problem(
                         label,
@@ -340,17 +338,15 @@ def _read_objects(
                         f"is not a kind of {GROUP} ({place})",
                         f"did you mean {close[0]}?"
                         if close
-                        else f"the kinds are {', '.join(sorted(parse.SPECS))}",
+                        else f"the kinds are {', '.join(sorted(BY_KIND))}",
                     )
                 )
         except InvalidInput as err:
             problems += err.problems
-    for namespace, kinds in sorted(resources.items()):
-        manifests.namespaces[namespace] = Namespace(
-            name=namespace,
-            trust_anchors=sorted(kinds.get("OBTrustAnchor", []), key=lambda r: r.name),
-            identity_providers=sorted(kinds.get("OBIdentityProvider", []), key=lambda r: r.name),
-            service_providers=sorted(kinds.get("OBServiceProvider", []), key=lambda r: r.name),
+    for namespace, listed in sorted(resources.items()):
+        # Sorted by name, so each kind's list in the Namespace is too.
+        manifests.namespaces[namespace] = Namespace.of(
+            namespace, sorted(listed, key=lambda r: r.name)
         )
     return manifests
 

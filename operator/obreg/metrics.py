@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from .api.kinds import TRUST_ANCHOR
 from .api.trust_anchor import CertificateSummary
 
 RECONCILES = Counter("obreg_reconciles_total", "Workload reconciles, by outcome.", ["result"])
@@ -50,13 +51,13 @@ KM_SYNCS = Counter(
 )
 NOT_AFTER = Gauge(
     "obreg_certificate_not_after_timestamp_seconds",
-    "Expiry of each certificate an OBTrustAnchor trusts (Unix time).",
+    f"Expiry of each certificate an {TRUST_ANCHOR.kind} trusts (Unix time).",
     ["namespace", "anchor", "alias", "sha256"],
 )
 
 EARLIEST_NOT_AFTER = Gauge(
     "obreg_trust_anchor_earliest_not_after_timestamp_seconds",
-    "The earliest expiry among the certificates an OBTrustAnchor puts into the "
+    f"The earliest expiry among the certificates an {TRUST_ANCHOR.kind} puts into the "
     "truststores it renders (Unix time).",
     ["namespace", "anchor"],
 )

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter
 
-from obreg.api.parse import SPECS
+from obreg.api.kinds import KINDS
 
 # PEM text is lines by nature; the certificate parser reads it, not WSO2.
 MULTILINE = {("CertificateSource", "inline")}
@@ -47,7 +47,7 @@ def _text_fields(model: type[BaseModel], seen: set[type[BaseModel]]) -> Iterator
 
 def _fields() -> list[tuple[str, Any]]:
     seen: set[type[BaseModel]] = set()
-    return sorted({f: t for spec in SPECS.values() for f, t in _text_fields(spec, seen)}.items())
+    return sorted({f: t for kind in KINDS for f, t in _text_fields(kind.spec, seen)}.items())
 
 
 FIELDS = _fields()

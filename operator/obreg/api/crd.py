@@ -9,7 +9,6 @@ defaults pydantic does), and CEL rules kept as ``x-kubernetes-validations``.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -17,9 +16,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from . import identity_provider, service_provider, trust_anchor
+from . import names
 from .common import GROUP, VERSION
-from .parse import NAME_LIMITS
+from .kinds import KINDS, Kind
 
 CATEGORIES = ["ob", "obreg"]
 
@@ -82,49 +81,11 @@ def _conditions_as_map(status: dict[str, Any]) -> None:
     conditions["x-kubernetes-list-map-keys"] = ["type"]
 
 
-@dataclass(frozen=True)
-class Kind:
-    kind: str
-    plural: str
-    short_names: list[str]
-    spec: type[BaseModel]
-    status: type[BaseModel]
-    description: str
-
-
-KINDS = (
-    Kind(
-        trust_anchor.KIND,
-        trust_anchor.PLURAL,
-        ["obta"],
-        trust_anchor.OBTrustAnchorSpec,
-        trust_anchor.OBTrustAnchorStatus,
-        "CA certificates rendered into the client truststores of WSO2 workloads.",
-    ),
-    Kind(
-        identity_provider.KIND,
-        identity_provider.PLURAL,
-        ["obidp"],
-        identity_provider.OBIdentityProviderSpec,
-        identity_provider.OBIdentityProviderStatus,
-        "The Open Banking directory as the Key Manager's federated OIDC identity provider.",
-    ),
-    Kind(
-        service_provider.KIND,
-        service_provider.PLURAL,
-        ["obsp"],
-        service_provider.OBServiceProviderSpec,
-        service_provider.OBServiceProviderStatus,
-        "The API Manager store's login through the Key Manager and the OB directory.",
-    ),
-)
-
-
-def _name_limit(kind: str) -> dict[str, Any]:
-    """A CEL rule on the root where a kind's name becomes another name (parse.NAME_LIMITS),
+def _name_limit(kind: Kind) -> dict[str, Any]:
+    """A CEL rule on the root where a kind's name becomes another name (its name_limit),
     so kubectl refuses it at apply time, as obreg render does."""
-    limit = NAME_LIMITS.get(kind)
-    if limit is None:
+    limit = kind.name_limit
+    if limit == names.SUBDOMAIN_MAX:
         return {}
     return {
         "x-kubernetes-validations": [
@@ -152,8 +113,8 @@ def definition(kind: Kind) -> dict[str, Any]:
                 "kind": kind.kind,
                 "listKind": f"{kind.kind}List",
                 "plural": kind.plural,
-                "singular": kind.kind.lower(),
-                "shortNames": kind.short_names,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
                 "categories": CATEGORIES,
             },
             "versions": [
@@ -181,7 +142,7 @@ def definition(kind: Kind) -> dict[str, Any]:
                             "type": "object",
                             "description": kind.description,
                             "required": ["spec"],
-                            **_name_limit(kind.kind),
+                            **_name_limit(kind),
                             "properties": {
                                 "apiVersion": {"type": "string", "description": "API version."},
                                 "kind": {"type": "string", "description": "Kind."},

@@ -16,9 +16,6 @@ from pydantic import Field, field_validator
 from .common import Model, SecretKeyRef, Status, WorkloadRef, cel
 from .names import EndpointUrl, IdentityProviderName, LocalClaimUri, OneLine, first_duplicate
 
-KIND = "OBIdentityProvider"
-PLURAL = "obidentityproviders"
-
 ClaimUri = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^\S+$")]
 _UNIQUE_LOCAL_RULE = "self.all(m, self.exists_one(n, n.local == m.local))"
 _UNIQUE_LOCAL_MESSAGE = "a local claim is mapped from two remote claims; map each local claim once"

@@ -8,20 +8,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ..errors import InvalidInput, Label, Problem
-from . import identity_provider, names, service_provider, trust_anchor
+from . import names
 from .common import API_VERSION
+from .kinds import BY_KIND
 from .resource import Resource
-
-SPECS: dict[str, type[BaseModel]] = {
-    trust_anchor.KIND: trust_anchor.OBTrustAnchorSpec,
-    identity_provider.KIND: identity_provider.OBIdentityProviderSpec,
-    service_provider.KIND: service_provider.OBServiceProviderSpec,
-}
-# What a resource's name becomes bounds it (see names.py).
-NAME_LIMITS = {service_provider.KIND: names.SERVICE_PROVIDER_NAME_MAX}
 
 
 def field_path(location: tuple[int | str, ...]) -> str:
@@ -74,7 +67,9 @@ def metadata_problems(obj: Mapping[str, Any], label: Label) -> list[Problem]:
         return [Problem(label, "metadata", "must be a mapping with name and namespace")]
     problems = []
     name, namespace = metadata.get("name"), metadata.get("namespace")
-    limit = NAME_LIMITS.get(str(obj.get("kind")), names.SUBDOMAIN_MAX)
+    # What a resource's name becomes bounds it (see names.py).
+    known = BY_KIND.get(str(obj.get("kind")))
+    limit = known.name_limit if known is not None else names.SUBDOMAIN_MAX
     if not name:
         problems.append(Problem(label, "metadata.name", "required field is not set"))
     elif not isinstance(name, str) or not names.is_subdomain(name, limit):
@@ -110,7 +105,7 @@ def parse(obj: Mapping[str, Any]) -> Resource[Any]:
         raise InvalidInput(problems)
     metadata = obj["metadata"]
     try:
-        validated = SPECS[kind].model_validate(spec or {})
+        validated = BY_KIND[kind].spec.model_validate(spec or {})
     except ValidationError as err:
         raise InvalidInput(
             [

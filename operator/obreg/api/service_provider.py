@@ -24,9 +24,6 @@ from .names import (
     first_duplicate,
 )
 
-KIND = "OBServiceProvider"
-PLURAL = "observiceproviders"
-
 SignatureAlgorithm = Literal["PS256", "ES256"]
 Token = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S+$")]
 

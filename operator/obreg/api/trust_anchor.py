@@ -21,9 +21,6 @@ from .common import (
 )
 from .names import TruststorePath
 
-KIND = "OBTrustAnchor"
-PLURAL = "obtrustanchors"
-
 Alias = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 KeystoreType = Literal["JKS", "PKCS12"]
 

@@ -17,6 +17,9 @@ import kubernetes
 import urllib3
 from kubernetes.client import ApiClient
 
+from ..api.common import API_VERSION
+from ..api.kinds import KINDS
+
 FIELD_MANAGER = "obreg"
 # What a write asks back: the object's metadata only (a server that cannot transform
 # answers with the whole object, the second choice). obreg reads nothing of a write's
@@ -30,9 +33,7 @@ _PLURALS = {
     ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
     ("apps/v1", "StatefulSet"): "statefulsets",
-    ("obreg.dev/v1alpha1", "OBTrustAnchor"): "obtrustanchors",
-    ("obreg.dev/v1alpha1", "OBIdentityProvider"): "obidentityproviders",
-    ("obreg.dev/v1alpha1", "OBServiceProvider"): "observiceproviders",
+    **{(API_VERSION, kind.kind): kind.plural for kind in KINDS},
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import metrics
 from ..api.common import API_VERSION, TargetResult, WorkloadRef
+from ..api.kinds import SERVICE_PROVIDER, TRUST_ANCHOR
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs, MarkedInputs
 from ..render.objects import output_name
@@ -162,7 +163,7 @@ class Controller:
         after = frozenset(refs) if refs is not None else frozenset()
         self._count(rid[0], before, after)
         if refs is None:
-            if rid[1] == "OBTrustAnchor":
+            if rid[1] == TRUST_ANCHOR.kind:
                 metrics.certificates(rid[0], rid[2], ())
             metrics.conditions(*rid, ())
             self.known_targets.pop(rid, None)
@@ -285,7 +286,7 @@ class Controller:
             self.results.setdefault((namespace, kind, name), {})[ref] = TargetOutcome(
                 result,
                 tuple(outcome.warnings.get((kind, name), ())),
-                tuple(outcome.certificates.get(name, ())) if kind == "OBTrustAnchor" else (),
+                tuple(outcome.certificates.get(name, ())) if kind == TRUST_ANCHOR.kind else (),
             )
 
     async def write_statuses(
@@ -338,7 +339,7 @@ class Controller:
         certificates = next((o.certificates for o in outcomes if o.certificates), ())
         shown = self._shown(rid, raw)
         key_manager = None
-        if resource.kind == "OBServiceProvider":
+        if resource.kind == SERVICE_PROVIDER.kind:
             key_manager = self.key_manager.result(resource, shown, self.indexes)
             if key_manager is None:
                 warnings.append(MANUAL_KM_STEPS)

@@ -28,8 +28,9 @@ import aiohttp
 
 from .. import metrics
 from ..api.common import SecretKeyRef, TargetResult, WorkloadRef
+from ..api.kinds import SERVICE_PROVIDER
 from ..api.resource import Resource
-from ..api.service_provider import KIND, KeyManagerResult, OBServiceProviderSpec
+from ..api.service_provider import KeyManagerResult, OBServiceProviderSpec
 from ..errors import InvalidInput, Where
 from ..km import destination, sync
 from ..km.client import AdminClient, Connection, KmError
@@ -46,6 +47,8 @@ from .indexes import Indexes, StoreView
 from .tasks import spawn
 
 log = logging.getLogger(__name__)
+
+KIND = SERVICE_PROVIDER.kind  # the kind whose Key Manager steps these are
 
 SpId = tuple[str, str]  # (namespace, name)
 ResourceId = tuple[str, str, str]  # (namespace, kind, name)

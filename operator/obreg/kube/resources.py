@@ -1,4 +1,4 @@
-"""obreg's own list and watch of its three kinds, keeping rules/resources.py exact.
+"""obreg's own list and watch of its kinds (api/kinds.py), keeping rules/resources.py exact.
 
 One stream per kind and scope (the cluster, or each served namespace), as datawatch.py
 keeps workloads: a list, then a watch from its resourceVersion, and a new list when the
@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api.common import GROUP, VERSION
-from ..rules.resources import KINDS, ResourceKey, Resources
+from ..api.kinds import KINDS, Kind
+from ..rules.resources import ResourceKey, Resources
 from .api import Api, ApiError
 from .datawatch import Stream, Streams
 
@@ -25,11 +26,11 @@ from .datawatch import Stream, Streams
 class ResourceStream(Stream["ResourceWatch"]):
     """Every resource of one of obreg's kinds in a scope."""
 
-    def __init__(self, owner: ResourceWatch, plural: str, namespace: str | None) -> None:
+    def __init__(self, owner: ResourceWatch, kind: Kind, namespace: str | None) -> None:
         where = f"namespaces/{namespace}/" if namespace else ""
-        collection = f"/apis/{GROUP}/{VERSION}/{where}{plural}"
-        super().__init__(owner, f"{plural} {namespace or '*'}", collection)
-        self.kind, self.namespace = KINDS[plural], namespace
+        collection = f"/apis/{GROUP}/{VERSION}/{where}{kind.plural}"
+        super().__init__(owner, f"{kind.plural} {namespace or '*'}", collection)
+        self.kind, self.namespace = kind.kind, namespace
 
     def key_of(self, metadata: dict[str, Any]) -> ResourceKey:
         return self.kind, str(metadata["namespace"]), str(metadata["name"])
@@ -65,8 +66,8 @@ class ResourceWatch(Streams):
         self.on_change, self.on_lost = on_change, on_lost
         self.resources = Resources()
         self.streams = [
-            ResourceStream(self, plural, namespace)
-            for plural in KINDS
+            ResourceStream(self, kind, namespace)
+            for kind in KINDS
             for namespace in namespaces or (None,)
         ]
 

@@ -1,12 +1,12 @@
 """obreg serves its resources only while their CRDs are served.
 
-obreg watches each of its three resources (kube/resources.py) and treats an HTTP 404 on
+obreg watches each of its kinds (api/kinds.py; kube/resources.py) and treats an HTTP 404 on
 one as the end of a run of kopf (cli.py stops it). That 404 is what a watch gets once its
 CRD is deleted (``helm uninstall``, a GitOps prune, an operator upgrade that re-creates
 the CRDs), and obreg does not watch CRDs (that would need cluster-wide read of every CRD, and a CRD
 watch still races the resource watches).
 
-The rule here: run kopf only once all three are served (discovery lists them), and when
+The rule here: run kopf only once all of them are served (discovery lists them), and when
 a run stops on a 404, wait for them again and start it anew in the same process. A new
 run lists everything again, which is what a restarted process does (and a restart
 writes nothing when nothing changed). Any other failure ends the process as before.
@@ -22,11 +22,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..api.common import GROUP, VERSION
+from ..api.kinds import KINDS
 from ..rules import backoff
 
 log = logging.getLogger(__name__)
 
-RESOURCES = frozenset({"obtrustanchors", "obidentityproviders", "observiceproviders"})
+RESOURCES = frozenset(kind.plural for kind in KINDS)
 DISCOVERY = f"/apis/{GROUP}/{VERSION}"
 POLL_SECONDS = (0.5, 1.0, 2.0, 5.0)  # then every 5 s
 # A run shorter than this that stops on a 404 is followed by a growing pause, so that a
@@ -72,7 +73,7 @@ async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
 
 
 async def until_served(discovery: Discovery, stop: asyncio.Event) -> bool:
-    """Poll discovery until obreg's three resources are served (True), or ``stop`` is
+    """Poll discovery until every one of obreg's kinds is served (True), or ``stop`` is
     set (False). Says once what it waits for, and again when that changes."""
     told = ""
     attempt = 0

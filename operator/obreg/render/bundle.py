@@ -31,6 +31,7 @@ from typing import Any
 from ..api import names
 from ..api.common import FileSource, WorkloadRef
 from ..api.identity_provider import OBIdentityProviderSpec
+from ..api.kinds import BY_KIND, IDENTITY_PROVIDER, KINDS, SERVICE_PROVIDER, TRUST_ANCHOR
 from ..api.resource import Resource
 from ..api.service_provider import OBServiceProviderSpec
 from ..api.trust_anchor import CertificateSummary, OBTrustAnchorSpec
@@ -100,8 +101,17 @@ class Namespace:
     identity_providers: list[Resource[OBIdentityProviderSpec]] = field(default_factory=list)
     service_providers: list[Resource[OBServiceProviderSpec]] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, name: str, resources: Iterable[Resource[Any]]) -> Namespace:
+        """The namespace of ``resources``, each in its kind's list, in the order given."""
+        lists: dict[str, list[Resource[Any]]] = {k.namespace_field: [] for k in KINDS}
+        for resource in resources:
+            lists[BY_KIND[resource.kind].namespace_field].append(resource)
+        return cls(name, **lists)
+
     def resources(self) -> list[Resource[Any]]:
-        return [*self.trust_anchors, *self.identity_providers, *self.service_providers]
+        """Every resource, kind by kind in KINDS order."""
+        return [r for kind in KINDS for r in getattr(self, kind.namespace_field)]
 
     def workloads(self) -> list[WorkloadRef]:
         return sorted(self._contributors, key=lambda w: (w.kind, w.name))
@@ -111,7 +121,7 @@ class Namespace:
         return list(self._contributors.get(workload, ()))
 
     def identity_provider(self, name: str) -> Resource[OBIdentityProviderSpec] | None:
-        """The first OBIdentityProvider of that name."""
+        """The first identity provider of that name."""
         return self._identity_providers.get(name)
 
     def conflicts(self) -> list[Problem]:
@@ -166,7 +176,9 @@ class Namespace:
                     f"the client credentials Secret {secret} of {sp.label} and the output of "
                     f"{workload.kind}/{workload.name} would have one name"
                 )
-                hint = "rename the workload or the OBServiceProvider, or set clientCredentials"
+                hint = (
+                    f"rename the workload or the {SERVICE_PROVIDER.kind}, or set clientCredentials"
+                )
                 problems.append(Problem(sp.label, "spec.clientCredentials", message, hint))
                 problems += [
                     Problem(r.label, _target_path(r, workload), message, hint)
@@ -177,33 +189,27 @@ class Namespace:
 
 def targets(resource: Resource[Any]) -> set[WorkloadRef]:
     """The workloads a resource writes files into."""
-    spec = resource.spec
-    if isinstance(spec, OBTrustAnchorSpec):
-        return set(spec.targets)
-    if isinstance(spec, OBIdentityProviderSpec):
-        return {spec.target}
-    assert isinstance(spec, OBServiceProviderSpec)
-    return {spec.key_manager, spec.api_manager}
+    return set(BY_KIND[resource.kind].targets(resource.spec))
 
 
 def _target_path(resource: Resource[Any], workload: WorkloadRef) -> str:
-    spec = resource.spec
-    if isinstance(spec, OBTrustAnchorSpec):
-        return f"spec.targets[{spec.targets.index(workload)}]"
-    if isinstance(spec, OBIdentityProviderSpec):
-        return "spec.target"
-    return "spec.keyManager" if spec.key_manager == workload else "spec.apiManager"
+    return BY_KIND[resource.kind].target_path(resource.spec, workload)
 
 
 class _Files:
     """Collects a workload's files. Each is rendered through its own tracked inputs, so a
     file is placed in the Secret exactly when its rendering read a Secret (or it carries
-    one by nature), and the Secret-value warnings land on the resource that read them."""
+    one by nature), and the Secret-value warnings land on the resource that read them.
+    Also what the bundle reports beside the files: each anchor's certificates and each
+    truststore's listing."""
 
-    def __init__(self, inputs: Inputs, deadline: Deadline) -> None:
+    def __init__(self, inputs: Inputs, deadline: Deadline, now: datetime.datetime) -> None:
         self.inputs = inputs
         self.deadline = deadline
+        self.now = now
         self.files: list[File] = []
+        self.certificates: dict[str, list[CertificateSummary]] = {}
+        self.listings: dict[str, str] = {}
         self.warnings: dict[Label, list[str]] = {}
         self.placeholders: dict[str, list[str]] = {}
 
@@ -246,34 +252,61 @@ def render(
     conflicts = [p for p in namespace.conflicts() if p.resource in labels]
     if conflicts:
         raise InvalidInput(conflicts)
-    out = _Files(inputs, deadline)
-    certificates: dict[str, list[CertificateSummary]] = {}
-    listings: dict[str, str] = {}
+    out = _Files(inputs, deadline, now)
+    for kind in KINDS:
+        mine = [r for r in contributors if r.kind == kind.kind]
+        if mine:
+            _CONTRIBUTIONS[kind.kind](out, namespace, workload, mine)
 
-    anchors = [a for a in contributors if isinstance(a.spec, OBTrustAnchorSpec)]
-    if anchors:
-        stores: list[truststore.Truststore] = []
+    files = _unique(out.files)
+    _check_objects(files, sorted(labels, key=str))
+    return Bundle(
+        namespace.name,
+        workload,
+        files,
+        out.certificates,
+        {label: out.warnings[label] for label in sorted(labels, key=str) if label in out.warnings},
+        inputs.digest_key,
+        out.listings,
+        {path: out.placeholders[path] for path in sorted(out.placeholders)},
+    )
 
-        def store_bytes(tracked: Inputs) -> bytes:
-            stores.append(truststore.render(anchors, tracked, now, deadline))
-            return stores[-1].content
 
-        path = anchors[0].spec.output.resolved_path
-        out.add(path, anchors[0].label, store_bytes, lambda _: stores[-1].fingerprint)
-        certificates.update(stores[-1].summaries)
-        listings[path] = stores[-1].listing
-        for anchor in anchors:
-            out.warnings.setdefault(anchor.label, []).extend(stores[-1].warnings[anchor.name])
+def _anchor_files(
+    out: _Files, namespace: Namespace, workload: WorkloadRef, anchors: list[Resource[Any]]
+) -> None:
+    """One truststore of every anchor that targets the workload (at the first's path)."""
+    stores: list[truststore.Truststore] = []
 
-    for idp in contributors:
-        if isinstance(idp.spec, OBIdentityProviderSpec):
-            out.add(
-                identity_provider.path(idp.spec),
-                idp.label,
-                functools.partial(identity_provider.render, idp),
-            )
+    def store_bytes(tracked: Inputs) -> bytes:
+        stores.append(truststore.render(anchors, tracked, out.now, out.deadline))
+        return stores[-1].content
 
-    sps = [sp for sp in contributors if isinstance(sp.spec, OBServiceProviderSpec)]
+    path = anchors[0].spec.output.resolved_path
+    out.add(path, anchors[0].label, store_bytes, lambda _: stores[-1].fingerprint)
+    out.certificates.update(stores[-1].summaries)
+    out.listings[path] = stores[-1].listing
+    for anchor in anchors:
+        out.warnings.setdefault(anchor.label, []).extend(stores[-1].warnings[anchor.name])
+
+
+def _identity_provider_files(
+    out: _Files, namespace: Namespace, workload: WorkloadRef, idps: list[Resource[Any]]
+) -> None:
+    """Each identity provider's file (its workload is a Key Manager)."""
+    for idp in idps:
+        out.add(
+            identity_provider.path(idp.spec),
+            idp.label,
+            functools.partial(identity_provider.render, idp),
+        )
+
+
+def _service_provider_files(
+    out: _Files, namespace: Namespace, workload: WorkloadRef, sps: list[Resource[Any]]
+) -> None:
+    """A Key Manager's files of each service provider on it; an API Manager's of its one
+    service provider (two are refused: a store has one login)."""
     for sp in sps:
         if sp.spec.key_manager == workload:
             _key_manager_files(out, sp, _identity_provider(namespace, sp))
@@ -288,23 +321,22 @@ def render(
         )
         raise Where(second.label, "spec.apiManager").refuse(
             f"{first.label} already configures this API Manager's store login ({conflict})",
-            "an API Manager has one store login: keep one OBServiceProvider per API Manager",
+            f"an API Manager has one store login: keep one {SERVICE_PROVIDER.kind} per API "
+            "Manager",
         )
     for sp in apim_sps:
         _api_manager_files(out, sp)
 
-    files = _unique(out.files)
-    _check_objects(files, sorted(labels, key=str))
-    return Bundle(
-        namespace.name,
-        workload,
-        files,
-        certificates,
-        {label: out.warnings[label] for label in sorted(labels, key=str) if label in out.warnings},
-        inputs.digest_key,
-        listings,
-        {path: out.placeholders[path] for path in sorted(out.placeholders)},
-    )
+
+# What each kind adds to the bundle of a workload it targets (its resources that target
+# the workload, in the namespace's order); rendered kind by kind in KINDS order.
+_CONTRIBUTIONS: dict[
+    str, Callable[[_Files, Namespace, WorkloadRef, list[Resource[Any]]], None]
+] = {
+    TRUST_ANCHOR.kind: _anchor_files,
+    IDENTITY_PROVIDER.kind: _identity_provider_files,
+    SERVICE_PROVIDER.kind: _service_provider_files,
+}
 
 
 def _identity_provider(
@@ -314,7 +346,8 @@ def _identity_provider(
     idp = namespace.identity_provider(sp.spec.identity_provider_ref)
     if idp is None:
         raise where.refuse(
-            f"OBIdentityProvider {namespace.name}/{sp.spec.identity_provider_ref} not found",
+            f"{IDENTITY_PROVIDER.kind} {namespace.name}/{sp.spec.identity_provider_ref} not "
+            "found",
             "create it or fix the name",
         )
     if idp.spec.target != sp.spec.key_manager:

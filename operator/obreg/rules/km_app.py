@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..api.kinds import SERVICE_PROVIDER
 from ..api.service_provider import OBServiceProviderSpec
 from ..render.credentials import ClientCredentials
 from ..render.site_json import redirect_uri
@@ -199,7 +200,7 @@ def plan(want: Desired, seen: Observed) -> list[Step] | Blocked:
         return Blocked(
             f"an OAuth app named {app.name} exists already with another client id "
             f"({seen.name_taken_by}); obreg does not take over an app it cannot tell is its "
-            "own: delete that app in the Key Manager, or give this OBServiceProvider its "
+            f"own: delete that app in the Key Manager, or give this {SERVICE_PROVIDER.kind} its "
             "credentials (spec.clientCredentials)",
             retry=False,
         )

@@ -1,6 +1,5 @@
-"""obreg's own resources (OBTrustAnchor, OBIdentityProvider, OBServiceProvider) as the
-API server has them: what a reconcile reads of them, kept from obreg's list and watch
-(kube/resources.py).
+"""obreg's own resources (each of api/kinds.py's kinds) as the API server has them:
+what a reconcile reads of them, kept from obreg's list and watch (kube/resources.py).
 
 These were kopf indexes. kopf lists again when its watch's resourceVersion is gone (410)
 but keeps in its indexes whatever the new list lacks, so a resource deleted while the
@@ -14,15 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..api import identity_provider, service_provider, trust_anchor
 from ..api.common import GROUP, VERSION
+from ..api.kinds import KINDS
 
-# The kind, per resource name (plural) of obreg's API group.
-KINDS = {
-    "obtrustanchors": trust_anchor.KIND,
-    "obidentityproviders": identity_provider.KIND,
-    "observiceproviders": service_provider.KIND,
-}
 ResourceKey = tuple[str, str, str]  # (kind, namespace, name)
 
 
@@ -47,7 +40,7 @@ class Resources:
 
     def __init__(self) -> None:
         self.by_kind: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
-            kind: {} for kind in KINDS.values()
+            kind.kind: {} for kind in KINDS
         }
         self.versions: dict[ResourceKey, str] = {}
 

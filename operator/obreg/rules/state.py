@@ -16,14 +16,13 @@ from typing import Any
 
 from ..api import parse
 from ..api.common import WorkloadRef
+from ..api.kinds import BY_KIND, SERVICE_PROVIDER
 from ..api.resource import Resource
 from ..errors import InvalidInput, Problem
 from ..render import bundle, credentials
 from ..render.bundle import Namespace
 from ..render.inputs import Inputs
 from ..render.objects import output_name
-
-CUSTOM_KINDS = tuple(parse.SPECS)
 
 
 @dataclass(frozen=True)
@@ -47,21 +46,7 @@ class Snapshot:
 
 def raw_targets(kind: str, spec: Mapping[str, Any]) -> frozenset[WorkloadRef]:
     """Best-effort targets of a spec that did not validate."""
-    found: list[Any] = []
-    if kind == "OBTrustAnchor":
-        found = list(spec.get("targets") or [])
-    elif kind == "OBIdentityProvider":
-        found = [spec.get("target")]
-    else:
-        found = [spec.get("keyManager"), spec.get("apiManager")]
-    refs = set()
-    for item in found:
-        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-            try:
-                refs.add(WorkloadRef(kind=item.get("kind", "Deployment"), name=item["name"]))
-            except ValueError:
-                continue
-    return frozenset(refs)
+    return BY_KIND[kind].raw_targets(spec)
 
 
 PARSED_KEPT = 8192
@@ -108,9 +93,7 @@ def _parsed(obj: Mapping[str, Any]) -> Resource[Any]:
 
 def snapshot(namespace: str, objects: Iterable[Mapping[str, Any]]) -> Snapshot:
     """Validate every custom resource of a namespace; invalid ones are kept apart."""
-    anchors: list[Resource[Any]] = []
-    idps: list[Resource[Any]] = []
-    sps: list[Resource[Any]] = []
+    valid: list[Resource[Any]] = []
     result = Snapshot(Namespace(namespace))
     for obj in sorted(objects, key=lambda o: (o["kind"], o["metadata"]["name"])):
         kind, name = obj["kind"], obj["metadata"]["name"]
@@ -124,10 +107,8 @@ def snapshot(namespace: str, objects: Iterable[Mapping[str, Any]]) -> Snapshot:
                 )
             )
             continue
-        {"OBTrustAnchor": anchors, "OBIdentityProvider": idps, "OBServiceProvider": sps}[
-            kind
-        ].append(resource)
-    result.namespace = Namespace(namespace, anchors, idps, sps)
+        valid.append(resource)
+    result.namespace = Namespace.of(namespace, valid)
     return result
 
 
@@ -174,7 +155,7 @@ def _walked_refs(resource: Resource[Any]) -> set[tuple[str, str]]:
                 walk(item)
 
     walk(resource.spec.model_dump(by_alias=True, exclude_none=True))
-    if resource.kind == "OBServiceProvider":
+    if resource.kind == SERVICE_PROVIDER.kind:
         id_ref, _ = credentials.references(resource)
         refs.add(("Secret", id_ref.name))
         admin = resource.spec.key_manager_admin
