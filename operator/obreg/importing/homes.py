@@ -420,10 +420,18 @@ def _service_provider(homes: _Homes) -> str | None:
     redirect = str(client.get("redirectURI", ""))
     attributes = _attributes(homes)
     locales = [homes.read("apim", p) for p in (locale.DEFAULT_PATH, locale.EN_PATH)]
-    id_column = all(
-        text is not None and _json(text, p).get("ID") == "ID"
+    columns = [
+        text is not None and _json(text, f"apim:{p}").get("ID") == "ID"
         for text, p in zip(locales, (locale.DEFAULT_PATH, locale.EN_PATH), strict=True)
-    )
+    ]
+    id_column = all(columns)
+    if any(columns) and not id_column:  # obreg sets both or neither; the files stay as they are
+        lacking = locale.EN_PATH if columns[0] else locale.DEFAULT_PATH
+        out.report(
+            f"apim:{lacking}",
+            "ID",
+            "absent here but set in the other locale file; obreg sets both or neither",
+        )
     base_files: dict[str, Any] = {}
     data: dict[str, str] = {}
     for field_name, key, home, file in _BASES:
