@@ -534,3 +534,9 @@ def test_unrepresentable_is_reported(homes: Homes, tmp_path: Path, case: str) ->
     status, err = run_import(homes, tmp_path / "allowed", "--allow-unrepresentable")
     assert status == 0 and line in err
     assert (tmp_path / "allowed" / "service-provider.yaml").is_file()
+
+
+def test_the_table_in_the_docs_has_every_line() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "importing.md").read_text()
+    rows = dict(re.findall(r"^\| ([^|`]+) \| `([^`]+)` \|$", doc, re.M))
+    assert rows == {case: line for case, (_, line) in CASES.items()}
