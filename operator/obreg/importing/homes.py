@@ -96,6 +96,9 @@ class Imported:
     documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
+    # Per kind, the file each spec field was read from ("*" for the rest): where a value
+    # the model refuses is reported.
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def report(self, file: str, element: str, message: str) -> None:
         self.reports.append(Report(file, element, message))
@@ -231,6 +234,7 @@ def _trust(homes: _Homes) -> None:
     config_map = _object("ConfigMap", CAS, options.namespace, data=data)
     config_map["binaryData"] = {STOCK_KEY: base64.b64encode(options.stock_truststore).decode()}
     out.documents["trust-anchor.yaml"] = [config_map, *anchors]
+    out.sources["OBTrustAnchor"] = {"*": f"km+apim:{TRUSTSTORE}"}
     if password != DEFAULT_PASSWORD:
         out.secrets.append(_secret(PASSWORD_SECRET, options.namespace, {"password": password}))
 
@@ -331,6 +335,7 @@ def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
     ):
         if prop in properties:
             spec[field_name] = properties[prop]
+    out.sources["OBIdentityProvider"] = {"*": f"km:{path}"}
     out.documents["identity-provider.yaml"] = [
         _object("OBIdentityProvider", IDP, options.namespace, spec=_present(spec))
     ]
@@ -470,6 +475,23 @@ def _service_provider(homes: _Homes) -> str | None:
         "idColumn": id_column,
         "baseFiles": base_files,
     }
+    site_fields = (
+        "keyManagerUrl",
+        "storeUrl",
+        "tokenUrl",
+        "issuer",
+        "signatureAlgorithm",
+        "scope",
+        "usernameClaim",
+        "roleParameter",
+        "role",
+        "authHttpMethod",
+    )
+    out.sources["OBServiceProvider"] = {
+        "*": f"km:{path}",
+        "spec.applicationAttributes": f"apim:{apim_xml.API_MANAGER_PATH}",
+        **{f"spec.{name}": f"apim:{site_json.PATH}" for name in site_fields},
+    }
     out.documents["service-provider.yaml"] = [
         _object("ConfigMap", BASE_FILES, options.namespace, data=data),
         _object("OBServiceProvider", SP, options.namespace, spec=_present(spec)),
@@ -554,7 +576,11 @@ def _verify(homes: _Homes, now: datetime.datetime) -> None:
                 resources.append(parse(obj))
             except InvalidInput as err:
                 for problem in err.problems:
-                    out.report(_source(problem.path, obj["kind"]), problem.path, problem.message)
+                    out.report(
+                        _source(out.sources.get(obj["kind"], {}), problem.path),
+                        problem.path,
+                        f"obreg's model refuses the value: {problem.message}",
+                    )
     namespace = bundle.Namespace(
         options.namespace,
         [r for r in resources if r.kind == "OBTrustAnchor"],
@@ -598,13 +624,10 @@ def _verify(homes: _Homes, now: datetime.datetime) -> None:
                     out.report(where, element, message)
 
 
-def _source(path: str, kind: str) -> str:
-    """Which file a refused field came from, for the report."""
-    if kind == "OBIdentityProvider":
-        return f"km:{IDP_DIR}"
-    if kind == "OBTrustAnchor":
-        return f"km+apim:{TRUSTSTORE}"
-    return "km+apim:-"
+def _source(sources: Mapping[str, str], path: str) -> str:
+    """The file a refused spec field was read from."""
+    top = ".".join(path.replace("[", ".").split(".")[:2])
+    return sources.get(top, sources.get("*", "-"))
 
 
 _ROOTS = {
