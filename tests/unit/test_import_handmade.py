@@ -444,6 +444,59 @@ def test_the_anchor_holds_the_runbook_aliases_only(homes: Homes, tmp_path: Path)
     assert re.findall(r"alias: (\S+)", text) == ["tppissuer", "tpproot"]
 
 
+def _round_trip_truststores(homes: Homes, tmp_path: Path) -> str:
+    """Import, render, and check both truststores list the same entries; the anchors."""
+    status, err = run_import(homes, tmp_path / "adopted")
+    assert status == 0, err
+    rendered = tmp_path / "rendered"
+    with redirect_stderr(io.StringIO()):
+        assert main(["render", "-f", str(tmp_path / "adopted"), "-o", str(rendered)]) == 0
+    for home, workload in ((homes.km, "wso2-km"), (homes.apim, "wso2-apim")):
+        assert entries(rendered / NS / workload / TRUSTSTORE, homes.password) == entries(
+            home / TRUSTSTORE, homes.password
+        )
+    return (tmp_path / "adopted" / "trust-anchor.yaml").read_text()
+
+
+def test_products_with_other_cas_get_an_anchor_each(homes: Homes, tmp_path: Path) -> None:
+    keytool(
+        "-delete",
+        "-alias",
+        "tppissuer",
+        "-keystore",
+        str(homes.apim / TRUSTSTORE),
+        "-storepass",
+        homes.password,
+    )
+    anchors = _round_trip_truststores(homes, tmp_path)
+    assert re.findall(r"name: (ob-directory-cas-\w+)", anchors) == [
+        "ob-directory-cas-km",
+        "ob-directory-cas-apim",
+    ]
+
+
+def test_a_stock_alias_given_another_ca_is_replaced(homes: Homes, tmp_path: Path) -> None:
+    pem = tmp_path / "replacement.pem"
+    pem.write_bytes(issue("Bank's own CA under a stock alias").pem)
+    for home in (homes.km, homes.apim):
+        store = str(home / TRUSTSTORE)
+        keytool("-delete", "-alias", "stockca2", "-keystore", store, "-storepass", homes.password)
+        keytool(
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "stockca2",
+            "-file",
+            str(pem),
+            "-keystore",
+            store,
+            "-storepass",
+            homes.password,
+        )
+    anchors = _round_trip_truststores(homes, tmp_path)
+    assert "replaceExistingAliases: true" in anchors and "alias: stockca2" in anchors
+
+
 # --- what the import cannot represent: docs/importing.md's table -----------------------------
 
 _NOT_KEPT = "not represented by obreg's resources (obreg would drop it)"

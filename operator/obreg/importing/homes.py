@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,8 @@ def _secret(name: str, namespace: str, values: dict[str, str]) -> dict[str, Any]
 
 
 class _Homes:
+    """The two homes, read by product-relative path, and the import's output so far."""
+
     def __init__(self, km: Path, apim: Path, options: Options, out: Imported) -> None:
         self.roots = {"km": km, "apim": apim}
         self.options = options
@@ -151,6 +153,8 @@ def _text(element: etree._Element | None, *steps: str) -> str | None:
 
 
 def _trust(homes: _Homes) -> None:
+    """The OBTrustAnchor(s): each home's entries that are not stock (Options), over the
+    stock truststore as the base keystore."""
     options, out = homes.options, homes.out
     password = options.truststore_password
     stores: dict[str, dict[str, Certificate]] = {}
@@ -566,6 +570,9 @@ def _attributes(homes: _Homes) -> list[dict[str, Any]]:
 
 
 def _verify(homes: _Homes, now: datetime.datetime) -> None:
+    """Render the resources as ``obreg render`` would and report every managed file that
+    differs from the home's: the one check that finds whatever the readers above missed.
+    ``now`` only dates the renderer's expiry warnings, which the import does not show."""
     out, options = homes.out, homes.options
     resources = []
     for document in out.documents.values():
@@ -667,14 +674,13 @@ def _differences(
     return compare.xml(found, rendered, _ROOTS.get(path, "Server"))
 
 
-def import_homes(
-    km: Path, apim: Path, options: Options, now: Callable[[], datetime.datetime] | None = None
-) -> Imported:
-    """The resources, Secrets and reports of two product homes."""
+def import_homes(km: Path, apim: Path, options: Options) -> Imported:
+    """The resources, Secrets and reports of two product homes. The service provider is
+    read first: its federated step names the identity provider to import."""
     out = Imported()
     homes = _Homes(km, apim, options, out)
     _trust(homes)
     idp_name = _service_provider(homes)
     _identity_provider(homes, idp_name)
-    _verify(homes, (now or (lambda: datetime.datetime.now(datetime.UTC)))())
+    _verify(homes, datetime.datetime.now(datetime.UTC))
     return out
