@@ -564,8 +564,8 @@ CASES = {
     ),
     "a signature algorithm obreg's model does not allow": (
         lambda h: _edit(h.apim, SITE, '"clientAlgorithm" : "PS256"', '"clientAlgorithm" : "RS256"'),
-        f"apim:{SITE}: spec.signatureAlgorithm: obreg's model refuses the value: Input should "
-        "be 'PS256' or 'ES256'",
+        f"apim:{SITE}: oidcConfiguration.clientConfiguration.clientAlgorithm: obreg's model "
+        "refuses the value: Input should be 'PS256' or 'ES256'",
     ),
     "a stock truststore entry deleted": (
         lambda h: keytool(

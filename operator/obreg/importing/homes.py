@@ -96,9 +96,10 @@ class Imported:
     documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
-    # Per kind, the file each spec field was read from ("*" for the rest): where a value
-    # the model refuses is reported.
-    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Per kind, the file and element each spec field was read from ("*": the file of the
+    # rest, the field path standing for the element): where a value the model refuses is
+    # reported.
+    sources: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
 
     def report(self, file: str, element: str, message: str) -> None:
         self.reports.append(Report(file, element, message))
@@ -238,7 +239,7 @@ def _trust(homes: _Homes) -> None:
     config_map = _object("ConfigMap", CAS, options.namespace, data=data)
     config_map["binaryData"] = {STOCK_KEY: base64.b64encode(options.stock_truststore).decode()}
     out.documents["trust-anchor.yaml"] = [config_map, *anchors]
-    out.sources["OBTrustAnchor"] = {"*": f"km+apim:{TRUSTSTORE}"}
+    out.sources["OBTrustAnchor"] = {"*": (f"km+apim:{TRUSTSTORE}", None)}
     if password != DEFAULT_PASSWORD:
         out.secrets.append(_secret(PASSWORD_SECRET, options.namespace, {"password": password}))
 
@@ -261,6 +262,33 @@ def _pem(der: bytes) -> str:
 # --- the identity provider --------------------------------------------------------------
 
 _AUTHENTICATOR = "OpenIDConnectAuthenticator"
+# OBIdentityProvider fields read from a property of the OIDC authenticator.
+_IDP_PROPERTIES = {
+    "clientId": "ClientId",
+    "authorizationEndpoint": "OAuth2AuthzEPUrl",
+    "tokenEndpoint": "OAuth2TokenEPUrl",
+    "callbackUrl": "callbackUrl",
+    "userInfoEndpoint": "UserInfoUrl",
+    "logoutEndpoint": "OIDCLogoutEPUrl",
+    "queryParameters": "commonAuthQueryParams",
+}
+# OBServiceProvider fields read from site.json, by key path.
+_SITE_KEYS = {
+    "keyManagerUrl": "oidcConfiguration.authorizationEndpointURI",
+    "storeUrl": "oidcConfiguration.clientConfiguration.redirectURI",
+    "tokenUrl": "oidcConfiguration.identityProviderURI",
+    "issuer": "oidcConfiguration.issuer",
+    "signatureAlgorithm": "oidcConfiguration.clientConfiguration.clientAlgorithm",
+    "scope": "oidcConfiguration.clientConfiguration.scope",
+    "usernameClaim": "oidcConfiguration.usernameClaim",
+    "roleParameter": "oidcConfiguration.roleParameter",
+    "role": "oidcConfiguration.role",
+    "authHttpMethod": "oidcConfiguration.authHttpMethod",
+}
+
+
+def _local(element: etree._Element) -> str:
+    return str(etree.QName(element).localname)
 
 
 def _files(homes: _Homes, folder: str) -> list[str]:
@@ -339,7 +367,20 @@ def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
     ):
         if prop in properties:
             spec[field_name] = properties[prop]
-    out.sources["OBIdentityProvider"] = {"*": f"km:{path}"}
+    properties_path = (
+        f"/IdentityProvider/FederatedAuthenticatorConfigs/{_local(oidc)}[Name={_AUTHENTICATOR}]"
+        "/Properties"
+        if oidc is not None
+        else None
+    )
+    out.sources["OBIdentityProvider"] = {
+        "*": (f"km:{path}", None),
+        **{
+            f"spec.{name}": (f"km:{path}", f"{properties_path}/Property[Name={prop}]/Value")
+            for name, prop in _IDP_PROPERTIES.items()
+            if properties_path is not None
+        },
+    }
     out.documents["identity-provider.yaml"] = [
         _object("OBIdentityProvider", IDP, options.namespace, spec=_present(spec))
     ]
@@ -479,22 +520,10 @@ def _service_provider(homes: _Homes) -> str | None:
         "idColumn": id_column,
         "baseFiles": base_files,
     }
-    site_fields = (
-        "keyManagerUrl",
-        "storeUrl",
-        "tokenUrl",
-        "issuer",
-        "signatureAlgorithm",
-        "scope",
-        "usernameClaim",
-        "roleParameter",
-        "role",
-        "authHttpMethod",
-    )
     out.sources["OBServiceProvider"] = {
-        "*": f"km:{path}",
-        "spec.applicationAttributes": f"apim:{apim_xml.API_MANAGER_PATH}",
-        **{f"spec.{name}": f"apim:{site_json.PATH}" for name in site_fields},
+        "*": (f"km:{path}", None),
+        "spec.applicationAttributes": (f"apim:{apim_xml.API_MANAGER_PATH}", None),
+        **{f"spec.{name}": (f"apim:{site_json.PATH}", key) for name, key in _SITE_KEYS.items()},
     }
     out.documents["service-provider.yaml"] = [
         _object("ConfigMap", BASE_FILES, options.namespace, data=data),
@@ -583,9 +612,10 @@ def _verify(homes: _Homes, now: datetime.datetime) -> None:
                 resources.append(parse(obj))
             except InvalidInput as err:
                 for problem in err.problems:
+                    origin, element = _source(out.sources.get(obj["kind"], {}), problem.path)
                     out.report(
-                        _source(out.sources.get(obj["kind"], {}), problem.path),
-                        problem.path,
+                        origin,
+                        element or problem.path,
                         f"obreg's model refuses the value: {problem.message}",
                     )
     namespace = bundle.Namespace(
@@ -631,10 +661,10 @@ def _verify(homes: _Homes, now: datetime.datetime) -> None:
                     out.report(where, element, message)
 
 
-def _source(sources: Mapping[str, str], path: str) -> str:
-    """The file a refused spec field was read from."""
+def _source(sources: Mapping[str, tuple[str, str | None]], path: str) -> tuple[str, str | None]:
+    """The file and element a refused spec field was read from."""
     top = ".".join(path.replace("[", ".").split(".")[:2])
-    return sources.get(top, sources.get("*", "-"))
+    return sources.get(top, sources.get("*", ("-", None)))
 
 
 _ROOTS = {
