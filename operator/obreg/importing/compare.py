@@ -17,7 +17,8 @@ from ..errors import Where
 from ..render import json_text, xml_patch
 
 # Child elements that name the list item they are in: how one item is matched to another.
-_KEYS = ("Name", "ClaimUri", "ResponseTypeName", "IdentityProviderName", "InboundAuthKey")
+# Never one that holds a credential (InboundAuthKey is the client id): paths are printed.
+_KEYS = ("Name", "ClaimUri", "ResponseTypeName", "IdentityProviderName")
 
 
 def _local(element: etree._Element) -> str:
