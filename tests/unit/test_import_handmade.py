@@ -598,3 +598,23 @@ def test_the_table_in_the_docs_has_every_line() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "importing.md").read_text()
     rows = dict(re.findall(r"^\| ([^|`]+) \| `([^`]+)` \|$", doc, re.M))
     assert rows == {case: line for case, (_, line) in CASES.items()}
+
+
+def test_reports_never_carry_a_secret(homes: Homes, tmp_path: Path) -> None:
+    """Every case at once, and a client id that differs between the SP file and site.json:
+    the report names places, never the values the homes hold."""
+    for change, _ in CASES.values():
+        change(homes)
+    _edit(homes.km, SP, "store-client-by-hand", "another-client-by-hand")
+    status, err = run_import(homes, tmp_path / "refused")
+    assert status == 1
+    assert f"apim:{SITE}: oidcConfiguration.clientConfiguration.clientId: is not the client" in err
+    held = (
+        "directory-secret-by-hand",
+        "store-secret-by-hand",
+        "store-client-by-hand",
+        "another-client-by-hand",
+        "bank-directory-client",
+        homes.password,
+    )
+    assert not [value for value in held if value in err], err
