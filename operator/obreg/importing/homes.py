@@ -168,15 +168,9 @@ def _trust(homes: _Homes) -> None:
     if not stores:
         return
     if options.stock_truststore is None:
-        raise InvalidInput(
-            [
-                Where("--stock-truststore", "-")
-                .refuse(
-                    "is needed to tell the CAs added by hand from the product's own",
-                    "give the product's stock client-truststore.jks (from its image or pack)",
-                )
-                .problems[0]
-            ]
+        raise Where("--stock-truststore", "-").refuse(
+            "is needed to tell the CAs added by hand from the product's own",
+            "give the product's stock client-truststore.jks (from its image or pack)",
         )
     stock = truststore._read_jks(
         options.stock_truststore, password, Where("--stock-truststore", "-")
@@ -204,7 +198,7 @@ def _trust(homes: _Homes) -> None:
     for homes_of, certs in groups:
         sources = []
         for alias, cert in sorted(certs.items()):
-            if not names_ok(alias):
+            if not _alias_ok(alias):
                 for home in homes_of:
                     out.report(
                         f"{home}:{TRUSTSTORE}",
@@ -244,7 +238,7 @@ def _trust(homes: _Homes) -> None:
         out.secrets.append(_secret(PASSWORD_SECRET, options.namespace, {"password": password}))
 
 
-def names_ok(alias: str) -> bool:
+def _alias_ok(alias: str) -> bool:
     """Whether an alias is one an OBTrustAnchor can carry (api/trust_anchor.py)."""
     return len(alias) <= 64 and re.fullmatch(r"[a-z0-9][a-z0-9._-]*", alias) is not None
 
