@@ -1,7 +1,8 @@
 """Flux's own source-controller and kustomize-controller (hack/gitopsbed) deploying the
 samples from a Git repository served locally (a base and an overlay, the Secrets
 included), with the Kustomization of gitops/flux/kustomization.yaml: what a Flux user
-sees of obreg's resources, and that Flux and obreg leave each other's writes alone."""
+sees of obreg's resources, and that Flux and obreg leave each other's writes alone, also
+over an idle window (OBREG_GITOPS_IDLE_SECONDS, 300 s by default)."""
 
 from __future__ import annotations
 
@@ -245,7 +246,8 @@ def test_no_write_loop_between_flux_and_obreg_while_idle(
     deadline = time.monotonic() + IDLE
     while time.monotonic() < deadline:
         found = fights()
-        assert not found, f"a write while idle, {deadline - time.monotonic():.0f} s early: {found}"
+        left = deadline - time.monotonic()
+        assert not found, f"a write while idle ({left:.0f} s before the window's end): {found}"
         time.sleep(2)
     found = fights()
     assert not found, f"a write while idle: {found}"
