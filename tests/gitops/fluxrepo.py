@@ -9,7 +9,7 @@ import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class Deployed:
     revision: str = ""
     # The last revision pushed.
     head: str = ""
+    # Rollout counts at named points, for a later test of the same deployment.
+    marks: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -152,8 +154,8 @@ def revisions(scenario: Scenario) -> dict[str, int]:
 def truststore_aliases(scenario: Scenario, workload: str) -> set[str]:
     """The aliases of the truststore obreg wrote for ``workload`` (in its ConfigMap, or
     its Secret when an input came from a Secret)."""
-    for kind, field in (("configmap", "binaryData"), ("secret", "data")):
-        stored = scenario.get(kind, f"obreg-{workload}").get(field) or {}
+    for kind, where in (("configmap", "binaryData"), ("secret", "data")):
+        stored = scenario.get(kind, f"obreg-{workload}").get(where) or {}
         if TRUSTSTORE_KEY in stored:
             store = base64.b64decode(stored[TRUSTSTORE_KEY])
             return set(jks.KeyStore.loads(store, TRUSTSTORE_PASSWORD).entries)
