@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
 
 .PHONY: lint venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
-	e2e-real real-node-deps bench bench-quick mutate refusals release lock
+	e2e-real e2e-gitops real-node-deps bench bench-quick mutate refusals release lock
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ demo: controlplane
 # (prerequisites: the tiers or builds it needs; order-only ones for tiers it must not
 # overlap) and add its name to TIERS. A tier whose prerequisite failed does not run, and
 # the table says so. docs/testing.md says what each costs.
-TIERS := lint offline plane cluster plane-oldest oldest real
+TIERS := lint offline plane cluster plane-oldest oldest gitops real
 TIER_JOBS ?= 3
 TIER = $(PY) hack/tiers.py run $(patsubst tier-%,%,$@) --
 .PHONY: $(addprefix tier-,$(TIERS)) e2e-oldest controlplane-oldest
@@ -63,15 +63,19 @@ tier-offline: venv
 tier-plane: venv
 	@$(TIER) env $(CONTROLPLANE) build
 # Everything on the newest plane in one session: tests/cluster, controlplane, e2e, faults
-# and fuzz's API-server properties.
+# and fuzz's API-server properties; tests/gitops is a tier of its own (tier-gitops).
 tier-cluster: tier-plane
-	@$(TIER) $(PY) -m pytest -m cluster $(PYTEST_ARGS)
+	@$(TIER) $(PY) -m pytest -m cluster --ignore=tests/gitops $(PYTEST_ARGS)
 # The oldest supported Kubernetes' plane, built after the newest's: two Go builds at once
 # on two cores would only delay the cluster tier.
 tier-plane-oldest: venv | tier-plane
 	@$(TIER) $(MAKE) --no-print-directory controlplane-oldest
 tier-oldest: tier-plane-oldest
 	@$(TIER) $(MAKE) --no-print-directory e2e-oldest
+# The GitOps tier on a plane of its own, mostly idle (its five-minute watch of Flux and
+# obreg): after the oldest plane's tier, so at most two planes' tests share the two cores.
+tier-gitops: tier-plane | tier-oldest
+	@$(TIER) $(MAKE) --no-print-directory e2e-gitops
 # The real-node tier changes the host while it runs (it needs root; skipped, saying so,
 # without it) and builds images on both cores: after the cluster tier, whose fault
 # timings it would load.
@@ -93,6 +97,14 @@ controlplane-oldest: venv
 e2e-oldest: controlplane-oldest
 	OBREG_K8S_VERSION=oldest $(PY) -m pytest -m cluster tests/cluster tests/controlplane \
 		tests/e2e $(PYTEST_ARGS)
+
+# The GitOps tier (tests/gitops): Flux's own source-controller and kustomize-controller
+# and Argo CD's health script in gopher-lua (hack/gitopsbed; each built from the Go module
+# proxy on first use and cached under ~/.cache/obreg/tools), on the newest plane, fed by a
+# Git server on localhost. Its idle test watches Flux and obreg for
+# OBREG_GITOPS_IDLE_SECONDS (300 by default; shorter, down to 40, for a local run).
+e2e-gitops: controlplane
+	$(PY) -m pytest tests/gitops $(PYTEST_ARGS)
 
 # What Debian packages the real node and the image builds need (gcc and libc6-dev for
 # the static pause binary). make installs the missing ones only when told to

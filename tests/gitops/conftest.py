@@ -14,6 +14,7 @@ from controlplane.launcher import ControlPlane
 from gitopsbed import flux
 from gitopsbed.gitserver import GitServer
 from tests.e2e.harness import Operator, Scenario
+from tests.gitops.fluxrepo import Deployed, deploy
 from tests.kubetools import Kubectl
 
 
@@ -45,3 +46,12 @@ def flux_scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     km.stop()
     operator.assert_alive()
     kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    flux_controllers: Path, git_server: GitServer, flux_scenario: Scenario
+) -> Iterator[Deployed]:
+    """The module's scenario, deployed by Flux from a repository of its own."""
+    with deploy(flux_scenario, git_server, flux_controllers) as result:
+        yield result

@@ -1,153 +1,71 @@
 """Flux's own source-controller and kustomize-controller (hack/gitopsbed) deploying the
 samples from a Git repository served locally (a base and an overlay, the Secrets
 included), with the Kustomization of gitops/flux/kustomization.yaml: what a Flux user
-sees of obreg's resources, and that Flux and obreg leave each other's writes alone."""
+sees of obreg's resources, and that Flux and obreg leave each other's writes alone, also
+over an idle window (OBREG_GITOPS_IDLE_SECONDS, 300 s by default)."""
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import time
 from typing import Any
 
 import pytest
-import yaml
 
 import audit_log
 from controlplane.launcher import ControlPlane
 from gitopsbed import flux
 from gitopsbed.build import KUSTOMIZE
-from gitopsbed.gitserver import GitServer, Repository
 from obreg.kube.api import FIELD_MANAGER
 from tests.e2e.harness import OBREG, Scenario
+from tests.gitops.fluxrepo import (
+    DEPLOY,
+    INTERVAL,
+    OB_RESOURCES,
+    WORKLOADS,
+    Deployed,
+    condition,
+    resources,
+)
 from tests.kubetools import poll
 
 pytestmark = pytest.mark.cluster
 
-FLUX = Path(__file__).resolve().parents[2] / "gitops" / "flux" / "kustomization.yaml"
-OB_RESOURCES = ("obtrustanchors", "obidentityproviders", "observiceproviders")
-# What a Kustomization is given to turn a change Ready (fetch, apply, obreg's reconcile,
-# health checks).
-DEPLOY = 120
 # The field managers of Flux's applies and of obreg's writes.
 FLUX_MANAGER = "kustomize-controller"
 OBREG_MANAGER = FIELD_MANAGER
-
-
-def files(docs: list[dict[str, Any]], namespace: str) -> dict[str, str]:
-    """The repository: the documents as a base, an overlay setting the namespace."""
-    base = [copy.deepcopy(d) for d in docs]
-    for doc in base:
-        doc["metadata"].pop("namespace", None)
-    return {
-        "base/resources.yaml": yaml.safe_dump_all(base),
-        "base/kustomization.yaml": yaml.safe_dump({"resources": ["resources.yaml"]}),
-        "overlay/kustomization.yaml": yaml.safe_dump(
-            {"namespace": namespace, "resources": ["../base"]}
-        ),
-    }
-
-
-@dataclass
-class Deployed:
-    """The scenario deployed by Flux: the repository, its first revision, the
-    Kustomization's status."""
-
-    scenario: Scenario
-    repository: Repository
-    revision: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.scenario.namespace
-
-    def push(self, docs: list[dict[str, Any]], message: str) -> str:
-        return self.repository.commit(files(docs, self.scenario.namespace), message)
-
-    def status(self) -> dict[str, Any]:
-        shown = self.scenario.kubectl(
-            "get", "kustomization", self.name, "-n", flux.NAMESPACE, "-o", "json"
-        )
-        found: dict[str, Any] = json.loads(shown.stdout).get("status", {})
-        return found
-
-    def wait_ready(self, revision: str) -> dict[str, Any]:
-        """The Kustomization's Ready condition once it is True for ``revision``."""
-        seen: dict[str, Any] = {}
-
-        def reached() -> bool:
-            seen.update(self.status())
-            ready = _condition(seen, "Ready")
-            return str(seen.get("lastAppliedRevision", "")).endswith(revision) and (
-                ready.get("status") == "True"
-            )
-
-        poll(reached, DEPLOY, lambda: f"Ready at {revision}; last status {seen}")
-        return _condition(seen, "Ready")
-
-
-def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in status.get("conditions", []) if c["type"] == type_), {})
-
-
-@pytest.fixture(scope="module")
-def deployed(
-    flux_controllers: Path, git_server: GitServer, flux_scenario: Scenario
-) -> Iterator[Deployed]:
-    scenario = flux_scenario
-    repository = Repository(git_server, scenario.namespace, flux_controllers / scenario.namespace)
-    result = Deployed(scenario, repository)
-    result.revision = result.push(scenario.docs, "the samples")
-    source = {
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "GitRepository",
-        "metadata": {"name": result.name, "namespace": flux.NAMESPACE},
-        "spec": {"url": repository.url, "interval": "5s", "ref": {"branch": "main"}},
-    }
-    kustomization = yaml.safe_load(FLUX.read_text())
-    kustomization["metadata"] = {"name": result.name, "namespace": flux.NAMESPACE}
-    kustomization["spec"].update(
-        path="./overlay",
-        sourceRef={"kind": "GitRepository", "name": result.name},
-        targetNamespace=scenario.namespace,
-        interval="30s",
-        retryInterval="5s",
-        timeout="90s",
-    )
-    for check in kustomization["spec"]["healthChecks"]:
-        check["namespace"] = scenario.namespace
-    scenario.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([source, kustomization]))
-    yield result
-    scenario.kubectl("delete", "kustomization,gitrepository", result.name, "-n", flux.NAMESPACE)
+# How long Flux and obreg are watched side by side with nothing changing in Git: the five
+# minutes of the issue by default (make e2e-gitops), shorter for a local run with the
+# variable set (no less than IDLE_MIN: Flux must compare at least once).
+IDLE_ENV = "OBREG_GITOPS_IDLE_SECONDS"
+IDLE = float(os.environ.get(IDLE_ENV, "300"))
+IDLE_MIN = INTERVAL + 10
+# What kustomize-controller writes of its own while idle: its objects' status, events
+# about them.
+FLUX_OWN = {"kustomizations", "gitrepositories", "events"}
 
 
 def _ready_since(obj: dict[str, Any]) -> str:
-    return str(_condition(obj.get("status", {}), "Ready")["lastTransitionTime"])
-
-
-def _resources(scenario: Scenario) -> list[dict[str, Any]]:
-    listed = scenario.kubectl("get", ",".join(OB_RESOURCES), "-n", scenario.namespace, "-o", "json")
-    items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
-    return items
+    return str(condition(obj.get("status", {}), "Ready")["lastTransitionTime"])
 
 
 def test_kustomization_is_ready_only_once_obreg_resources_are(deployed: Deployed) -> None:
     ready = deployed.wait_ready(deployed.revision)
     scenario = deployed.scenario
-    resources = _resources(scenario)
-    assert {r["kind"] for r in resources} == {
+    found = resources(scenario)
+    assert {r["kind"] for r in found} == {
         "OBTrustAnchor", "OBIdentityProvider", "OBServiceProvider"
     }  # fmt: skip
-    for resource in resources:
+    for resource in found:
         status = resource["status"]
-        assert _condition(status, "Ready")["status"] == "True", resource["metadata"]["name"]
+        assert condition(status, "Ready")["status"] == "True", resource["metadata"]["name"]
         # kstatus reads a Ready condition as current only for the generation observed.
         assert status["observedGeneration"] == resource["metadata"]["generation"]
     # RFC 3339 stamps of one clock compare as text: Flux turned Ready no earlier than the
     # last of obreg's resources did (its health checks waited for obreg's status).
-    assert ready["lastTransitionTime"] >= max(_ready_since(r) for r in resources)
+    assert ready["lastTransitionTime"] >= max(_ready_since(r) for r in found)
     poll(lambda: scenario.rollouts() == {"wso2-km": 1, "wso2-apim": 1}, 60, "one rollout each")
 
 
@@ -210,7 +128,7 @@ def test_a_commit_is_applied_and_reconciled_without_a_drift_fight(
     )  # fmt: skip
     poll(
         lambda: deployed.status().get("lastHandledReconcileAt") == f"{revision}-again"
-        and _condition(deployed.status(), "Ready").get("status") == "True",
+        and condition(deployed.status(), "Ready").get("status") == "True",
         DEPLOY,
         "Flux applied the same revision again",
     )
@@ -219,7 +137,7 @@ def test_a_commit_is_applied_and_reconciled_without_a_drift_fight(
 
     writes = [w for w in audit_log.writes(cluster.audit_log, offset) if not w.dry_run]
     kustomize = flux.user(KUSTOMIZE)
-    ours = {r["metadata"]["name"] for r in _resources(scenario)} | {"wso2-km", "wso2-apim"}
+    ours = {r["metadata"]["name"] for r in resources(scenario)} | {"wso2-km", "wso2-apim"}
     flux_writes = [w for w in writes if w.user == kustomize and w.namespace == scenario.namespace]
     obreg_writes = [w for w in writes if w.user == OBREG and w.namespace == scenario.namespace]
     # Flux never writes obreg's status, and obreg never writes what came from Git (the
@@ -255,3 +173,97 @@ def test_a_commit_is_applied_and_reconciled_without_a_drift_fight(
         if "f:obreg.dev/digest" in json.dumps(entry.get("fieldsV1", {}))
     ]
     assert digest_owners == [OBREG_MANAGER], km["metadata"]["managedFields"]
+
+
+def _digests(deployed: Deployed) -> dict[str, set[str]]:
+    """Per workload, the digests its ConfigMap, Secret and pod template carry."""
+    scenario = deployed.scenario
+    found: dict[str, set[str]] = {}
+    for workload in WORKLOADS:
+        config = scenario.get("configmap", f"obreg-{workload}")["metadata"]
+        secret = scenario.get("secret", f"obreg-{workload}")["metadata"]
+        template = scenario.get("deployment", workload)["spec"]["template"]["metadata"]
+        found[workload] = {
+            str((m.get("annotations") or {}).get("obreg.dev/digest"))
+            for m in (config, secret, template)
+        }
+    return found
+
+
+def _settled(deployed: Deployed) -> bool:
+    """Nothing left to do for either: the Kustomization Ready at the last revision and
+    not reconciling, every resource Ready for its generation, each workload's objects
+    and pod template on one digest."""
+    status = deployed.status()
+    if condition(status, "Ready").get("status") != "True":
+        return False
+    if condition(status, "Reconciling").get("status") == "True":
+        return False
+    if not str(status.get("lastAppliedRevision", "")).endswith(deployed.head):
+        return False
+    for resource in resources(deployed.scenario):
+        current = resource.get("status", {}).get("observedGeneration")
+        if current != resource["metadata"]["generation"]:
+            return False
+        if condition(resource.get("status", {}), "Ready").get("status") != "True":
+            return False
+    return all(len(d) == 1 and "None" not in d for d in _digests(deployed).values())
+
+
+def test_no_write_loop_between_flux_and_obreg_while_idle(
+    deployed: Deployed, cluster: ControlPlane
+) -> None:
+    """Nothing changes in Git for IDLE seconds: Flux keeps applying the revision every
+    interval (dry runs, its drift check) and obreg keeps its watches and periodic resync.
+    A fight is a real write (not a dry run) by either to anything in the scenario's
+    namespace: obreg's resources (spec or status), their input ConfigMaps and Secrets,
+    obreg's output objects, the workloads. Flux's writes of its own objects' status (the
+    Kustomization, the GitRepository, in flux-system) and obreg's Lease renewals (in its
+    own namespace) are each one's own bookkeeping, not a write to the other's."""
+    if IDLE < IDLE_MIN:
+        pytest.fail(
+            f"{IDLE_ENV}={IDLE:.0f}: at least {IDLE_MIN} s (one Kustomization interval of "
+            f"{INTERVAL} s and a margin), or Flux compares nothing"
+        )
+    scenario = deployed.scenario
+    poll(
+        lambda: _settled(deployed),
+        DEPLOY,
+        lambda: f"Flux and obreg settled: {deployed.status()}; digests {_digests(deployed)}",
+    )
+    offset = audit_log.end(cluster.audit_log)
+    kustomize = flux.user(KUSTOMIZE)
+
+    def fights() -> list[audit_log.Request]:
+        return [
+            w for w in audit_log.writes(cluster.audit_log, offset)
+            if w.user in (kustomize, OBREG) and w.namespace == scenario.namespace
+            and not w.dry_run
+        ]  # fmt: skip
+
+    # A fixed measurement window, not a wait for something: the absence of writes is
+    # what is measured, for IDLE seconds. It ends at the first fight, which fails at once.
+    deadline = time.monotonic() + IDLE
+    while time.monotonic() < deadline:
+        found = fights()
+        left = deadline - time.monotonic()
+        assert not found, f"a write while idle ({left:.0f} s before the window's end): {found}"
+        time.sleep(2)
+    found = fights()
+    assert not found, f"a write while idle: {found}"
+
+    # The window proves something only if Flux compared Git with the cluster in it: its
+    # dry-run applies of obreg's resources, one per interval.
+    compared = [
+        w for w in audit_log.writes(cluster.audit_log, offset)
+        if w.user == kustomize and w.dry_run and w.resource == "obtrustanchors"
+        and w.namespace == scenario.namespace
+    ]  # fmt: skip
+    expected = max(1, int(IDLE // (2 * INTERVAL)))
+    assert len(compared) >= expected, (
+        f"Flux dry-ran the anchor {len(compared)} times in {IDLE:.0f} s, expected at "
+        f"least {expected} (every {INTERVAL} s): the window saw no comparison"
+    )
+    own = [w for w in audit_log.writes(cluster.audit_log, offset)
+           if w.user == kustomize and w.namespace == flux.NAMESPACE]  # fmt: skip
+    assert all(w.resource in FLUX_OWN for w in own), own
