@@ -7,22 +7,27 @@ or a status.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-# Controls (C0 with tab and newline, DEL, C1), what XML cannot carry, and the
-# bidirectional overrides that make a terminal or a browser show other text than it is.
-_UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
-)
 MESSAGE_MAX = 1024  # like an event's message: a status line stays readable
 
 
 def printable(text: str) -> str:
-    """``text`` with every control or direction-changing character written as an escape
-    (``\\x1b``), so a message quoting input (a certificate subject, a name) cannot
-    drive a terminal, hide text, or break a log line."""
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    """``text`` with every character Python does not call printable written as an escape
+    (``\\x1b`` as ``\\u001b``), so a message quoting input (a certificate subject, a
+    name) cannot drive a terminal, hide text, or break a log line. One rule, by Unicode
+    category rather than a list: controls, format characters (the bidirectional
+    overrides, zero-width ones), line and paragraph separators (U+2028 and U+2029, which
+    ``splitlines`` and log viewers break on), surrogates, private-use and unassigned code
+    points, and every space but the ASCII one."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def bounded(text: str, limit: int = MESSAGE_MAX) -> str:
