@@ -348,3 +348,30 @@ def test_certificates_under_legacy_encryption_are_refused() -> None:
     )
     with pytest.raises(InvalidInput, match="is not PBES2 with AES, so obreg cannot read"):
         base_pkcs12(_java_truststore(legacy))
+
+
+@pytest.mark.parametrize("entries", [budgets.CERTIFICATES_PER_TRUSTSTORE + 1])
+def test_a_base_keystore_over_the_truststore_budget_is_refused_before_it_is_read(
+    entries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget of certificates per truststore holds for the base too, counted from the
+    JKS header before pyjks decodes any entry (the red team of obreg import fed a
+    5,001-entry JKS through this path; it was decoded whole)."""
+    data = raw_jks([(f"e{i}", ONE.der) for i in range(entries)])
+    spec = {
+        "certificates": [{"alias": "tpproot", "inline": issue("Root").pem.decode()}],
+        "baseKeystore": {"type": "JKS", "source": {"configMapKeyRef": B_REF}},
+    }  # fmt: skip
+
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("pyjks was asked to read a keystore over the budget")
+
+    monkeypatch.setattr(truststore._JavaKeyStore, "loads", never)
+    with pytest.raises(InvalidInput) as refused:
+        truststore.render([anchor(spec)], Inputs(config_maps={(NS, "b"): {"k": data}}), NOW)
+    assert f"holds {entries} entries, more than the" in str(refused.value)
+
+
+def test_a_base_keystore_at_the_truststore_budget_is_read() -> None:
+    data = raw_jks([(f"e{i}", ONE.der) for i in range(budgets.CERTIFICATES_PER_TRUSTSTORE)])
+    assert len(truststore._read_jks(data, "wso2carbon", WHERE)) == 1  # one certificate

@@ -200,18 +200,30 @@ def _count(element: Element, field: str, where: Where) -> None:
         )
 
 
+_JKS = b"\xfe\xed\xfe\xed"
 _JCEKS = b"\xce\xce\xce\xce"
 _SECRET_KEY_ENTRY = 3
 
 
 def check_jks(data: bytes, where: Where) -> None:
-    """Refuse a JCEKS holding a secret key entry before pyjks deserializes it. Walks the
-    entries' framing (alias, timestamp, length-prefixed certificates and keys) up to the
-    first secret key; any other oddity is left to pyjks, whose refusal says more."""
+    """Refuse, before pyjks deserializes anything: a JKS or JCEKS whose header counts
+    more entries than a truststore may hold (pyjks would decode every one, and the
+    budget was otherwise checked only on the anchors' certificates), and a JCEKS holding
+    a secret key entry. Walks the entries' framing (alias, timestamp, length-prefixed
+    certificates and keys) up to the first secret key; any other oddity is left to pyjks,
+    whose refusal says more."""
+    if data[:4] not in (_JKS, _JCEKS) or len(data) < 12:
+        return  # not a keystore: pyjks refuses it
+    (count,) = struct.unpack_from(">I", data, 8)
+    if count > budgets.CERTIFICATES_PER_TRUSTSTORE:
+        raise where.refuse(
+            f"the base keystore holds {count} entries, more than the "
+            f"{budgets.CERTIFICATES_PER_TRUSTSTORE} a truststore may",
+            "a client truststore needs the CAs that issue client certificates; trim it",
+        )
     if data[:4] != _JCEKS:
-        return  # JKS has no secret key entries; anything else is not a keystore
+        return  # JKS has no secret key entries
     try:
-        (count,) = struct.unpack_from(">I", data, 8)
         at = 12
         for _ in range(count):
             (tag,) = struct.unpack_from(">I", data, at)
