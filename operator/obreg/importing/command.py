@@ -1,0 +1,175 @@
+"""The ``obreg import`` command line: arguments, and the manifests written to ``-o``.
+
+Kept apart from cli.py, which only hooks ``add_parser`` in, so the command changes
+without touching the operator's entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..api.trust_anchor import DEFAULT_PASSWORD
+from ..errors import InvalidInput, Problem, printable
+from .homes import Imported, Options, import_homes
+
+EXIT_REFUSED = 1
+SECRETS_FILE = "secrets.yaml"
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``import`` to obreg's subcommands (an argparse sub-parsers object)."""
+    parser = commands.add_parser(
+        "import",
+        help="import WSO2 product homes configured by hand into obreg's resources",
+        description=textwrap.fill(
+            "Read a Key Manager home and an API Manager home (the folders that hold "
+            "repository/, e.g. kubectl cp'd out of the pods) and write the OBTrustAnchor, "
+            "OBIdentityProvider and OBServiceProvider, the ConfigMaps they reference and "
+            "the Secrets (secrets.yaml, mode 0600) to -o. The resources are rendered and "
+            "compared with the homes' files; whatever obreg cannot represent is reported "
+            "on stderr by file and element.",
+            88,
+        ),
+        epilog="example:\n  obreg import --km-home km/ --apim-home apim/ "
+        "--stock-truststore client-truststore.jks -n wso2-prod -o adopted/\n\n"
+        "exit codes: 0 imported, 1 something not representable (written only with "
+        "--allow-unrepresentable) or input refused, 2 wrong command line",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--km-home", type=Path, required=True, help="the Key Manager's home")
+    parser.add_argument("--apim-home", type=Path, required=True, help="the API Manager's home")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="a new or empty folder")
+    parser.add_argument("-n", "--namespace", default="default", help="namespace of the objects")
+    parser.add_argument("--km-workload", default="wso2-km", help="the KM's Deployment")
+    parser.add_argument("--apim-workload", default="wso2-apim", help="the APIM's Deployment")
+    parser.add_argument(
+        "--stock-truststore",
+        type=Path,
+        help="the product's stock client-truststore.jks: entries also in it (same alias, "
+        "same certificate) are stock, the others become the OBTrustAnchor's CAs, and it "
+        "becomes the anchor's base keystore",
+    )
+    parser.add_argument(
+        "--truststore-password-file",
+        type=Path,
+        help=f"a file holding the truststores' password (default {DEFAULT_PASSWORD})",
+    )
+    parser.add_argument(
+        "--secrets",
+        choices=("values", "placeholders"),
+        default="values",
+        help="values: the Secrets with the homes' values; placeholders: the same Secrets "
+        "with placeholder values, to seal or replace with your ExternalSecret",
+    )
+    parser.add_argument(
+        "--allow-unrepresentable",
+        action="store_true",
+        help="write the manifests even when something is not representable (reported)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        options = Options(
+            namespace=args.namespace,
+            km_workload=args.km_workload,
+            apim_workload=args.apim_workload,
+            stock_truststore=_read(args.stock_truststore, "--stock-truststore"),
+            truststore_password=(
+                _read(args.truststore_password_file, "--truststore-password-file") or b""
+            )
+            .decode()
+            .strip()
+            or DEFAULT_PASSWORD,
+        )
+        for flag, home in (("--km-home", args.km_home), ("--apim-home", args.apim_home)):
+            if not (home / "repository").is_dir():
+                raise InvalidInput([_problem(flag, f"{home} holds no repository/ folder")])
+        imported = import_homes(args.km_home, args.apim_home, options)
+    except InvalidInput as err:
+        print(
+            f"obreg import: refused, nothing written ({len(err.problems)} problem(s)):",
+            file=sys.stderr,
+        )
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+    for report in imported.reports:
+        print(printable(f"obreg import: unrepresentable: {report}"), file=sys.stderr)
+    if imported.reports and not args.allow_unrepresentable:
+        print(
+            f"obreg import: {len(imported.reports)} thing(s) obreg cannot represent; nothing "
+            "written (--allow-unrepresentable writes the manifests anyway)",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    try:
+        written = write(imported, args.output, placeholders=args.secrets == "placeholders")
+    except InvalidInput as err:
+        for problem in err.problems:
+            print(f"obreg import: {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"obreg import: wrote {written} files under {args.output}", file=sys.stderr)
+    return 0
+
+
+def _problem(where: str, message: str) -> Problem:
+    return Problem(where, "-", message)
+
+
+def _read(path: Path | None, flag: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InvalidInput([_problem(flag, f"cannot read {path}: {err.strerror}")]) from None
+
+
+def placeholder(secret: dict[str, Any]) -> dict[str, Any]:
+    """The same Secret with a placeholder for each value: names and keys stay, so a
+    SealedSecret or ExternalSecret of that name and keys replaces it."""
+    metadata = secret["metadata"]
+    values = {
+        key: f"placeholder-{metadata['namespace']}-{metadata['name']}-{key}"
+        for key in secret["stringData"]
+    }
+    return {**secret, "stringData": values}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text (PEM, base files) as YAML literal blocks, readable in a review."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value and not value.startswith((" ", "\t")) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def write(imported: Imported, out: Path, placeholders: bool) -> int:
+    """Each manifest file into ``out`` (new or empty); the Secrets in secrets.yaml,
+    created 0600 so no other user of the machine reads them."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput([_problem("-o", f"{out} is not a new or empty folder")])
+    out.mkdir(parents=True, exist_ok=True)
+    files = dict(imported.documents)
+    if imported.secrets:
+        files[SECRETS_FILE] = [placeholder(s) if placeholders else s for s in imported.secrets]
+    for name, objects in sorted(files.items()):
+        text = yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+        mode = 0o600 if name == SECRETS_FILE else 0o644
+        descriptor = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+            sink.write(text)
+    return len(files)
