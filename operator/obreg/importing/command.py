@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ..api import kinds
 from ..api.trust_anchor import DEFAULT_PASSWORD
 from ..errors import InvalidInput, Problem, printable
 from .homes import Imported, Options, import_homes
@@ -30,8 +31,9 @@ def add_parser(commands: Any) -> None:
         help="import WSO2 product homes configured by hand into obreg's resources",
         description=textwrap.fill(
             "Read a Key Manager home and an API Manager home (the folders that hold "
-            "repository/, e.g. kubectl cp'd out of the pods) and write the OBTrustAnchor, "
-            "OBIdentityProvider and OBServiceProvider, the ConfigMaps they reference and "
+            "repository/, e.g. kubectl cp'd out of the pods) and write the "
+            f"{kinds.TRUST_ANCHOR.kind}, {kinds.IDENTITY_PROVIDER.kind} and "
+            f"{kinds.SERVICE_PROVIDER.kind}, the ConfigMaps they reference and "
             "the Secrets (secrets.yaml, mode 0600) to -o. The resources are rendered and "
             "compared with the homes' files; whatever obreg cannot represent is reported "
             "on stderr by file and element.",
@@ -53,7 +55,8 @@ def add_parser(commands: Any) -> None:
         "--stock-truststore",
         type=Path,
         help="the product's stock client-truststore.jks: entries also in it (same alias, "
-        "same certificate) are stock, the others become the OBTrustAnchor's CAs, and it "
+        f"same certificate) are stock, the others become the {kinds.TRUST_ANCHOR.kind}'s "
+        "CAs, and it "
         "becomes the anchor's base keystore",
     )
     parser.add_argument(

@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
-from ..api import names
+from ..api import kinds, names
 from ..api.common import API_VERSION
 from ..api.parse import parse
 from ..api.trust_anchor import DEFAULT_PASSWORD, DEFAULT_PATHS
@@ -227,13 +227,13 @@ def _trust(homes: _Homes) -> None:
             spec["baseKeystore"]["passwordSecretRef"] = ref
             spec["output"] = {"passwordSecretRef": ref}
         name = CAS if len(groups) == 1 else f"{CAS}-{'-'.join(homes_of)}"
-        anchors.append(_object("OBTrustAnchor", name, options.namespace, spec=spec))
+        anchors.append(_object(kinds.TRUST_ANCHOR.kind, name, options.namespace, spec=spec))
     if not anchors:
         return
     config_map = _object("ConfigMap", CAS, options.namespace, data=data)
     config_map["binaryData"] = {STOCK_KEY: base64.b64encode(options.stock_truststore).decode()}
     out.documents["trust-anchor.yaml"] = [config_map, *anchors]
-    out.sources["OBTrustAnchor"] = {"*": (f"km+apim:{TRUSTSTORE}", None)}
+    out.sources[kinds.TRUST_ANCHOR.kind] = {"*": (f"km+apim:{TRUSTSTORE}", None)}
     if password != DEFAULT_PASSWORD:
         out.secrets.append(_secret(PASSWORD_SECRET, options.namespace, {"password": password}))
 
@@ -367,7 +367,7 @@ def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
         if oidc is not None
         else None
     )
-    out.sources["OBIdentityProvider"] = {
+    out.sources[kinds.IDENTITY_PROVIDER.kind] = {
         "*": (f"km:{path}", None),
         **{
             f"spec.{name}": (f"km:{path}", f"{properties_path}/Property[Name={prop}]/Value")
@@ -376,7 +376,7 @@ def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
         },
     }
     out.documents["identity-provider.yaml"] = [
-        _object("OBIdentityProvider", IDP, options.namespace, spec=_present(spec))
+        _object(kinds.IDENTITY_PROVIDER.kind, IDP, options.namespace, spec=_present(spec))
     ]
     out.secrets.append(
         _secret(
@@ -514,14 +514,14 @@ def _service_provider(homes: _Homes) -> str | None:
         "idColumn": id_column,
         "baseFiles": base_files,
     }
-    out.sources["OBServiceProvider"] = {
+    out.sources[kinds.SERVICE_PROVIDER.kind] = {
         "*": (f"km:{path}", None),
         "spec.applicationAttributes": (f"apim:{apim_xml.API_MANAGER_PATH}", None),
         **{f"spec.{name}": (f"apim:{site_json.PATH}", key) for name, key in _SITE_KEYS.items()},
     }
     out.documents["service-provider.yaml"] = [
         _object("ConfigMap", BASE_FILES, options.namespace, data=data),
-        _object("OBServiceProvider", SP, options.namespace, spec=_present(spec)),
+        _object(kinds.SERVICE_PROVIDER.kind, SP, options.namespace, spec=_present(spec)),
     ]
     out.secrets.append(
         _secret(
@@ -612,12 +612,7 @@ def _verify(homes: _Homes, now: datetime.datetime) -> None:
                         element or problem.path,
                         f"obreg's model refuses the value: {problem.message}",
                     )
-    namespace = bundle.Namespace(
-        options.namespace,
-        [r for r in resources if r.kind == "OBTrustAnchor"],
-        [r for r in resources if r.kind == "OBIdentityProvider"],
-        [r for r in resources if r.kind == "OBServiceProvider"],
-    )
+    namespace = bundle.Namespace.of(options.namespace, resources)
     config_maps: dict[tuple[str, str], dict[str, bytes]] = {}
     for document in out.documents.values():
         for obj in document:
