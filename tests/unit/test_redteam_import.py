@@ -216,9 +216,12 @@ def test_the_written_base_file_is_the_homes(
     out = tmp_path / "adopted"
     status, err = run_import(homes, out)
     assert status == 0, err
-    (base_files,) = [d for d in written(out)["service-provider.yaml"] if d["kind"] == "ConfigMap"]
+    # The base files are in a Secret (rule 1: they may hold credentials).
+    (base_files,) = [
+        d for d in written(out)["secrets.yaml"] if d["metadata"]["name"] == "wso2-base-files"
+    ]  # type: ignore[index]
     key = Path(path).name
-    assert base_files["data"][key] == (homes.apim / path).read_text()  # type: ignore[index]
+    assert base_files["stringData"][key] == (homes.apim / path).read_text()  # type: ignore[index]
 
 
 # --- 6. secrets in a refusal ---------------------------------------------------------------------

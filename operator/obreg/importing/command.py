@@ -13,15 +13,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..api import kinds
 from ..api.trust_anchor import DEFAULT_PASSWORD
 from ..errors import InvalidInput, Problem, printable
-from .homes import Imported, Options, import_homes
+from .homes import SECRETS_FILE, Imported, Options, dump, import_homes
 
 EXIT_REFUSED = 1
-SECRETS_FILE = "secrets.yaml"
 
 
 def add_parser(commands: Any) -> None:
@@ -86,16 +83,11 @@ def run(args: argparse.Namespace) -> int:
             km_workload=args.km_workload,
             apim_workload=args.apim_workload,
             stock_truststore=_read(args.stock_truststore, "--stock-truststore"),
-            truststore_password=(
-                _read(args.truststore_password_file, "--truststore-password-file") or b""
-            )
-            .decode()
-            .strip()
-            or DEFAULT_PASSWORD,
+            truststore_password=_password(args.truststore_password_file),
         )
         for flag, home in (("--km-home", args.km_home), ("--apim-home", args.apim_home)):
-            if not (home / "repository").is_dir():
-                raise InvalidInput([_problem(flag, f"{home} holds no repository/ folder")])
+            if not home.is_dir():
+                raise InvalidInput([_problem(flag, f"{home} is not a folder")])
         imported = import_homes(args.km_home, args.apim_home, options)
     except InvalidInput as err:
         print(
@@ -137,6 +129,18 @@ def _read(path: Path | None, flag: str) -> bytes | None:
         raise InvalidInput([_problem(flag, f"cannot read {path}: {err.strerror}")]) from None
 
 
+def _password(path: Path | None) -> str:
+    """The truststores' password from its file, without the line end an editor adds."""
+    flag = "--truststore-password-file"
+    data = _read(path, flag)
+    if data is None:
+        return DEFAULT_PASSWORD
+    try:
+        return data.decode("utf-8").strip() or DEFAULT_PASSWORD
+    except UnicodeDecodeError:
+        raise InvalidInput([_problem(flag, f"{path} is not UTF-8")]) from None
+
+
 def placeholder(secret: dict[str, Any]) -> dict[str, Any]:
     """The same Secret with a placeholder for each value: names and keys stay, so a
     SealedSecret or ExternalSecret of that name and keys replaces it."""
@@ -148,31 +152,18 @@ def placeholder(secret: dict[str, Any]) -> dict[str, Any]:
     return {**secret, "stringData": values}
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line text (PEM, base files) as YAML literal blocks, readable in a review."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value and not value.startswith((" ", "\t")) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
-
-
 def write(imported: Imported, out: Path, placeholders: bool) -> int:
     """Each manifest file into ``out`` (new or empty); the Secrets in secrets.yaml,
     created 0600 so no other user of the machine reads them."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput([_problem("-o", f"{out} is not a new or empty folder")])
     out.mkdir(parents=True, exist_ok=True)
-    files = dict(imported.documents)
-    if imported.secrets:
-        files[SECRETS_FILE] = [placeholder(s) if placeholders else s for s in imported.secrets]
-    for name, objects in sorted(files.items()):
-        text = yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    texts = dict(imported.texts)
+    if placeholders and imported.secrets:
+        texts[SECRETS_FILE] = dump([placeholder(s) for s in imported.secrets])
+    for name, text in sorted(texts.items()):
         mode = 0o600 if name == SECRETS_FILE else 0o644
         descriptor = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
             sink.write(text)
-    return len(files)
+    return len(texts)

@@ -2,7 +2,8 @@
 
 Each difference names an element (XML) or a key path (JSON) and never a value, since the
 files hold client secrets. XML is compared as WSO2's parsers read it: by element name,
-children in any order, text stripped of surrounding whitespace; a ``Property`` is known by
+children in any order, a leaf's text exactly (WSO2 keeps surrounding whitespace, so a
+padded value is another value); a ``Property`` is known by
 its ``Name``, an ``Attribute`` or ``Claim`` by its ``Name``/``ClaimUri``, so a list is
 compared as a set of named items rather than by position.
 """
@@ -30,12 +31,19 @@ def _key(element: etree._Element) -> str:
     for name in _KEYS:
         for child in element:
             if isinstance(child.tag, str) and _local(child) == name and len(child) == 0:
-                return f"{_local(element)}[{name}={(child.text or '').strip()}]"
+                return f"{_local(element)}[{name}={child.text or ''}]"
     local_claim = next(
         (c for c in element if isinstance(c.tag, str) and _local(c) == "LocalClaim"), None
     )
     if local_claim is not None:
-        uri = "".join(str(t).strip() for t in local_claim.itertext())
+        uri = next(
+            (
+                c.text or ""
+                for c in local_claim
+                if isinstance(c.tag, str) and _local(c) == "ClaimUri"
+            ),
+            "",
+        )
         return f"{_local(element)}[LocalClaim={uri}]"
     return _local(element)
 
@@ -52,7 +60,7 @@ def _walk(found: etree._Element, rendered: etree._Element, path: str) -> Iterato
     if sorted(found.attrib.items()) != sorted(rendered.attrib.items()):
         yield path, "its attributes differ from what obreg writes"
     if len(found) == 0 and len(rendered) == 0:
-        if (found.text or "").strip() != (rendered.text or "").strip():
+        if (found.text or "") != (rendered.text or ""):
             yield path, "obreg writes another value here"
         return
     ours, theirs = _children(found), _children(rendered)

@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import base64
 import datetime
+import errno
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
+from .. import budgets, manifests
 from ..api import kinds, names
 from ..api.common import API_VERSION
 from ..api.parse import parse
 from ..api.trust_anchor import DEFAULT_PASSWORD, DEFAULT_PATHS
-from ..errors import InvalidInput, Where
+from ..errors import InvalidInput, Label, Where
 from ..render import (
     apim_xml,
     bundle,
@@ -52,8 +58,13 @@ IDP_SECRET = "ob-directory-client"
 SP = "apim-store"
 SP_SECRET = "apim-store-client"
 PASSWORD_SECRET = "client-truststore-password"
+# The file of every Secret the import writes (mode 0600).
+SECRETS_FILE = "secrets.yaml"
 STOCK_KEY = "client-truststore.jks"
-# The base files of the service provider: spec field, ConfigMap key, home, path.
+# The base files of the service provider: spec field, Secret key, home, path. They go
+# into a Secret, never a ConfigMap: the import cannot tell a file's credentials (an
+# AuthManager password, a keystore password, an old secret left in a comment) from its
+# settings.
 _BASES = (
     ("identityXml", "identity.xml", "km", identity_xml.PATH),
     ("siteJson", "site.json", "apim", site_json.PATH),
@@ -91,11 +102,14 @@ class Options:
 
 @dataclass
 class Imported:
-    """The manifests (by output file name), the Secrets apart, and the reports."""
+    """The manifests (by output file name), the Secrets apart, and the reports; after
+    ``import_homes``, each file's text as written (``texts``, secrets.yaml with the
+    homes' values), from which the objects were read back and checked."""
 
     documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
     # Per kind, the file and element each spec field was read from ("*": the file of the
     # rest, the field path standing for the element): where a value the model refuses is
     # reported.
@@ -123,16 +137,85 @@ def _secret(name: str, namespace: str, values: dict[str, str]) -> dict[str, Any]
 
 
 class _Homes:
-    """The two homes, read by product-relative path, and the import's output so far."""
+    """The two homes, read by product-relative path, and the import's output so far.
+
+    ``read`` and ``listing`` are the one way into a home, whose every byte, file type and
+    link is the pod's: each step of a path is looked at without following a link and
+    opened with O_NOFOLLOW, so nothing outside the home is ever read; only folders and
+    regular files are taken, a file within ``budgets.MANIFEST_BYTES`` (stat first, then
+    at most one byte more is read); anything else (a link, a FIFO, a device, a
+    folder where a file is expected) is refused by its path. Absent is not refused: the
+    caller reports it."""
 
     def __init__(self, km: Path, apim: Path, options: Options, out: Imported) -> None:
         self.roots = {"km": km, "apim": apim}
         self.options = options
         self.out = out
 
+    def _open(self, home: str, path: str, folder: bool) -> int | None:
+        """A descriptor of ``path`` in ``home``, or None when absent."""
+        where = Where(f"{home}:{path}", "-")
+        steps = path.split("/")
+        current = os.open(self.roots[home], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for number, step in enumerate(steps, start=1):
+                want_folder = folder or number < len(steps)
+                try:
+                    found = os.stat(step, dir_fd=current, follow_symlinks=False)
+                except FileNotFoundError:
+                    return None
+                kind = stat.S_ISDIR if want_folder else stat.S_ISREG
+                if not kind(found.st_mode):
+                    raise where.refuse(
+                        f"{'/'.join(steps[:number])} is not a "
+                        f"{'folder' if want_folder else 'regular file'} (a link, a FIFO, a "
+                        "device or the other of file and folder): the import follows no "
+                        "link and reads only regular files inside the home",
+                        "copy the home again without links, or remove what is odd",
+                    )
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                try:
+                    opened = os.open(
+                        step, flags | (os.O_DIRECTORY if want_folder else 0), dir_fd=current
+                    )
+                except OSError as err:  # replaced since the stat: a link now, or gone
+                    if err.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                        raise where.refuse(f"changed while it was read ({err.strerror})") from None
+                    raise where.refuse(f"cannot be read: {err.strerror}") from None
+                os.close(current)
+                current = opened
+                if not kind(os.fstat(current).st_mode):
+                    raise where.refuse("changed while it was read (another file type)")
+            opened, current = current, -1
+            return opened
+        finally:
+            if current >= 0:
+                os.close(current)
+
     def read(self, home: str, path: str) -> bytes | None:
-        file = self.roots[home] / path
-        return file.read_bytes() if file.is_file() else None
+        """A regular file's bytes, within the budget; None when absent."""
+        descriptor = self._open(home, path, folder=False)
+        if descriptor is None:
+            return None
+        budget = budgets.MANIFEST_BYTES
+        larger = Where(f"{home}:{path}", "-").refuse(f"larger than {budget} bytes")
+        with os.fdopen(descriptor, "rb") as source:
+            if os.fstat(source.fileno()).st_size > budget:
+                raise larger
+            data = source.read(budget + 1)
+        if len(data) > budget:
+            raise larger
+        return data
+
+    def listing(self, home: str, folder: str) -> list[str] | None:
+        """The names in a folder of ``home``; None when absent."""
+        descriptor = self._open(home, folder, folder=True)
+        if descriptor is None:
+            return None
+        try:
+            return sorted(os.listdir(descriptor))
+        finally:
+            os.close(descriptor)
 
     def xml(self, home: str, path: str, root: str) -> etree._Element | None:
         data = self.read(home, path)
@@ -142,12 +225,15 @@ class _Homes:
 
 
 def _text(element: etree._Element | None, *steps: str) -> str | None:
-    """The stripped text at a path of child names (no namespace: the IdP and SP files)."""
+    """The text at a path of child names (no namespace: the IdP and SP files), exactly
+    as WSO2 reads it: WSO2 keeps surrounding whitespace (docs/security.md, rule 6), so a
+    value padded in the home is imported padded, for the model to refuse and the import
+    to report, never stripped into another value."""
     for step in steps:
         if element is None:
             return None
         element = element.find(step)
-    return None if element is None else (element.text or "").strip()
+    return None if element is None else (element.text or "")
 
 
 # --- the trust anchor -------------------------------------------------------------------
@@ -247,6 +333,18 @@ def _same(a: Mapping[str, Certificate], b: Mapping[str, Certificate]) -> bool:
     return {k: v.sha256 for k, v in a.items()} == {k: v.sha256 for k, v in b.items()}
 
 
+def _entries(data: bytes, password: str, where: Where) -> dict[str, str]:
+    """A JKS's entries as stored, alias to the SHA-256 of its certificate: none merged
+    (a base keystore's reader keeps a certificate under two aliases once), so the
+    comparison sees every alias the product holds."""
+    entries = {}
+    for alias, cert in truststore.jks_entries(data, password, where):
+        if cert is None:
+            raise where.refuse(f"the entry {alias!r} is not a readable X.509 certificate")
+        entries[alias] = cert.fingerprint(hashes.SHA256()).hex()
+    return entries
+
+
 def _pem(der: bytes) -> str:
     body = base64.b64encode(der).decode()
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
@@ -286,8 +384,8 @@ def _local(element: etree._Element) -> str:
 
 
 def _files(homes: _Homes, folder: str) -> list[str]:
-    root = homes.roots["km"] / folder
-    return sorted(f"{folder}/{p.name}" for p in root.glob("*.xml")) if root.is_dir() else []
+    names_in = homes.listing("km", folder) or []
+    return [f"{folder}/{name}" for name in names_in if name.endswith(".xml")]
 
 
 def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
@@ -297,7 +395,8 @@ def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
     chosen: tuple[str, etree._Element] | None = None
     for path in _files(homes, IDP_DIR):
         root = homes.xml("km", path, "IdentityProvider")
-        assert root is not None
+        if root is None:  # gone since it was listed
+            continue
         name = _text(root, "IdentityProviderName") or ""
         if _products_own(names.IdentityProviderName, name):
             continue
@@ -413,7 +512,8 @@ def _service_provider(homes: _Homes) -> str | None:
     chosen: tuple[str, etree._Element] | None = None
     for path in _files(homes, SP_DIR):
         root = homes.xml("km", path, "ServiceProvider")
-        assert root is not None
+        if root is None:  # gone since it was listed
+            continue
         name = _text(root, "ApplicationName") or ""
         if _products_own(names.ServiceProviderName, name):
             continue
@@ -482,10 +582,11 @@ def _service_provider(homes: _Homes) -> str | None:
         content = homes.read(home, file)
         if content is None:
             continue
-        if field_name == "siteJson":
-            content = _without_credentials(content)
-        data[key] = content.decode("utf-8")
-        base_files[field_name] = {"configMapKeyRef": {"name": BASE_FILES, "key": key}}
+        try:
+            data[key] = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Where(f"{home}:{file}", "-").refuse("not UTF-8") from None
+        base_files[field_name] = {"secretKeyRef": {"name": BASE_FILES, "key": key}}
     spec: dict[str, Any] = {
         "identityProviderRef": IDP,
         "keyManager": {"name": options.km_workload},
@@ -520,9 +621,10 @@ def _service_provider(homes: _Homes) -> str | None:
         **{f"spec.{name}": (f"apim:{site_json.PATH}", key) for name, key in _SITE_KEYS.items()},
     }
     out.documents["service-provider.yaml"] = [
-        _object("ConfigMap", BASE_FILES, options.namespace, data=data),
         _object(kinds.SERVICE_PROVIDER.kind, SP, options.namespace, spec=_present(spec)),
     ]
+    if data:
+        out.secrets.append(_secret(BASE_FILES, options.namespace, data))
     out.secrets.append(
         _secret(
             SP_SECRET,
@@ -546,25 +648,6 @@ def _site(homes: _Homes) -> dict[str, object]:
     return {} if data is None else _json(data, f"apim:{site_json.PATH}")
 
 
-def _without_credentials(site: bytes) -> bytes:
-    """site.json as a base file without the client id and secret, which the render puts
-    back from the Secret: so the base can go into a ConfigMap. The render replaces the
-    whole oidcConfiguration member, keeping the base's keys in their order, so the
-    rendered file is the same as the home's."""
-    where = Where(f"apim:{site_json.PATH}", "-")
-    text = json_text.decode(site, where)
-    current = json_text.load_object(text, where)
-    oidc = current.get("oidcConfiguration")
-    if not isinstance(oidc, dict) or not isinstance(oidc.get("clientConfiguration"), dict):
-        return site
-    client = dict(oidc["clientConfiguration"])
-    for key in ("clientId", "clientSecret"):
-        if key in client:
-            client[key] = ""
-    blanked = {**oidc, "clientConfiguration": client}
-    return json_text.set_members(text, {"oidcConfiguration": blanked}, where).encode("utf-8")
-
-
 def _attributes(homes: _Homes) -> list[dict[str, Any]]:
     root = homes.xml("apim", apim_xml.API_MANAGER_PATH, "APIManager")
     if root is None:
@@ -581,8 +664,8 @@ def _attributes(homes: _Homes) -> list[dict[str, Any]]:
                 description = attribute.findtext(xml_patch.qname(container, "Description"))
                 found.append(
                     {
-                        "name": (name or "").strip(),
-                        "description": (description or "").strip(),
+                        "name": name or "",
+                        "description": description or "",
                         "required": attribute.get("required") == "true",
                     }
                 )
@@ -592,13 +675,38 @@ def _attributes(homes: _Homes) -> list[dict[str, Any]]:
 # --- the check: render the resources, compare with the homes -----------------------------
 
 
-def _verify(homes: _Homes, now: datetime.datetime) -> None:
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text (PEM, base files) as YAML literal blocks, readable in a review."""
+
+
+def _block(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value and not value.startswith((" ", "\t")) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _block)
+
+
+def dump(objects: list[dict[str, Any]]) -> str:
+    """One manifest file's text, as obreg's render writes YAML: every character outside
+    printable ASCII escaped (no allow_unicode), since PyYAML writes some raw (U+0085, a
+    line break to YAML inside a literal block) that its reader gives back otherwise.
+    Whatever it writes is read back and checked anyway (``import_homes``)."""
+    return yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False)
+
+
+def _verify(
+    homes: _Homes, written: dict[str, list[dict[str, Any]]], now: datetime.datetime
+) -> None:
     """Render the resources as ``obreg render`` would and report every managed file that
     differs from the home's: the one check that finds whatever the readers above missed.
-    ``now`` only dates the renderer's expiry warnings, which the import does not show."""
+    ``written`` is every object as read back from the text the import writes, so what is
+    checked is what is applied; its ConfigMaps and Secrets are read as ``obreg render``
+    reads them, with the API server's size limit. ``now`` only dates the renderer's
+    expiry warnings, which the import does not show."""
     out, options = homes.out, homes.options
     resources = []
-    for document in out.documents.values():
+    for document in written.values():
         for obj in document:
             if obj["kind"] in ("ConfigMap", "Secret"):
                 continue
@@ -613,22 +721,14 @@ def _verify(homes: _Homes, now: datetime.datetime) -> None:
                         f"obreg's model refuses the value: {problem.message}",
                     )
     namespace = bundle.Namespace.of(options.namespace, resources)
-    config_maps: dict[tuple[str, str], dict[str, bytes]] = {}
-    for document in out.documents.values():
+    data: dict[str, dict[tuple[str, str], dict[str, bytes]]] = {"ConfigMap": {}, "Secret": {}}
+    for document in written.values():
         for obj in document:
-            if obj["kind"] == "ConfigMap":
-                values = {k: v.encode() for k, v in obj.get("data", {}).items()}
-                values.update(
-                    {k: base64.b64decode(v) for k, v in obj.get("binaryData", {}).items()}
-                )
-                config_maps[(options.namespace, obj["metadata"]["name"])] = values
-    secrets = {
-        (options.namespace, s["metadata"]["name"]): {
-            k: v.encode() for k, v in s["stringData"].items()
-        }
-        for s in out.secrets
-    }
-    inputs = Inputs(secrets=secrets, config_maps=config_maps)
+            if obj["kind"] in data:
+                name = obj["metadata"]["name"]
+                label = Label(obj["kind"], options.namespace, name)
+                data[obj["kind"]][(options.namespace, name)] = manifests.object_data(obj, label)
+    inputs = Inputs(secrets=data["Secret"], config_maps=data["ConfigMap"])
     homes_of = {options.km_workload: "km", options.apim_workload: "apim"}
     for workload in namespace.workloads():
         home = homes_of[workload.name]
@@ -670,8 +770,8 @@ def _differences(
         return []
     if path.endswith(".jks"):
         where = Where(path, "-")
-        a = truststore._read_jks(found, options.truststore_password, where)
-        b = truststore._read_jks(rendered, options.truststore_password, where)
+        a = _entries(found, options.truststore_password, where)
+        b = _entries(rendered, options.truststore_password, where)
         return [
             (
                 alias,
@@ -682,7 +782,7 @@ def _differences(
                 else "obreg writes another certificate under this alias",
             )
             for alias in sorted(set(a) | set(b))
-            if alias not in a or alias not in b or a[alias].sha256 != b[alias].sha256
+            if a.get(alias) != b.get(alias)
         ]
     if path.endswith(".json"):
         return compare.json(found, rendered)
@@ -698,8 +798,16 @@ def import_homes(km: Path, apim: Path, options: Options) -> Imported:
     read first: its federated step names the identity provider to import."""
     out = Imported()
     homes = _Homes(km, apim, options, out)
+    for home in homes.roots:
+        if homes.listing(home, "repository") is None:
+            raise Where(f"{home}:repository", "-").refuse(
+                "no repository/ folder: not a product home"
+            )
     _trust(homes)
     idp_name = _service_provider(homes)
     _identity_provider(homes, idp_name)
-    _verify(homes, datetime.datetime.now(datetime.UTC))
+    files = {**out.documents, **({SECRETS_FILE: out.secrets} if out.secrets else {})}
+    out.texts = {name: dump(objects) for name, objects in sorted(files.items())}
+    written = {name: [d for d in yaml.safe_load_all(text) if d] for name, text in out.texts.items()}
+    _verify(homes, written, datetime.datetime.now(datetime.UTC))
     return out
