@@ -30,8 +30,10 @@ def add_parser(commands: Any) -> None:
             "Read a Key Manager home and an API Manager home (the folders that hold "
             "repository/, e.g. kubectl cp'd out of the pods) and write the "
             f"{kinds.TRUST_ANCHOR.kind}, {kinds.IDENTITY_PROVIDER.kind} and "
-            f"{kinds.SERVICE_PROVIDER.kind}, the ConfigMaps they reference and "
-            "the Secrets (secrets.yaml, mode 0600) to -o. The resources are rendered and "
+            f"{kinds.SERVICE_PROVIDER.kind}, the ConfigMap of CAs and the Secrets "
+            "(secrets.yaml, mode 0600: credentials and the files copied from the homes) to "
+            "-o. A home is read as untrusted: no link followed, only regular files within "
+            "a byte budget. The resources are rendered and "
             "compared with the homes' files; whatever obreg cannot represent is reported "
             "on stderr by file and element.",
             88,
