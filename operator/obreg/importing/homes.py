@@ -164,13 +164,15 @@ class _Homes:
                     found = os.stat(step, dir_fd=current, follow_symlinks=False)
                 except FileNotFoundError:
                     return None
+                except OSError as err:
+                    raise where.refuse(f"cannot be read: {err.strerror}") from None
                 kind = stat.S_ISDIR if want_folder else stat.S_ISREG
                 if not kind(found.st_mode):
                     raise where.refuse(
                         f"{'/'.join(steps[:number])} is not a "
-                        f"{'folder' if want_folder else 'regular file'} (a link, a FIFO, a "
-                        "device or the other of file and folder): the import follows no "
-                        "link and reads only regular files inside the home",
+                        f"{'folder' if want_folder else 'regular file'}: the import follows "
+                        "no link and reads nothing but folders and regular files in a home "
+                        "(no FIFO, device or socket)",
                         "copy the home again without links, or remove what is odd",
                     )
                 flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
