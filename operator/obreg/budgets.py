@@ -15,7 +15,11 @@ from __future__ import annotations
 # --- Bytes ------------------------------------------------------------------------------
 
 # One manifest file or stdin for `obreg render`: the API server refuses a request body
-# over 3 MiB, and kubectl's own largest objects stay well under it.
+# over 3 MiB, and kubectl's own largest objects stay well under it. Also one file that
+# `obreg import` reads from a product home (stat first, then at most one byte more is
+# read), since what it reads ends up in a manifest file; the objects it writes are then
+# held to the API server's 1 MiB each, as written. A real home's largest (identity.xml,
+# api-manager.xml, a client truststore) is well under 1 MiB.
 MANIFEST_BYTES = 8 * 1024 * 1024
 # One Key Manager answer, on the wire and after decompression: the largest WSO2 admin
 # answer obreg reads (getScopes of a KM with a few hundred scopes) is under 1 MiB.

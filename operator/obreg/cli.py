@@ -26,6 +26,7 @@ from .api import crd
 from .api.common import GROUP
 from .api.kinds import KINDS, SERVICE_PROVIDER, TRUST_ANCHOR
 from .errors import InvalidInput, Label, Problem, printable
+from .importing import command as importing_command
 from .manifests import MARKER, Manifests, load
 from .render import bundle, credentials, digest, listing, objects
 from .render.inputs import INPUT_LABEL, Inputs
@@ -631,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         help="as for render; a file rendered with a placeholder is shown as unknown",
     )
     diff_parser.set_defaults(run=_diff)
+    importing_command.add_parser(commands)
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
         "-n",

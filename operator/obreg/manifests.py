@@ -204,7 +204,7 @@ def _labels(obj: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _data(obj: dict[str, Any], label: Label) -> dict[str, bytes]:
+def object_data(obj: dict[str, Any], label: Label) -> dict[str, bytes]:
     """Secret data/stringData or ConfigMap data/binaryData, as bytes. Values must be
     strings, as kubectl requires: YAML reads an unquoted 0123 as the number 83 and an
     empty value as null, and neither may silently become a password."""
@@ -320,7 +320,7 @@ def _read_objects(
                 if refused:
                     raise InvalidInput(refused)
                 target = manifests.secrets if kind == "Secret" else manifests.config_maps
-                target[key] = _data(obj, label)
+                target[key] = object_data(obj, label)
                 if kind == "Secret":
                     manifests.secret_labels[key] = _labels(obj)
             elif (group, kind) in SEALED_KINDS:

@@ -281,6 +281,14 @@ def _base_entries(
 
 
 def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
+    return _base_aliases(jks_entries(data, password, where), where)
+
+
+def jks_entries(
+    data: bytes, password: str, where: Where
+) -> list[tuple[str, x509.Certificate | None]]:
+    """A JKS's certificate entries as stored, one per alias, none merged: what ``obreg
+    import`` compares entry by entry (a base keystore goes on to ``_base_aliases``)."""
     keystore_work.check_jks(data, where)
     try:
         store = _JavaKeyStore.loads(data, password, try_decrypt_keys=False)
@@ -305,7 +313,7 @@ def _read_jks(data: bytes, password: str, where: Where) -> dict[str, Certificate
             found.append((alias, x509.load_der_x509_certificate(entry.cert)))
         except ValueError:
             found.append((alias, None))
-    return _base_aliases(found, where)
+    return found
 
 
 class _JavaKeyStore(jks.KeyStore):  # type: ignore[misc]

@@ -1,0 +1,171 @@
+"""The ``obreg import`` command line: arguments, and the manifests written to ``-o``.
+
+Kept apart from cli.py, which only hooks ``add_parser`` in, so the command changes
+without touching the operator's entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from ..api import kinds
+from ..api.trust_anchor import DEFAULT_PASSWORD
+from ..errors import InvalidInput, Problem, printable
+from .homes import SECRETS_FILE, Imported, Options, dump, import_homes
+
+EXIT_REFUSED = 1
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``import`` to obreg's subcommands (an argparse sub-parsers object)."""
+    parser = commands.add_parser(
+        "import",
+        help="import WSO2 product homes configured by hand into obreg's resources",
+        description=textwrap.fill(
+            "Read a Key Manager home and an API Manager home (the folders that hold "
+            "repository/, e.g. kubectl cp'd out of the pods) and write the "
+            f"{kinds.TRUST_ANCHOR.kind}, {kinds.IDENTITY_PROVIDER.kind} and "
+            f"{kinds.SERVICE_PROVIDER.kind}, the ConfigMap of CAs and the Secrets "
+            "(secrets.yaml, mode 0600: credentials and the files copied from the homes) to "
+            "-o. A home is read as untrusted: no link followed, only regular files within "
+            "a byte budget. The resources are rendered and "
+            "compared with the homes' files; whatever obreg cannot represent is reported "
+            "on stderr by file and element.",
+            88,
+        ),
+        epilog="example:\n  obreg import --km-home km/ --apim-home apim/ "
+        "--stock-truststore client-truststore.jks -n wso2-prod -o adopted/\n\n"
+        "exit codes: 0 imported, 1 something not representable (written only with "
+        "--allow-unrepresentable) or input refused, 2 wrong command line",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--km-home", type=Path, required=True, help="the Key Manager's home")
+    parser.add_argument("--apim-home", type=Path, required=True, help="the API Manager's home")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="a new or empty folder")
+    parser.add_argument("-n", "--namespace", default="default", help="namespace of the objects")
+    parser.add_argument("--km-workload", default="wso2-km", help="the KM's Deployment")
+    parser.add_argument("--apim-workload", default="wso2-apim", help="the APIM's Deployment")
+    parser.add_argument(
+        "--stock-truststore",
+        type=Path,
+        help="the product's stock client-truststore.jks: entries also in it (same alias, "
+        f"same certificate) are stock, the others become the {kinds.TRUST_ANCHOR.kind}'s "
+        "CAs, and it "
+        "becomes the anchor's base keystore",
+    )
+    parser.add_argument(
+        "--truststore-password-file",
+        type=Path,
+        help=f"a file holding the truststores' password (default {DEFAULT_PASSWORD})",
+    )
+    parser.add_argument(
+        "--secrets",
+        choices=("values", "placeholders"),
+        default="values",
+        help="values: the Secrets with the homes' values; placeholders: the same Secrets "
+        "with placeholder values, to seal or replace with your ExternalSecret",
+    )
+    parser.add_argument(
+        "--allow-unrepresentable",
+        action="store_true",
+        help="write the manifests even when something is not representable (reported)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        options = Options(
+            namespace=args.namespace,
+            km_workload=args.km_workload,
+            apim_workload=args.apim_workload,
+            stock_truststore=_read(args.stock_truststore, "--stock-truststore"),
+            truststore_password=_password(args.truststore_password_file),
+        )
+        for flag, home in (("--km-home", args.km_home), ("--apim-home", args.apim_home)):
+            if not home.is_dir():
+                raise InvalidInput([_problem(flag, f"{home} is not a folder")])
+        imported = import_homes(args.km_home, args.apim_home, options)
+    except InvalidInput as err:
+        print(
+            f"obreg import: refused, nothing written ({len(err.problems)} problem(s)):",
+            file=sys.stderr,
+        )
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+    for report in imported.reports:
+        print(printable(f"obreg import: unrepresentable: {report}"), file=sys.stderr)
+    if imported.reports and not args.allow_unrepresentable:
+        print(
+            f"obreg import: {len(imported.reports)} thing(s) obreg cannot represent; nothing "
+            "written (--allow-unrepresentable writes the manifests anyway)",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    try:
+        written = write(imported, args.output, placeholders=args.secrets == "placeholders")
+    except InvalidInput as err:
+        for problem in err.problems:
+            print(f"obreg import: {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"obreg import: wrote {written} files under {args.output}", file=sys.stderr)
+    return 0
+
+
+def _problem(where: str, message: str) -> Problem:
+    return Problem(where, "-", message)
+
+
+def _read(path: Path | None, flag: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InvalidInput([_problem(flag, f"cannot read {path}: {err.strerror}")]) from None
+
+
+def _password(path: Path | None) -> str:
+    """The truststores' password from its file, without the line end an editor adds."""
+    flag = "--truststore-password-file"
+    data = _read(path, flag)
+    if data is None:
+        return DEFAULT_PASSWORD
+    try:
+        return data.decode("utf-8").strip() or DEFAULT_PASSWORD
+    except UnicodeDecodeError:
+        raise InvalidInput([_problem(flag, f"{path} is not UTF-8")]) from None
+
+
+def placeholder(secret: dict[str, Any]) -> dict[str, Any]:
+    """The same Secret with a placeholder for each value: names and keys stay, so a
+    SealedSecret or ExternalSecret of that name and keys replaces it."""
+    metadata = secret["metadata"]
+    values = {
+        key: f"placeholder-{metadata['namespace']}-{metadata['name']}-{key}"
+        for key in secret["stringData"]
+    }
+    return {**secret, "stringData": values}
+
+
+def write(imported: Imported, out: Path, placeholders: bool) -> int:
+    """Each manifest file into ``out`` (new or empty); the Secrets in secrets.yaml,
+    created 0600 so no other user of the machine reads them."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput([_problem("-o", f"{out} is not a new or empty folder")])
+    out.mkdir(parents=True, exist_ok=True)
+    texts = dict(imported.texts)
+    if placeholders and imported.secrets:
+        texts[SECRETS_FILE] = dump([placeholder(s) for s in imported.secrets])
+    for name, text in sorted(texts.items()):
+        mode = 0o600 if name == SECRETS_FILE else 0o644
+        descriptor = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+            sink.write(text)
+    return len(texts)
