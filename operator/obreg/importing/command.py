@@ -19,6 +19,7 @@ from ..api import kinds
 from ..api.trust_anchor import DEFAULT_PASSWORD
 from ..errors import InvalidInput, Problem, printable
 from .homes import Imported, Options, import_homes
+from .key_manager import KeyManagerSource, adopt
 
 EXIT_REFUSED = 1
 SECRETS_FILE = "secrets.yaml"
@@ -72,6 +73,28 @@ def add_parser(commands: Any) -> None:
         "with placeholder values, to seal or replace with your ExternalSecret",
     )
     parser.add_argument(
+        "--key-manager",
+        metavar="URL",
+        help="https://host:port of the KM's admin services, as keyManagerAdmin.url: read the "
+        "OAuth app, OIDC claim and openid scope there, set keyManagerAdmin, and report what "
+        "the first reconcile would write",
+    )
+    parser.add_argument(
+        "--key-manager-credentials",
+        type=Path,
+        metavar="FILE",
+        help="the manifest of the Secret keyManagerAdmin.credentialsSecret names (username, "
+        "password, and the obreg.dev/key-manager-hosts annotation allowing the URL's host)",
+    )
+    parser.add_argument(
+        "--key-manager-ca", type=Path, metavar="FILE", help="PEM CA(s) of the KM's TLS"
+    )
+    parser.add_argument(
+        "--key-manager-server-name",
+        metavar="NAME",
+        help="the host name the KM's certificate is issued to, when not the URL's",
+    )
+    parser.add_argument(
         "--allow-unrepresentable",
         action="store_true",
         help="write the manifests even when something is not representable (reported)",
@@ -97,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
             if not (home / "repository").is_dir():
                 raise InvalidInput([_problem(flag, f"{home} holds no repository/ folder")])
         imported = import_homes(args.km_home, args.apim_home, options)
+        if args.key_manager is not None:
+            adopt(imported, _key_manager(args), args.namespace)
+        else:
+            for flag in ("credentials", "ca", "server_name"):
+                if getattr(args, f"key_manager_{flag}") is not None:
+                    name = "--key-manager-" + flag.replace("_", "-")
+                    raise InvalidInput([_problem(name, "needs --key-manager")])
     except InvalidInput as err:
         print(
             f"obreg import: refused, nothing written ({len(err.problems)} problem(s)):",
@@ -122,6 +152,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     print(f"obreg import: wrote {written} files under {args.output}", file=sys.stderr)
     return 0
+
+
+def _key_manager(args: argparse.Namespace) -> KeyManagerSource:
+    """--key-manager and its companions, read as the operator's keyManagerAdmin takes
+    them: a URL, the credentials Secret (here its manifest), a CA, a server name."""
+    manifest = _read(args.key_manager_credentials, "--key-manager-credentials")
+    if manifest is None:
+        raise InvalidInput([_problem("--key-manager", "needs --key-manager-credentials")])
+    return KeyManagerSource(
+        url=args.key_manager,
+        credentials_manifest=manifest,
+        ca=_read(args.key_manager_ca, "--key-manager-ca"),
+        server_name=args.key_manager_server_name,
+    )
 
 
 def _problem(where: str, message: str) -> Problem:
