@@ -15,6 +15,7 @@ import base64
 import copy
 import dataclasses
 import datetime
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -254,6 +255,12 @@ def test_what_the_first_reconcile_would_change_is_reported(
     assert reports == [f"obreg import: unrepresentable: {line}"], stderr
     assert double.writes() == []
     assert CLIENT_SECRET not in stderr and ADMIN_PASSWORD not in stderr
+
+
+def test_the_table_in_the_docs_has_every_line() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "importing.md").read_text()
+    rows = dict(re.findall(r"^\| ([^|`]+) \| `(key-manager:[^`]+)` \|$", doc, re.M))
+    assert rows == {case: line for case, (_, line) in CHANGES.items()}
 
 
 def test_credentials_not_allowed_to_the_km_refuse_the_import(
