@@ -233,6 +233,17 @@ CHANGES = {
         "first reconcile would change this: added OIDC claim tpp_associated -> "
         "http://wso2.org/claims/active",
     ),
+    "a local claim of another dialect": (
+        lambda d: d.db.claims.update(tpp_associated="urn:bank:claims:tpp"),
+        "key-manager:ClaimMetadataManagementService: ExternalClaim[tpp_associated]: obreg's "
+        "model refuses the value: String should match pattern "
+        "'^http://wso2[.]org/claims/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$'",
+    ),
+    "more grant types than obreg keeps": (
+        lambda d: d.db.apps[CLIENT_ID].update(grantTypes=" ".join(f"g{i}" for i in range(17))),
+        "key-manager:OAuthAdminService: OAuthConsumerApp[apim_store_ob]: obreg's model "
+        "refuses spec.grantTypes: List should have at most 16 items after validation, not 17",
+    ),
     "claim not in the scope": (
         lambda d: d.db.scopes["openid"].remove("tpp_associated"),
         "key-manager:OAuthAdminService: Scope[openid]: obreg's first reconcile would change "

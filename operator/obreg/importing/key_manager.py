@@ -177,9 +177,16 @@ async def _read(
             spec["oidcClaim"] = {"claimUri": claim.uri, "mappedLocalClaim": claim.mapped_local}
         try:
             resource = parse(sp)
-        except InvalidInput as err:  # a grant type or claim the model refuses
+        except InvalidInput as err:  # the grant types or the claim: all parsed before
+            name = spec.get("applicationName")
             return [
-                (OAUTH, p.path, f"obreg's model refuses the value: {p.message}")
+                (CLAIMS, f"ExternalClaim[{role}]", f"obreg's model refuses the value: {p.message}")
+                if p.path.startswith("spec.oidcClaim")
+                else (
+                    OAUTH,
+                    f"OAuthConsumerApp[{name}]",
+                    f"obreg's model refuses {p.path}: {p.message}",
+                )
                 for p in err.problems
             ]
         want = desired(resource.spec, client)
