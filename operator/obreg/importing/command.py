@@ -19,7 +19,7 @@ from ..api import kinds
 from ..api.trust_anchor import DEFAULT_PASSWORD
 from ..errors import InvalidInput, Problem, printable
 from .homes import Imported, Options, import_homes
-from .key_manager import KeyManagerSource, adopt
+from .key_manager import KeyManagerSource
 
 EXIT_REFUSED = 1
 SECRETS_FILE = "secrets.yaml"
@@ -115,18 +115,12 @@ def run(args: argparse.Namespace) -> int:
             .decode()
             .strip()
             or DEFAULT_PASSWORD,
+            key_manager=_key_manager(args),
         )
         for flag, home in (("--km-home", args.km_home), ("--apim-home", args.apim_home)):
             if not (home / "repository").is_dir():
                 raise InvalidInput([_problem(flag, f"{home} holds no repository/ folder")])
         imported = import_homes(args.km_home, args.apim_home, options)
-        if args.key_manager is not None:
-            adopt(imported, _key_manager(args), args.namespace)
-        else:
-            for flag in ("credentials", "ca", "server_name"):
-                if getattr(args, f"key_manager_{flag}") is not None:
-                    name = "--key-manager-" + flag.replace("_", "-")
-                    raise InvalidInput([_problem(name, "needs --key-manager")])
     except InvalidInput as err:
         print(
             f"obreg import: refused, nothing written ({len(err.problems)} problem(s)):",
@@ -154,9 +148,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_manager(args: argparse.Namespace) -> KeyManagerSource:
+def _key_manager(args: argparse.Namespace) -> KeyManagerSource | None:
     """--key-manager and its companions, read as the operator's keyManagerAdmin takes
     them: a URL, the credentials Secret (here its manifest), a CA, a server name."""
+    if args.key_manager is None:
+        for flag in ("credentials", "ca", "server_name"):
+            if getattr(args, f"key_manager_{flag}") is not None:
+                name = "--key-manager-" + flag.replace("_", "-")
+                raise InvalidInput([_problem(name, "needs --key-manager")])
+        return None
     manifest = _read(args.key_manager_credentials, "--key-manager-credentials")
     if manifest is None:
         raise InvalidInput([_problem("--key-manager", "needs --key-manager-credentials")])

@@ -24,7 +24,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import yaml
@@ -39,7 +39,9 @@ from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import INPUT_LABEL, Inputs
 from ..rules.km_app import OIDC_DIALECT, Blocked, desired, plan
-from .homes import Imported, _object
+
+if TYPE_CHECKING:  # homes calls adopt: only the type is needed here
+    from .homes import Imported
 
 KM_CA = "wso2-km-ca"
 KM_CA_KEY = "ca.crt"
@@ -57,6 +59,15 @@ class KeyManagerSource:
     credentials_manifest: bytes = field(repr=False)
     ca: bytes | None = None
     server_name: str | None = None
+
+
+def _v1(kind: str, name: str, namespace: str, **rest: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        **rest,
+    }
 
 
 def _refused(flag: str, message: str) -> InvalidInput:
@@ -98,7 +109,7 @@ def _credentials_secret(manifest: bytes, namespace: str) -> dict[str, Any]:
         if not isinstance(text, str) or not text:
             raise _refused(flag, f"has no {key}")
         values[key] = text
-    secret = _object("Secret", name, namespace, type=obj.get("type", "kubernetes.io/basic-auth"))
+    secret = _v1("Secret", name, namespace, type=obj.get("type", "kubernetes.io/basic-auth"))
     secret["metadata"]["labels"] = {**_mapping(metadata, "labels"), INPUT_LABEL: "true"}
     if annotations := _mapping(metadata, "annotations"):
         secret["metadata"]["annotations"] = annotations
@@ -123,9 +134,7 @@ def adopt(out: Imported, source: KeyManagerSource, namespace: str) -> None:
         if not source.ca.isascii():
             raise _refused("--key-manager-ca", "is not PEM")
         admin["ca"] = {"configMapKeyRef": {"name": KM_CA, "key": KM_CA_KEY}}
-        documents.append(
-            _object("ConfigMap", KM_CA, namespace, data={KM_CA_KEY: source.ca.decode()})
-        )
+        documents.append(_v1("ConfigMap", KM_CA, namespace, data={KM_CA_KEY: source.ca.decode()}))
         config_maps[(namespace, KM_CA)] = {KM_CA_KEY: source.ca}
     if source.server_name is not None:
         admin["serverName"] = source.server_name
@@ -165,6 +174,7 @@ async def _read(
     """Fill the spec from the KM, then plan against it: (service, item, message) for
     every write the first reconcile would make, or the reason it would stop."""
     spec = sp["spec"]
+    offline = {k: spec[k] for k in ("grantTypes", "oidcClaim") if k in spec}
     async with aiohttp.ClientSession() as session:
         km = AdminClient(connection, session, secrets=(client.client_secret,))
         app = await km.get_app(client.client_id)
@@ -178,6 +188,11 @@ async def _read(
         try:
             resource = parse(sp)
         except InvalidInput as err:  # the grant types or the claim: all parsed before
+            # Reported here, by KM item; the spec goes back to what the homes gave, so
+            # the offline check still renders and compares every file.
+            for key in ("grantTypes", "oidcClaim"):
+                spec.pop(key, None)
+            spec.update(offline)
             name = spec.get("applicationName")
             return [
                 (CLAIMS, f"ExternalClaim[{role}]", f"obreg's model refuses the value: {p.message}")
