@@ -17,6 +17,7 @@ from ..api import kinds
 from ..api.trust_anchor import DEFAULT_PASSWORD
 from ..errors import InvalidInput, Problem, printable
 from .homes import SECRETS_FILE, Imported, Options, dump, import_homes
+from .key_manager import KeyManagerSource
 
 EXIT_REFUSED = 1
 
@@ -71,6 +72,28 @@ def add_parser(commands: Any) -> None:
         "with placeholder values, to seal or replace with your ExternalSecret",
     )
     parser.add_argument(
+        "--key-manager",
+        metavar="URL",
+        help="https://host:port of the KM's admin services, as keyManagerAdmin.url: read the "
+        "OAuth app, OIDC claim and openid scope there, set keyManagerAdmin, and report what "
+        "the first reconcile would write",
+    )
+    parser.add_argument(
+        "--key-manager-credentials",
+        type=Path,
+        metavar="FILE",
+        help="the manifest of the Secret keyManagerAdmin.credentialsSecret names (username, "
+        "password, and the obreg.dev/key-manager-hosts annotation allowing the URL's host)",
+    )
+    parser.add_argument(
+        "--key-manager-ca", type=Path, metavar="FILE", help="PEM CA(s) of the KM's TLS"
+    )
+    parser.add_argument(
+        "--key-manager-server-name",
+        metavar="NAME",
+        help="the host name the KM's certificate is issued to, when not the URL's",
+    )
+    parser.add_argument(
         "--allow-unrepresentable",
         action="store_true",
         help="write the manifests even when something is not representable (reported)",
@@ -86,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             apim_workload=args.apim_workload,
             stock_truststore=_read(args.stock_truststore, "--stock-truststore"),
             truststore_password=_password(args.truststore_password_file),
+            key_manager=_key_manager(args),
         )
         for flag, home in (("--km-home", args.km_home), ("--apim-home", args.apim_home)):
             if not home.is_dir():
@@ -116,6 +140,26 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     print(f"obreg import: wrote {written} files under {args.output}", file=sys.stderr)
     return 0
+
+
+def _key_manager(args: argparse.Namespace) -> KeyManagerSource | None:
+    """--key-manager and its companions, read as the operator's keyManagerAdmin takes
+    them: a URL, the credentials Secret (here its manifest), a CA, a server name."""
+    if args.key_manager is None:
+        for flag in ("credentials", "ca", "server_name"):
+            if getattr(args, f"key_manager_{flag}") is not None:
+                name = "--key-manager-" + flag.replace("_", "-")
+                raise InvalidInput([_problem(name, "needs --key-manager")])
+        return None
+    manifest = _read(args.key_manager_credentials, "--key-manager-credentials")
+    if manifest is None:
+        raise InvalidInput([_problem("--key-manager", "needs --key-manager-credentials")])
+    return KeyManagerSource(
+        url=args.key_manager,
+        credentials_manifest=manifest,
+        ca=_read(args.key_manager_ca, "--key-manager-ca"),
+        server_name=args.key_manager_server_name,
+    )
 
 
 def _problem(where: str, message: str) -> Problem:

@@ -45,7 +45,7 @@ from ..render import (
 )
 from ..render.certificates import Certificate
 from ..render.inputs import INPUT_LABEL, Inputs
-from . import compare
+from . import compare, key_manager
 
 IDP_DIR = "repository/conf/identity/identity-providers"
 SP_DIR = "repository/conf/identity/service-providers"
@@ -98,6 +98,8 @@ class Options:
     # in it (same alias, same certificate) is stock; every other entry becomes an anchor.
     stock_truststore: bytes | None = None
     truststore_password: str = DEFAULT_PASSWORD
+    # --key-manager: read the KM database's items too (importing/key_manager.py).
+    key_manager: key_manager.KeyManagerSource | None = None
 
 
 @dataclass
@@ -808,6 +810,8 @@ def import_homes(km: Path, apim: Path, options: Options) -> Imported:
     _trust(homes)
     idp_name = _service_provider(homes)
     _identity_provider(homes, idp_name)
+    if options.key_manager is not None:  # before the check, which then covers its objects
+        key_manager.adopt(out, options.key_manager, options.namespace)
     files = {**out.documents, **({SECRETS_FILE: out.secrets} if out.secrets else {})}
     out.texts = {name: dump(objects) for name, objects in sorted(files.items())}
     written = {name: [d for d in yaml.safe_load_all(text) if d] for name, text in out.texts.items()}

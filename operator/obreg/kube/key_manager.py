@@ -225,7 +225,7 @@ class KeyManagerSteps:
         ).tracked()
         try:
             client_credentials = credentials.resolve(sp, inputs)
-            connection = _connection(sp, inputs, StoreView(indexes.secrets, "annotations"))
+            connection = km_connection(sp, inputs, StoreView(indexes.secrets, "annotations"))
         except InvalidInput as err:
             await self._record(snap, sp, Outcome(km_steps.result("Failed", str(err))))
             return False  # a fix to the input is an event that requests again
@@ -303,13 +303,15 @@ class KeyManagerSteps:
         await self.write_statuses(snap, [(KIND, sp.name)])
 
 
-def _connection(
+def km_connection(
     sp: Resource[OBServiceProviderSpec],
     inputs: Inputs,
     annotations: Mapping[tuple[str, str], Mapping[str, str]],
 ) -> Connection:
     """How to reach the KM, refused unless the credentials Secret's owner allows its
-    credentials to go to that host (see km/destination.py)."""
+    credentials to go to that host (see km/destination.py). Public because `obreg import
+    --key-manager` reaches the KM by this same rule, so what it read is what the operator
+    will read."""
     admin = sp.spec.key_manager_admin
     assert admin is not None  # only called for service providers that set it
     where = Where(sp.label, "spec.keyManagerAdmin")
