@@ -256,12 +256,20 @@ def test_a_jceks_without_secret_keys_is_read_as_before(derivations: list[bytes])
 
 @pytest.mark.parametrize(
     "data",
-    [b"\xce\xce\xce\xce\x00\x00\x00\x02\xff\xff\xff\xff", b"\xce\xce\xce\xce", b"\xfe\xed\xfe\xed"],
-    ids=["endless count", "truncated", "JKS magic only"],
+    [b"\xce\xce\xce\xce", b"\xfe\xed\xfe\xed"],
+    ids=["truncated", "JKS magic only"],
 )
 def test_a_damaged_jceks_is_left_to_pyjks(data: bytes) -> None:
     with pytest.raises(InvalidInput, match="not a JKS keystore, or a damaged one"):
         render_with_base(data, "JKS")
+
+
+@pytest.mark.parametrize("magic", [b"\xce\xce\xce\xce", b"\xfe\xed\xfe\xed"], ids=["JCEKS", "JKS"])
+def test_an_endless_entry_count_is_refused_by_the_budget(magic: bytes) -> None:
+    """A header claiming 2^32 - 1 entries is over the truststore's budget, whatever
+    follows: refused before pyjks would try to read them."""
+    with pytest.raises(InvalidInput, match="holds 4294967295 entries, more than the"):
+        render_with_base(magic + b"\x00\x00\x00\x02\xff\xff\xff\xff", "JKS")
 
 
 def test_the_jks_written_is_what_pyjks_writes_and_keytool_reads() -> None:
