@@ -199,11 +199,12 @@ def placeholder(secret: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(imported: Imported, out: Path, placeholders: bool) -> int:
-    """Each manifest file into ``out`` (new or empty); the Secrets in secrets.yaml,
-    created 0600 so no other user of the machine reads them."""
+    """Each manifest file into ``out`` (new or empty; made 0700); the Secrets in
+    secrets.yaml, created 0600 so no other user of the machine reads them."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput([_problem("-o", f"{out} is not a new or empty folder")])
-    out.mkdir(parents=True, exist_ok=True)
+    # Only its owner may change what the bank is about to review and commit.
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     texts = dict(imported.texts)
     if placeholders and imported.secrets:
         texts[SECRETS_FILE] = dump([placeholder(s) for s in imported.secrets])

@@ -144,7 +144,8 @@ class _Homes:
     ``read`` and ``listing`` are the one way into a home, whose every byte, file type and
     link is the pod's: each step of a path is looked at without following a link and
     opened with O_NOFOLLOW, so nothing outside the home is ever read; only folders and
-    regular files are taken, a file within ``budgets.MANIFEST_BYTES`` (stat first, then
+    regular files of one link (a hard link could be any file of the importer's) are
+    taken, a file within ``budgets.MANIFEST_BYTES`` (stat first, then
     at most one byte more is read); anything else (a link, a FIFO, a device, a
     folder where a file is expected) is refused by its path. Absent is not refused: the
     caller reports it."""
@@ -188,8 +189,17 @@ class _Homes:
                     raise where.refuse(f"cannot be read: {err.strerror}") from None
                 os.close(current)
                 current = opened
-                if not kind(os.fstat(current).st_mode):
+                opened_stat = os.fstat(current)
+                if not kind(opened_stat.st_mode):
                     raise where.refuse("changed while it was read (another file type)")
+                if not want_folder and opened_stat.st_nlink > 1:
+                    # A hard link is a regular file to lstat and O_NOFOLLOW alike, and
+                    # may be one of the importer's own files: a copied home has none.
+                    raise where.refuse(
+                        f"has {opened_stat.st_nlink} hard links: the import reads only "
+                        "files that are nowhere else",
+                        "copy the home again (kubectl cp makes no hard links)",
+                    )
             opened, current = current, -1
             return opened
         finally:
