@@ -19,10 +19,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import install_obreg
-import kmdouble
 from controlplane.kind import KindCluster
 from controlplane.launcher import ControlPlane
-from tests.e2e.harness import REACTIONS, Operator, Scenario, window
+from tests.e2e.harness import REACTIONS, Operator, Scenario, scenario_in_new_namespace, window
 from tests.kubetools import Kubectl
 
 _COMMON = {
@@ -147,14 +146,8 @@ def operator(start_operator: Callable[..., Operator]) -> Operator:
 
 @pytest.fixture
 def scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
-    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
-    operator.assert_alive()
-    kubectl("create", "namespace", namespace)
-    km, km_ca = kmdouble.new(password=f"km-admin-{uuid.uuid4().hex[:8]}")
-    yield Scenario(kubectl, namespace, km, km_ca)
-    km.stop()
-    operator.assert_alive()
-    kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+    with scenario_in_new_namespace(kubectl, operator, "e2e") as found:
+        yield found
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

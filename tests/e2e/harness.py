@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import yaml
 
 import audit_log
 import install_obreg
+import kmdouble
 from controlplane.launcher import ControlPlane
 from kmdouble import KmDouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
@@ -236,6 +239,23 @@ class Scenario:
     def data(self, kind: str, name: str) -> dict[str, str]:
         obj = self.get(kind, name)
         return {**obj.get("data", {}), **obj.get("binaryData", {})}
+
+
+@contextmanager
+def scenario_in_new_namespace(
+    kubectl: Kubectl, operator: Operator, prefix: str
+) -> Iterator[Scenario]:
+    """The samples' scenario with a KM double of its own, in a new namespace named
+    ``prefix``-something; the operator checked alive around it, the namespace deleted
+    after."""
+    namespace = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    operator.assert_alive()
+    kubectl("create", "namespace", namespace)
+    km, km_ca = kmdouble.new(password=f"km-admin-{uuid.uuid4().hex[:8]}")
+    yield Scenario(kubectl, namespace, km, km_ca)
+    km.stop()
+    operator.assert_alive()
+    kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
 
 
 def consistently(check: Callable[[], bool], duration: float, what: str) -> None:

@@ -3,17 +3,15 @@ of ours, and the samples' scenario in a namespace that Flux deploys from Git."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import kmdouble
 from controlplane.launcher import ControlPlane
 from gitopsbed import flux
 from gitopsbed.gitserver import GitServer
-from tests.e2e.harness import Operator, Scenario
+from tests.e2e.harness import Operator, Scenario, scenario_in_new_namespace
 from tests.gitops.fluxrepo import Deployed, deploy
 from tests.kubetools import Kubectl
 
@@ -39,13 +37,8 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
 def flux_scenario(kubectl: Kubectl, operator: Operator) -> Iterator[Scenario]:
     """The samples' scenario, with a KM double, in a namespace of its own; Flux applies
     its documents."""
-    namespace = f"flux-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", namespace)
-    km, km_ca = kmdouble.new(password=f"km-admin-{uuid.uuid4().hex[:8]}")
-    yield Scenario(kubectl, namespace, km, km_ca)
-    km.stop()
-    operator.assert_alive()
-    kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+    with scenario_in_new_namespace(kubectl, operator, "flux") as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -104,25 +104,20 @@ def render_then_import(manifests_dir: Path, work: Path, *extra: str) -> tuple[in
     stock.write_bytes(stock_truststore(load([manifests_dir])))
     with redirect_stderr(io.StringIO()):
         assert main(["render", "-f", str(manifests_dir), "-o", str(rendered)]) == 0
+    status, err = import_rendered(
+        rendered, adopted, "--stock-truststore", str(stock), "-n", NS, *extra
+    )
+    return status, err, adopted
+
+
+def import_rendered(rendered: Path, adopted: Path, *extra: str) -> tuple[int, str]:
+    """``obreg import`` of the two workloads' folders of a render; (status, stderr)."""
+    homes = rendered / NS
+    argv = ["--km-home", str(homes / "wso2-km"), "--apim-home", str(homes / "wso2-apim")]
     err = io.StringIO()
     with redirect_stderr(err):
-        status = main(
-            [
-                "import",
-                "--km-home",
-                str(rendered / NS / "wso2-km"),
-                "--apim-home",
-                str(rendered / NS / "wso2-apim"),
-                "--stock-truststore",
-                str(stock),
-                "-n",
-                NS,
-                "-o",
-                str(adopted),
-                *extra,
-            ]
-        )
-    return status, err.getvalue(), adopted
+        status = main(["import", *argv, "-o", str(adopted), *extra])
+    return status, err.getvalue()
 
 
 def test_samples_come_back(tmp_path: Path) -> None:
@@ -274,18 +269,6 @@ def test_the_stock_rule_needs_the_stock_truststore(tmp_path: Path, missing: str)
     rendered = tmp_path / "rendered"
     with redirect_stderr(io.StringIO()):
         assert main(["render", "-f", str(SAMPLES), "-o", str(rendered)]) == 0
-    err = io.StringIO()
-    with redirect_stderr(err):
-        status = main(
-            [
-                "import",
-                "--km-home",
-                str(rendered / NS / "wso2-km"),
-                "--apim-home",
-                str(rendered / NS / "wso2-apim"),
-                "-o",
-                str(tmp_path / "a"),
-            ]
-        )
-    assert status == 1 and missing in err.getvalue()
+    status, err = import_rendered(rendered, tmp_path / "a")
+    assert status == 1 and missing in err
     assert not (tmp_path / "a").exists()
