@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-CONTROLPLANE := PYTHONPATH=hack $(PY) -m controlplane
+CONTROLPLANE := $(PY) -m testbed.controlplane
 
 .PHONY: lint venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
 	e2e-real e2e-gitops real-node-deps bench bench-quick mutate refusals release lock
@@ -22,7 +22,7 @@ controlplane: venv
 
 # ruff's lint and strict mypy, as make test runs them first.
 lint: venv
-	$(VENV)/bin/ruff check operator hack tests bench
+	$(VENV)/bin/ruff check operator testbed hack tests bench
 	$(VENV)/bin/mypy
 
 # NODE=real adds a node that runs real containers (containerd, kubelet, kube-proxy; needs
@@ -36,7 +36,7 @@ cluster-down: venv
 
 # The runbook scenario on the local plane: CRDs, RBAC, operator, samples, Ready.
 demo: controlplane
-	@PYTHONPATH=hack $(PY) hack/demo.py
+	@PYTHONPATH=. $(PY) hack/demo.py
 
 # Everything, as tiers run side by side (TIER_JOBS at a time): each tier is a target
 # tier-<name> whose recipe runs through $(TIER), which logs it to build/tiers/<name>.log,
@@ -99,7 +99,7 @@ e2e-oldest: controlplane-oldest
 		tests/e2e $(PYTEST_ARGS)
 
 # The GitOps tier (tests/gitops): Flux's own source-controller and kustomize-controller
-# and Argo CD's health script in gopher-lua (hack/gitopsbed; each built from the Go module
+# and Argo CD's health script in gopher-lua (testbed/gitops; each built from the Go module
 # proxy on first use and cached under ~/.cache/obreg/tools), on the newest plane, fed by a
 # Git server on localhost. Its idle test watches Flux and obreg for
 # OBREG_GITOPS_IDLE_SECONDS (300 by default; shorter, down to 40, for a local run).

@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from controlplane.launcher import ControlPlane
+from testbed.controlplane.launcher import ControlPlane
 
 Seen = tuple[float, dict[str, Any]]  # (perf_counter at arrival, object)
 

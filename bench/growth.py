@@ -23,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tests.pki import issue
 
 from bench.common import measure, table, write
 from obreg.api.parse import parse
@@ -31,6 +30,7 @@ from obreg.errors import InvalidInput, Label, Where
 from obreg.render import bundle, certificates
 from obreg.render.bundle import File, Namespace
 from obreg.render.inputs import Inputs
+from tests.pki import issue
 
 NOW = datetime.datetime.now(datetime.UTC)
 WHERE = Where(Label("OBTrustAnchor", "bench", "growth"), "spec.certificates[0].inline")

@@ -26,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.pki import issue
 
-import apiserver_metrics
-import audit_log
-import install_obreg
 from bench import peer as peer_module
 from bench.arrivals import Arrivals
 from bench.common import summary, table, write
-from controlplane.launcher import ControlPlane, free_port
+from testbed import apiserver_metrics, audit_log, install_obreg
+from testbed.controlplane.launcher import ControlPlane, free_port
+from tests.pki import issue
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLE = 1.0  # the operator's default

@@ -2,7 +2,7 @@
 JKS target in each of N namespaces. Per target: the time from the CA change to the
 target written (from a watch, not polling), the process's peak RSS, and its writes while
 idle. trust-manager runs as released (client-go's 5 requests/s) and with that limit
-lifted (hack/controlplane/build.py), as a local process like obreg.
+lifted (testbed/controlplane/build.py), as a local process like obreg.
 
 Per target, trust-manager writes one ConfigMap (PEM and JKS keys). obreg writes a
 ConfigMap (the JKS), a Secret (empty here), the workload's digest annotation (a
@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.pki import issue
 
-from apiserver_metrics import WRITES, delta
 from bench.arrivals import Arrivals
 from bench.common import summary
-from controlplane import build
-from controlplane.launcher import free_port
+from testbed.apiserver_metrics import WRITES, delta
+from testbed.controlplane import build
+from testbed.controlplane.launcher import free_port
+from tests.pki import issue
 
 TRUST_NAMESPACE = "tm-trust"
 MARK = "bench.obreg.dev/peer"

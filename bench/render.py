@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import jks
-from tests.pki import issue
 
 from bench.common import measure, summary, table, write
 from obreg.api.parse import parse
 from obreg.render import truststore
 from obreg.render.inputs import Inputs
+from tests.pki import issue
 
 NOW = datetime.datetime.now(datetime.UTC)
 

@@ -2,7 +2,7 @@
 
 Brings the plane up (or reuses it), installs the CRDs and the chart's ServiceAccount and
 RBAC, starts ``obreg run`` in the background as that ServiceAccount, starts
-the Key Manager double (hack/kmdouble.py) in place of the KM's admin services, applies
+the Key Manager double (testbed/kmdouble.py) in place of the KM's admin services, applies
 samples/ pointed at the double, waits for Ready and shows what obreg wrote, which
 rollouts it caused and what it made in the KM database. Everything keeps running for a
 look around; ``make cluster-down`` stops it all.
@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-import install_obreg
-from controlplane import __main__ as plane
-from controlplane import build
-from controlplane.launcher import free_port
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
+from testbed import install_obreg
+from testbed.controlplane import __main__ as plane
+from testbed.controlplane import build
+from testbed.controlplane.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "obreg-demo"
@@ -168,12 +168,13 @@ def _km_double(state: dict[str, Any]) -> tuple[str, str]:
         port = free_port()
         with (directory / "double.log").open("ab") as sink:
             double = subprocess.Popen(
-                [sys.executable, str(ROOT / "hack" / "kmdouble.py"), "--port", str(port),
+                [sys.executable, "-m", "testbed.kmdouble", "--port", str(port),
                  "--dir", str(directory), "--password-file", str(directory / "password")],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                cwd=ROOT,
             )  # fmt: skip
         deadline = time.monotonic() + 30
         while not (directory / "ca.crt").exists():

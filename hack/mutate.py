@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "build" / "mutate"
-COPIED = ("tests", "hack", "samples", "crds", "charts", "gitops")
+COPIED = ("tests", "testbed", "hack", "samples", "crds", "charts", "gitops")
 # Results checked again when the tests changed.
 RECHECKED = ("survived", "no tests")
 # What mutmut writes at the top of every file it mutated.
@@ -56,7 +56,7 @@ def stage(globs: list[str]) -> None:
         "\n[tool.mutmut]\n"
         'source_paths = ["src/obreg"]\n'
         f"only_mutate = [{quoted}]\n"
-        'also_copy = ["hack", "samples", "crds", "charts", "gitops"]\n'
+        'also_copy = ["testbed", "hack", "samples", "crds", "charts", "gitops"]\n'
         'pytest_add_cli_args_test_selection = ["tests/unit", "tests/km"]\n'
         # Hypothesis' database would let one mutant's failure replay into the next.
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'

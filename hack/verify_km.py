@@ -8,7 +8,7 @@ with what the OBServiceProvider manifest asks for. It never writes. It prints wh
 found and the writes obreg would still send; secrets are never printed.
 
 Then it checks the KM against each fact of the services' contract that obreg relies on
-(hack/kmcontract/contract.yaml) and that a read can show: which fields the read by key
+(testbed/kmcontract/contract.yaml) and that a read can show: which fields the read by key
 leaves out, the fault for an unknown consumer key, whether client secrets are hashed, and
 how a scope without claims is shown. Facts only a write could show (overwrites, reply
 codes of writes, refused credentials, which could lock the account) are listed as not
@@ -30,7 +30,6 @@ from typing import Any
 import aiohttp
 import yaml
 
-import kmcontract
 from obreg.api import parse
 from obreg.api.kinds import SERVICE_PROVIDER
 from obreg.errors import InvalidInput
@@ -39,6 +38,7 @@ from obreg.km.client import AdminClient, Connection, KmError
 from obreg.redaction import redact
 from obreg.render.credentials import ClientCredentials
 from obreg.rules.km_app import Blocked, Desired, Observed, desired, plan
+from testbed import kmcontract
 
 
 def _service_provider(path: Path) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from controlplane import build
+from testbed.controlplane import build
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "obreg"
 KUBE_VERSION = "1.34.4"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-import install_obreg
-from controlplane.kind import KindCluster
-from controlplane.launcher import ControlPlane
+from testbed import install_obreg
+from testbed.controlplane.kind import KindCluster
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import REACTIONS, Operator, Scenario, scenario_in_new_namespace, window
 from tests.kubetools import Kubectl
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.kind import KindCluster
-from controlplane.launcher import ControlPlane, token_kubeconfig
+from testbed.controlplane.kind import KindCluster
+from testbed.controlplane.launcher import ControlPlane, token_kubeconfig
 
 
 class Kubectl:

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from controlplane import build, images
+from testbed.controlplane import build, images
 
 from . import changelog, stage, tools
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from controlplane import build
+from testbed.controlplane import build
 
 UV_VERSION = "0.13.8"
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from controlplane import build
+from testbed.controlplane import build
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from controlplane import build
+from testbed.controlplane import build
 
 HERE = Path(__file__).resolve().parent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import build, launcher
+from testbed.controlplane import build, launcher
 
 pytestmark = pytest.mark.cluster
 

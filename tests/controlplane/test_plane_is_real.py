@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import build
-from controlplane.launcher import FAKE_NODE, FAKE_NODE_TAINT, ControlPlane
+from testbed.controlplane import build
+from testbed.controlplane.launcher import FAKE_NODE, FAKE_NODE_TAINT, ControlPlane
 from tests.kubetools import Kubectl, poll
 
 pytestmark = pytest.mark.cluster

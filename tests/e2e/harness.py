@@ -20,12 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-import audit_log
-import install_obreg
-import kmdouble
-from controlplane.launcher import ControlPlane
-from kmdouble import KmDouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
+from testbed import audit_log, install_obreg, kmdouble
+from testbed.controlplane.launcher import ControlPlane
+from testbed.kmdouble import KmDouble
 from tests.bad_inputs import sample_documents
 from tests.kubetools import Kubectl
 

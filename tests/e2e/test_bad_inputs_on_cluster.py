@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import kmdouble
+from testbed import kmdouble
 from tests.bad_inputs import CASES, MANIFEST_ONLY_CASES, SCHEMA_CASES, Docs
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import Kubectl, poll

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane.launcher import ControlPlane
+from testbed.controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, helm, poll
 
 pytestmark = pytest.mark.cluster

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane.launcher import ControlPlane
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.test_chart import CHART, KWOK
 from tests.kubetools import Kubectl, helm
 

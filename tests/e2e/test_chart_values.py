@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from controlplane.launcher import ControlPlane
 from obreg import cli
+from testbed.controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, helm
 
 pytestmark = pytest.mark.cluster

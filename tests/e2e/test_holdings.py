@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-import audit_log
-from controlplane.launcher import ControlPlane
+from testbed import audit_log
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import OBREG, Scenario
 from tests.kubetools import poll
 from tests.pki import issue

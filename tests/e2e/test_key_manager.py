@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-import kmdouble
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
+from testbed import kmdouble
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.kubetools import poll
 from tests.pki import issue

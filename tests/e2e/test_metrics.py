@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from cryptography import x509
 
-from controlplane.launcher import free_port
+from testbed.controlplane.launcher import free_port
 from tests.e2e.harness import Operator, Scenario
 from tests.kubetools import poll
 

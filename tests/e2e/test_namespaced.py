@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-import kmdouble
+from testbed import kmdouble
 from tests.e2e.harness import Operator, Scenario, consistently, window
 from tests.kubetools import Kubectl, poll
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-import install_obreg
+from testbed import install_obreg
 from tests.e2e.harness import Operator, Scenario, consistently, window
 from tests.kubetools import Kubectl, poll
 from tests.pki import issue

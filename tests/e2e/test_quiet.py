@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-import audit_log
-from controlplane.launcher import ControlPlane
+from testbed import audit_log
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import RESYNC_LINE, Operator, Scenario, consistently, obreg_writes
 from tests.kubetools import Kubectl, poll
 

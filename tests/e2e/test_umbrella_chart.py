@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controlplane.launcher import ControlPlane
+from testbed.controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, helm, poll
 
 pytestmark = pytest.mark.cluster

@@ -22,9 +22,9 @@ from typing import Any
 import json5
 import yaml
 
-import audit_log
-from controlplane.launcher import ControlPlane
 from obreg.cli import main as obreg_main
+from testbed import audit_log
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import Scenario, consistently, obreg_writes
 from tests.kubetools import poll
 from tests.pki import issue

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import audit_log
-import install_obreg
-from controlplane.launcher import ControlPlane
+from testbed import audit_log, install_obreg
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import OBREG, Operator, Scenario
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import REPORT, TWICE, Watch, add_ca, converged

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import FAKE_NODE, ControlPlane
+from testbed.controlplane.launcher import FAKE_NODE, ControlPlane
 from tests.e2e.harness import RESYNC_LINE, Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import (

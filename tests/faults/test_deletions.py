@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import ControlPlane, free_port
 from obreg.kube import faultpoint
+from testbed.controlplane.launcher import ControlPlane, free_port
 from tests.e2e.harness import Operator, Scenario, consistently
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import REPORT, TWICE, Row, Watch, add_ca, converged

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import kmdouble
-from controlplane.launcher import ControlPlane
+from testbed import kmdouble
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import Operator, Scenario
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import ONCE, TWICE, add_ca, converged

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import ControlPlane
 from obreg.kube import faultpoint
+from testbed.controlplane.launcher import ControlPlane
 from tests.e2e.harness import Operator, Scenario
 from tests.faults.conftest import RESYNC
 from tests.faults.recovery import ONCE, TWICE, Watch, add_ca, converged

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.launcher import ControlPlane
-from gitopsbed import flux
-from gitopsbed.gitserver import GitServer
+from testbed.controlplane.launcher import ControlPlane
+from testbed.gitops import flux
+from testbed.gitops.gitserver import GitServer
 from tests.e2e.harness import Operator, Scenario, scenario_in_new_namespace
 from tests.gitops.fluxrepo import Deployed, deploy
 from tests.kubetools import Kubectl

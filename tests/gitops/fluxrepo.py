@@ -16,8 +16,8 @@ from typing import Any
 import jks
 import yaml
 
-from gitopsbed import flux
-from gitopsbed.gitserver import GitServer, Repository
+from testbed.gitops import flux
+from testbed.gitops.gitserver import GitServer, Repository
 from tests.e2e.harness import Scenario
 from tests.kubetools import poll
 

@@ -1,5 +1,5 @@
 """Argo CD's verdicts on obreg's resources from gopher-lua, the Lua 5.1 Argo CD embeds
-(hack/gitopsbed/lua-health loads the script as Argo CD does: no string library, the
+(testbed/gitops/lua-health loads the script as Argo CD does: no string library, the
 object as ``obj``), over status objects the operator really wrote in each state of each
 kind; they must equal the Python-side interpreter's (tests/e2e/test_gitops_health.py).
 And the Application's ``ignoreDifferences`` against the managed fields the API server
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitopsbed.build import lua_health
+from testbed.gitops.build import lua_health
 from tests.bad_inputs import CASES, Docs
 from tests.e2e.harness import Scenario
 from tests.e2e.test_gitops_health import GITOPS

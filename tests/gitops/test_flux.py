@@ -1,4 +1,4 @@
-"""Flux's own source-controller and kustomize-controller (hack/gitopsbed) deploying the
+"""Flux's own source-controller and kustomize-controller (testbed/gitops) deploying the
 samples from a Git repository served locally (a base and an overlay, the Secrets
 included), with the Kustomization of gitops/flux/kustomization.yaml: what a Flux user
 sees of obreg's resources, and that Flux and obreg leave each other's writes alone, also
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-import audit_log
-from controlplane.launcher import ControlPlane
-from gitopsbed import flux
-from gitopsbed.build import KUSTOMIZE
 from obreg.kube.api import FIELD_MANAGER
+from testbed import audit_log
+from testbed.controlplane.launcher import ControlPlane
+from testbed.gitops import flux
+from testbed.gitops.build import KUSTOMIZE
 from tests.e2e.harness import OBREG, Scenario
 from tests.gitops.fluxrepo import (
     DEPLOY,

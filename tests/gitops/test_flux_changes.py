@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-import audit_log
-from controlplane.launcher import ControlPlane
-from gitopsbed import flux
-from gitopsbed.build import KUSTOMIZE
+from testbed import audit_log
+from testbed.controlplane.launcher import ControlPlane
+from testbed.gitops import flux
+from testbed.gitops.build import KUSTOMIZE
 from tests.bad_inputs import CASES, Docs
 from tests.e2e.harness import consistently, window
 from tests.gitops.fluxrepo import (

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 import aiohttp
 
-import kmdouble
 from obreg.km import sync
 from obreg.km.client import AdminClient, Connection
 from obreg.rules.km_app import OIDC_DIALECT, Desired, ExternalClaim, OAuthApp
+from testbed import kmdouble
 
 T = TypeVar("T")
 SECRET = "s3cret-Value-never-printed"

@@ -13,11 +13,10 @@ import aiohttp
 import pytest
 from lxml import etree
 
-import kmcontract
-import kmdouble
 from obreg.km import soap, sync
 from obreg.km.client import AdminClient, Connection, KmError
 from obreg.rules.km_app import OIDC_DIALECT, ExternalClaim, OAuthApp
+from testbed import kmcontract, kmdouble
 from tests.km.calls import SECRET, WANT, converge, run
 
 
@@ -359,7 +358,7 @@ def test_a_read_fault_other_than_an_unknown_key_is_not_taken_for_an_absent_app(
 
 
 def test_every_envelope_obreg_sends_fits_the_schema_of_the_services() -> None:
-    """Written from the contract (hack/kmcontract), apart from obreg's client."""
+    """Written from the contract (testbed/kmcontract), apart from obreg's client."""
     app = soap.Dto(soap.OAUTH_DTO, tuple(AdminClient._app_dto(WANT.app).fields))
     claim = AdminClient._claim_dto(WANT.claim)
     sent = {

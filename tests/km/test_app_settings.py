@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-import kmdouble
 from obreg.km.client import KmError
 from obreg.rules.km_app import Desired
+from testbed import kmdouble
 from tests.km.calls import SECRET, WANT, converge
 
 KEY = WANT.app.client_id

@@ -23,7 +23,6 @@ from typing import Any, cast
 import pytest
 import yaml
 
-import kmdouble
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION
 from obreg.kube.indexes import Indexes
@@ -31,6 +30,7 @@ from obreg.kube.key_manager import KeyManagerSteps
 from obreg.rules import state, status
 from obreg.rules.holdings import Held
 from obreg.rules.workload import Rollout, summarize
+from testbed import kmdouble
 from tests.km.test_app_settings import CONSOLE
 from tests.unit.test_import_handmade import NS, STOREPASS, Homes, build, run_import
 from tests.unit.test_import_handmade import copy as copy_homes

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import pytest
 
-import kmdouble
 from obreg.api.common import TargetResult, WorkloadRef
 from obreg.api.service_provider import KeyManagerResult
 from obreg.errors import MESSAGE_MAX
@@ -25,6 +24,7 @@ from obreg.kube.key_manager import KeyManagerSteps
 from obreg.rules import state, status
 from obreg.rules.holdings import Held
 from obreg.rules.workload import Rollout, summarize
+from testbed import kmdouble
 from tests.bad_inputs import INPUT, find, sample_documents
 
 NS, NAME = "obreg-demo", "apim-store"

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kmdouble
 from obreg.km import proxy
 from obreg.km.client import KmError
+from testbed import kmdouble
 from tests.km.calls import converge
 from tests.km.connect_proxy import ConnectProxy
 from tests.km.test_key_manager_pass import Pass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import kmdouble
+from testbed import kmdouble
 from tests.km.calls import WANT, converge
 
 ROOT = Path(__file__).resolve().parents[2]

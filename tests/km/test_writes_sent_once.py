@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-import kmdouble
 from obreg.km.client import AdminClient, Connection, KmError
+from testbed import kmdouble
 from tests.km.calls import WANT, converge, run
 
 

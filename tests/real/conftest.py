@@ -1,5 +1,5 @@
 """The real-node tier (``make e2e-real``): the plane with a kubelet node that runs real
-containers (hack/controlplane/node.py), obreg's image built from the project's own
+containers (testbed/controlplane/node.py), obreg's image built from the project's own
 Dockerfile and installed with its chart as users install it, and a WSO2 stand-in that
 reads obreg's files inside a pod the way the products do.
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from controlplane import build, hoststate, images, kind, node
-from controlplane.launcher import ControlPlane
+from testbed.controlplane import build, hoststate, images, kind, node
+from testbed.controlplane.launcher import ControlPlane
 from tests.kubetools import Kubectl, helm, poll
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def host_left_as_found() -> Iterator[None]:
     """The host's firewall rules, forwarding settings, packages, addresses and routes
-    (hack/controlplane/hoststate.py) are after the tier what they were before it, or the
+    (testbed/controlplane/hoststate.py) are after the tier what they were before it, or the
     tier fails naming each difference. Autouse fixtures are set up first in their scope,
     so this one is torn down last: after ``cluster``'s, which stops the node and runs its
     teardown. The packages' opt-in install (make real-node-deps) runs before pytest.

@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-import kmdouble
+from testbed import kmdouble
 from tests.e2e.harness import Scenario
 from tests.kubetools import Kubectl, poll
 from tests.pki import issue, keytool_fingerprint

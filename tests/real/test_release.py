@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from controlplane import images
+from testbed.controlplane import images
 from tests.real.conftest import VERSION
 
 ROOT = Path(__file__).resolve().parents[2]

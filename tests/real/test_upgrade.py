@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-import kmdouble
-from controlplane import build, images
 from release import changelog
+from testbed import kmdouble
+from testbed.controlplane import build, images
 from tests.e2e.harness import Scenario, consistently
 from tests.kubetools import Kubectl, helm, poll
 from tests.real.conftest import (

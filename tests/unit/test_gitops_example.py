@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import build
 from obreg.cli import main
+from testbed.controlplane import build
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "gitops"
 

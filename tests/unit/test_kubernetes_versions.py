@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane import build
+from testbed.controlplane import build
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWEST, OLDEST = list(build.PLANES)[0], list(build.PLANES)[-1]

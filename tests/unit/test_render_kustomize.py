@@ -15,8 +15,8 @@ import jks
 import pytest
 import yaml
 
-from controlplane import build
 from obreg.cli import main
+from testbed.controlplane import build
 from tests.bad_inputs import SAMPLES, find, sample_documents
 
 

@@ -2,7 +2,7 @@
 Schema of their request elements made from it, so the double and the tests read one
 description of WSO2's services, written apart from obreg's client.
 
-``PYTHONPATH=hack python -m kmcontract`` prints the schema documents.
+``python -m testbed.kmcontract`` prints the schema documents.
 """
 
 from __future__ import annotations

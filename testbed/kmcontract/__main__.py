@@ -1,6 +1,6 @@
 """Print the XML Schema documents of the admin services' requests."""
 
-from kmcontract import schema_documents
+from testbed.kmcontract import schema_documents
 
 for file_name, document in schema_documents().items():
     print(f"<!-- {file_name} -->\n{document.decode()}")

@@ -1,4 +1,4 @@
-"""``python -m controlplane build|up|down``: what the Makefile's targets call.
+"""``python -m testbed.controlplane build|up|down``: what the Makefile's targets call.
 
 ``up`` leaves the plane running after this process exits (a person's cluster), so its
 components are not tied to this process and their pids go to a state file that ``down``

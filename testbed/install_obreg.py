@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from controlplane.launcher import token_kubeconfig
+from testbed.controlplane.launcher import token_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "obreg"

@@ -14,7 +14,7 @@ artifact v0.18.3, for which the build takes v0.18.1 (``replaces``: its go.mod is
 in the copy, and go.sum completed from the checksum database). Output lands in
 ``$OBREG_CACHE/tools/<controller>-<version>-<hash>/``, the hash covering the recipe (the
 controller, its version and stand-ins, RECIPE, and the Go toolchain), built into a
-temporary sibling and renamed into place, as hack/controlplane/build.py does.
+temporary sibling and renamed into place, as testbed/controlplane/build.py does.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from controlplane.build import cache_root, go_env
+from testbed.controlplane.build import cache_root, go_env
 
 # Changed by hand when the steps of build() change, so older entries are not reused.
 RECIPE = "copy with api/ laid in; go build -trimpath; config/crd/bases"
@@ -128,7 +128,7 @@ LUA_HEALTH = Path(__file__).resolve().parent / "lua-health"
 
 
 def lua_health() -> Path:
-    """hack/gitopsbed/lua-health built (Argo CD's health script runner on gopher-lua),
+    """testbed/gitops/lua-health built (Argo CD's health script runner on gopher-lua),
     cached by the hash of its source, go.mod, go.sum and the Go toolchain."""
     toolchain = subprocess.run(["go", "version"], capture_output=True, text=True, check=True)
     digest = hashlib.sha256(toolchain.stdout.encode())

@@ -115,7 +115,7 @@ class ControlPlane:
 
     @property
     def audit_log(self) -> Path:
-        """Every write request, with who made it (JSON lines; see hack/audit_log.py)."""
+        """Every write request, with who made it (JSON lines; see testbed/audit_log.py)."""
         return self.root / "audit.log"
 
     @property

@@ -29,7 +29,7 @@ reason until removed), ``stop``/``start`` (the KM down and up on the same port),
 ``unauthorized`` (requests refused for credentials) and ``drop_after`` (operations that
 are applied and then get no answer: the connection is closed, as when it breaks on the
 way back).
-``python hack/kmdouble.py --port N --dir D`` serves it standalone (``make demo`` does),
+``python -m testbed.kmdouble --port N --dir D`` serves it standalone (``make demo`` does),
 with a throwaway CA written to D/ca.crt.
 """
 
@@ -58,7 +58,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-import kmcontract
+from testbed import kmcontract
 
 CONTRACT = kmcontract.load()
 NS = CONTRACT.namespaces

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from controlplane.launcher import token_kubeconfig
+from testbed.controlplane.launcher import token_kubeconfig
 
 from .build import KUSTOMIZE, SOURCE, Controller, build
 
