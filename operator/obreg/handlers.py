@@ -73,15 +73,15 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     memo.controller = Controller(
         api,
         config.settle_seconds,
+        indexes=Indexes(
+            custom=memo.resources.resources.stores(),
+            secrets=memo.data.holdings.view("Secret"),
+            config_maps=memo.data.holdings.view("ConfigMap"),
+            workloads=memo.data.workloads.held,
+        ),
         settled=memo.data.settled,
         leading=functools.partial(_leads, memo),
         digest_key=memo.digest_key,
-    )
-    memo.controller.indexes = Indexes(
-        custom=memo.resources.resources.stores(),
-        secrets=memo.data.holdings.view("Secret"),
-        config_maps=memo.data.holdings.view("ConfigMap"),
-        workloads=memo.data.workloads.held,
     )
     # The data first: a resource's reconcile must find what it reads listed.
     await memo.data.start()
@@ -125,7 +125,7 @@ def _started_leading(memo: Any) -> None:
     indexes = controller.indexes
     assert indexes is not None
     for namespace in controller.namespaces():
-        controller.request(namespace, controller.targeted(namespace), indexes)
+        controller.request(namespace, controller.targeted(namespace))
     for namespace in {key[1] for key in memo.resources.resources.versions}:
         snap = state.snapshot(namespace, indexes.custom_objects(namespace))
         if snap.invalid:
@@ -159,7 +159,7 @@ def _resource_changed(memo: Any, item: ResourceKey) -> None:
     memo.data.want(ns, state.reads(snap, controller.targeted(ns) | affected))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
         spawn(controller.tasks, _write_invalid(controller, snap))
-    controller.request(ns, affected, indexes)
+    controller.request(ns, affected)
 
 
 async def _write_invalid(controller: Controller, snap: state.Snapshot) -> None:
@@ -196,7 +196,7 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     if targeted:
         snap = state.snapshot(ns, indexes.custom_objects(ns))
         refs |= state.workloads_reading(snap.namespace, kind, name)
-    controller.request(ns, refs, indexes)
+    controller.request(ns, refs)
 
 
 def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
@@ -211,7 +211,7 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
     held: Workload | None = memo.data.workloads.held.get(key)
     # Status updates during a rollout change nothing the files depend on: no reconcile.
     if controller.workload_changed(key, held):
-        controller.request(ns, [ref], indexes)
+        controller.request(ns, [ref])
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.
     if held is not None and controller.key_manager.rollout_seen(key, held.rollout):
@@ -223,4 +223,4 @@ async def _key_manager_rolled_out(
 ) -> None:
     if await controller.leading():
         snap = state.snapshot(ns, indexes.custom_objects(ns))
-        controller.key_manager.request_for(snap, ref, indexes, force=True)
+        controller.key_manager.request_for(snap, ref, force=True)

@@ -1,11 +1,11 @@
 """The operator's runtime state: coalesced reconcile requests per workload, the last
 result per resource and target, and status and event writes that happen only on change.
 
-Requests for a workload coalesce (rules/coalescing.py): one ``kubectl apply`` touching
-three resources of one workload makes one reconcile and at most one rollout. A standby
-requests too (its watches see every change) but a request runs only while this instance
-leads (kube/lease.py). A failed reconcile is retried with backoff. What a reconcile decides is in
-rules/reconcile.py; kube/reconcile.py makes its calls.
+Requests for a workload coalesce on the work queue (workqueue.py): one ``kubectl apply``
+touching three resources of one workload makes one reconcile and at most one rollout. A
+standby requests too (its watches see every change) but a request runs only while this
+instance leads (kube/lease.py). A failed reconcile is retried with backoff. What a
+reconcile decides is in rules/reconcile.py; kube/reconcile.py makes its calls.
 """
 
 from __future__ import annotations
@@ -25,15 +25,14 @@ from ..api.kinds import SERVICE_PROVIDER, TRUST_ANCHOR
 from ..api.trust_anchor import CertificateSummary
 from ..render.inputs import Inputs, MarkedInputs
 from ..render.objects import output_name
-from ..rules import coalescing, state, status
 from ..rules import reconcile as decide
-from ..rules.coalescing import Tickets
+from ..rules import state, status
 from ..rules.workload import Workload
 from . import events, faultpoint, reconcile
 from .api import Api, ApiError, NotLeading
 from .indexes import Indexes, StoreView
 from .key_manager import KeyManagerSteps
-from .tasks import spawn
+from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +70,6 @@ class Controller:
     api: Api
     settle_seconds: float
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
-    tickets: Tickets[WorkloadId] = field(default_factory=Tickets)
-    locks: collections.defaultdict[WorkloadId, asyncio.Lock] = field(
-        default_factory=lambda: collections.defaultdict(asyncio.Lock)
-    )
     # One status writer at a time per resource (see write_statuses).
     status_locks: collections.defaultdict[ResourceId, asyncio.Lock] = field(
         default_factory=lambda: collections.defaultdict(asyncio.Lock)
@@ -86,7 +81,9 @@ class Controller:
     # every event, and scanning every resource of every namespace was quadratic at scale.
     target_counts: dict[str, collections.Counter[WorkloadRef]] = field(default_factory=dict)
     last_events: dict[ResourceId, str] = field(default_factory=dict)
+    # What reconciles read (handlers.py); None only in tests that never reconcile.
     indexes: Indexes | None = None
+    # Other background work (statuses of invalid resources, a KM rollout's check).
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     workloads_seen: dict[tuple[str, str, str], Workload] = field(default_factory=dict)
     # The status this process last wrote per resource: fresher than the index, which
@@ -97,12 +94,6 @@ class Controller:
     # both generate: the second create fails and its render would miss the Secret).
     generated: dict[tuple[str, str], Any] = field(default_factory=dict)
     generating: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Reconciles under way at once. Each holds its namespace's snapshot and inputs while
-    # it waits for a render thread or an API call; 1,000 requests due together (a start)
-    # held 1,000 snapshots, most of the operator's peak memory.
-    running: asyncio.Semaphore = field(
-        default_factory=lambda: asyncio.Semaphore(RECONCILES_AT_ONCE)
-    )
     # Waits until the Secrets and ConfigMaps of a namespace being fetched are held
     # (datawatch.py): a reconcile must not read a view older than its request.
     settled: Callable[[str], Awaitable[None]] = _nothing_pending
@@ -113,8 +104,20 @@ class Controller:
     # never publish one.
     digest_key: bytes | None = field(default=None, repr=False)
     key_manager: KeyManagerSteps = field(init=False)
+    queue: WorkQueue[WorkloadId] = field(init=False)
 
     def __post_init__(self) -> None:
+        # Reconciles under way at once are capped: each holds its namespace's snapshot
+        # and inputs while it waits for a render thread or an API call, and 1,000
+        # requests due together (a start) held 1,000 snapshots, most of the peak memory.
+        self.queue = WorkQueue(
+            self._pass,
+            self.settle_seconds,
+            RETRY_DELAYS,
+            max_retries=len(RETRY_DELAYS),
+            at_once=RECONCILES_AT_ONCE,
+            leading=self.leading,
+        )
         self.key_manager = KeyManagerSteps(
             api=self.api,
             settle_seconds=self.settle_seconds,
@@ -122,6 +125,7 @@ class Controller:
             written=self.written,
             generated=self.generated,
             write_statuses=self.write_statuses,
+            indexes=self.indexes,
             digest_key=self.digest_key,
             leading=self.leading,
         )
@@ -135,10 +139,12 @@ class Controller:
         """Cancel every waiting and running reconcile and Key Manager pass. After SIGTERM
         this instance must write no more (a successor may be acting already); what it cut
         short is finished by whoever acts next, as after a kill (tests/faults)."""
-        tasks = [*self.tasks, *self.key_manager.tasks]
+        tasks = list(self.tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(
+            *tasks, self.queue.stop(), self.key_manager.queue.stop(), return_exceptions=True
+        )
 
     def workload_changed(self, key: tuple[str, str, str], held: Workload | None) -> bool:
         """Whether a workload differs from when obreg last saw it in what its files
@@ -189,52 +195,34 @@ class Controller:
         else:
             self.target_counts.pop(namespace, None)
 
-    def request(self, namespace: str, refs: Iterable[WorkloadRef], indexes: Indexes) -> None:
+    def request(self, namespace: str, refs: Iterable[WorkloadRef]) -> None:
         """Schedule a reconcile of each workload and return at once: the watch that
         called would otherwise hold its next events (and so the store) meanwhile."""
         for ref in refs:
-            spawn(self.tasks, self._request(namespace, ref, indexes, 0))
+            self.queue.request((namespace, ref))
 
-    async def _request(
-        self,
-        namespace: str,
-        ref: WorkloadRef,
-        indexes: Indexes,
-        attempt: int = 0,
-    ) -> None:
-        key = (namespace, ref)
-        ticket = self.tickets.take(key)
-        await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, RETRY_DELAYS))
-        if not self.tickets.newest(key, ticket):
-            return  # a newer request for this workload will do the work
-        if not await self.leading():
-            return  # a standby; the leader's own watch requests the same
-        async with self.locks[key], self.running:
-            if not self.tickets.newest(key, ticket):
-                return  # a newer request came while this one waited its turn
-            with metrics.DURATION.time():
-                try:
-                    await self._reconcile(namespace, ref, indexes)
-                except NotLeading:  # lost the Lease meanwhile: the new leader does it
-                    return
-                except Exception as err:  # an API error, or a bug: log, count, retry
-                    metrics.ERRORS.inc()
-                    log.error(
-                        "reconcile of %s/%s %s failed (attempt %d): %s",
-                        ref.kind,
-                        namespace,
-                        ref.name,
-                        attempt + 1,
-                        err,
-                        exc_info=not isinstance(err, ApiError),
-                    )
-                    if attempt < len(RETRY_DELAYS):
-                        self.request_retry(namespace, ref, indexes, attempt + 1)
-
-    def request_retry(
-        self, namespace: str, ref: WorkloadRef, indexes: Indexes, attempt: int
-    ) -> None:
-        spawn(self.tasks, self._request(namespace, ref, indexes, attempt))
+    async def _pass(self, key: WorkloadId, attempt: int) -> bool:
+        """One reconcile on the queue; whether to retry it."""
+        namespace, ref = key
+        assert self.indexes is not None  # set before any request (handlers.py)
+        with metrics.DURATION.time():
+            try:
+                await self._reconcile(namespace, ref, self.indexes)
+            except NotLeading:  # lost the Lease meanwhile: the new leader does it
+                return False
+            except Exception as err:  # an API error, or a bug: log, count, retry
+                metrics.ERRORS.inc()
+                log.error(
+                    "reconcile of %s/%s %s failed (attempt %d): %s",
+                    ref.kind,
+                    namespace,
+                    ref.name,
+                    attempt + 1,
+                    err,
+                    exc_info=not isinstance(err, ApiError),
+                )
+                return True
+        return False
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
         await self.settled(namespace)
@@ -278,7 +266,7 @@ class Controller:
             )
         await self.write_statuses(snap, outcome.results)
         # The files a KM's database steps wait for may just have been applied.
-        self.key_manager.request_for(snap, ref, indexes)
+        self.key_manager.request_for(snap, ref)
 
     def remember(self, namespace: str, ref: WorkloadRef, outcome: decide.Outcome) -> None:
         """Keep what this workload's reconcile found for each of its resources."""

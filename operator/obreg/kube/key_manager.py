@@ -3,21 +3,19 @@ and its place in the openid scope, made through the KM's admin services.
 
 They run only once the KM workload runs the files obreg rendered for it (its rollout
 with the current digest is complete), because the service provider file and the KM's
-database must describe the same client. Requests are coalesced per service provider like
-workload reconciles. A request is a no-op when the desired state was already reached
-(no call to the KM), unless forced: when the KM's pods came back after a restart (a new
-pod may mean a new database) and on the slow periodic check. A KM that is down or
-faults is retried with backoff for as long as that lasts, so it is caught up without
-anyone acting once it is back; refused credentials and an untrusted certificate wait for
-their Secret or CA to change instead (a refused login even through forced passes, since
-each attempt counts toward locking the KM's admin account). Credentials are read from
-Secrets at the moment of the call and never kept.
+database must describe the same client. Requests are coalesced per service provider on
+the work queue (workqueue.py), like workload reconciles. A request is a no-op when the
+desired state was already reached (no call to the KM), unless forced: when the KM's pods
+came back after a restart (a new pod may mean a new database) and on the slow periodic
+check. A KM that is down or faults is retried with backoff for as long as that lasts, so
+it is caught up without anyone acting once it is back; refused credentials and an
+untrusted certificate wait for their Secret or CA to change instead (a refused login
+even through forced passes, since each attempt counts toward locking the KM's admin
+account). Credentials are read from Secrets at the moment of the call and never kept.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -37,14 +35,13 @@ from ..km.client import AdminClient, Connection, KmError
 from ..redaction import redact
 from ..render import credentials
 from ..render.inputs import Inputs, MarkedInputs
-from ..rules import coalescing, km_app, km_steps, state
-from ..rules.coalescing import Tickets
+from ..rules import km_app, km_steps, state
 from ..rules.km_steps import Outcome
 from ..rules.workload import Rollout
 from . import events, faultpoint
 from .api import Api
 from .indexes import Indexes, StoreView
-from .tasks import spawn
+from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +64,15 @@ class KeyManagerSteps:
     written: Mapping[ResourceId, Mapping[str, Any]]
     generated: Mapping[tuple[str, str], Any]
     write_statuses: Callable[[state.Snapshot, Iterable[tuple[str, str]]], Awaitable[None]]
+    # What the passes read (handlers.py); None only in tests that run a pass by hand.
+    indexes: Indexes | None = None
     # The operator's digest key (kube/digest_key.py): a refused login's fingerprint is
     # published under it, so a restart does not try that login again. None: in memory only.
     digest_key: bytes | None = field(default=None, repr=False)
     # Whether this instance leads now (kube/lease.py): a standby never calls the KM.
     leading: Callable[[], Awaitable[bool]] | None = None
     outcomes: dict[SpId, Outcome] = field(default_factory=dict)
-    tickets: Tickets[SpId] = field(default_factory=Tickets)
-    locks: collections.defaultdict[SpId, asyncio.Lock] = field(
-        default_factory=lambda: collections.defaultdict(asyncio.Lock)
-    )
     rollouts_seen: dict[tuple[str, str, str], Rollout] = field(default_factory=dict)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # Service providers a forced request is pending for: a newer, unforced request that
     # supersedes it must still re-check the KM.
     forced: set[SpId] = field(default_factory=set)
@@ -86,6 +80,18 @@ class KeyManagerSteps:
     # event that shows them complete requests the steps, even when kopf merged the
     # events of the rollout so that no "incomplete" state was ever seen.
     awaited: set[tuple[str, str, str]] = field(default_factory=set)
+    queue: WorkQueue[SpId] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Retried for as long as the KM fails in a way a retry may fix: it is caught up
+        # without anyone acting once it is back.
+        self.queue = WorkQueue(
+            self._pass,
+            self.settle_seconds,
+            km_steps.RETRY_DELAYS,
+            max_retries=None,
+            leading=self.leading,
+        )
 
     # -- what status shows ----------------------------------------------------------------
 
@@ -162,38 +168,27 @@ class KeyManagerSteps:
         self.awaited.discard(key)
         return awaited or before != rollout
 
-    def request_for(
-        self, snap: state.Snapshot, km: WorkloadRef, indexes: Indexes, force: bool = False
-    ) -> None:
+    def request_for(self, snap: state.Snapshot, km: WorkloadRef, force: bool = False) -> None:
         """Request the steps of every service provider whose Key Manager is ``km``."""
         for sp in snap.namespace.service_providers:
             if sp.spec.key_manager == km and sp.spec.key_manager_admin is not None:
-                self.request(sp.namespace, sp.name, indexes, force)
+                self.request(sp.namespace, sp.name, force)
 
-    def request(
-        self, namespace: str, name: str, indexes: Indexes, force: bool = False, attempt: int = 0
-    ) -> None:
+    def request(self, namespace: str, name: str, force: bool = False) -> None:
         if force:
             self.forced.add((namespace, name))
-        spawn(self.tasks, self._request((namespace, name), indexes, attempt))
+        self.queue.request((namespace, name))
 
-    async def _request(self, sp_id: SpId, indexes: Indexes, attempt: int) -> None:
-        ticket = self.tickets.take(sp_id)
-        await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, km_steps.RETRY_DELAYS))
-        if not self.tickets.newest(sp_id, ticket):
-            return  # a newer request will do the work
-        if self.leading is not None and not await self.leading():
-            return
-        async with self.locks[sp_id]:
-            force = sp_id in self.forced or attempt > 0
-            self.forced.discard(sp_id)
-            try:
-                retry = await self._steps(sp_id, indexes, force)
-            except Exception:  # a bug: log it and try again later, like a KM failure
-                log.exception("Key Manager steps of %s/%s failed", *sp_id)
-                retry = True
-            if retry:
-                self.request(*sp_id, indexes, attempt=attempt + 1)
+    async def _pass(self, sp_id: SpId, attempt: int) -> bool:
+        """One pass on the queue; whether to retry it. A retry always checks the KM."""
+        assert self.indexes is not None  # set before any request (handlers.py)
+        force = sp_id in self.forced or attempt > 0
+        self.forced.discard(sp_id)
+        try:
+            return await self._steps(sp_id, self.indexes, force)
+        except Exception:  # a bug: log it and try again later, like a KM failure
+            log.exception("Key Manager steps of %s/%s failed", *sp_id)
+            return True
 
     # -- the steps ----------------------------------------------------------------------------
 

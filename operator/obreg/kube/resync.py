@@ -34,8 +34,8 @@ async def forever(controller: Controller, config: Settings) -> None:
             km_due += config.km_resync_seconds
         log.info("resync: every targeted workload of %d namespaces", len(controller.namespaces()))
         for namespace in controller.namespaces():
-            controller.request(namespace, controller.targeted(namespace), indexes)
+            controller.request(namespace, controller.targeted(namespace))
             if check_km:
                 snap = state.snapshot(namespace, indexes.custom_objects(namespace))
                 for ref in controller.targeted(namespace):
-                    controller.key_manager.request_for(snap, ref, indexes, force=True)
+                    controller.key_manager.request_for(snap, ref, force=True)
