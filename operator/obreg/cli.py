@@ -390,27 +390,23 @@ def _digest_key(path: Path | None) -> bytes | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """The operator: kopf with obreg's handlers and settings. Settings travel in the
-    environment so that the handlers module reads the same ones; the identity is fixed
-    here, once per process."""
-    given = {
-        "OBREG_SETTLE_SECONDS": args.settle_seconds,
-        "OBREG_RESYNC_SECONDS": args.resync_seconds,
-        "OBREG_KM_RESYNC_SECONDS": args.key_manager_resync_seconds,
-        "OBREG_STANDALONE": "true" if args.standalone else None,
-        "OBREG_LEASE_DURATION": args.lease_duration,
-        "OBREG_RENEW_DEADLINE": args.renew_deadline,
-        "OBREG_RETRY_PERIOD": args.retry_period,
-        "OBREG_NAMESPACES": ",".join(args.namespace or []) or None,
-        "OBREG_METRICS_PORT": args.metrics_port,
-        "OBREG_READINESS_PORT": args.readiness_port,
-        "OBREG_PEERING_NAME": args.peering_name,
-        "OBREG_IDENTITY": args.identity,
-        "OBREG_DIGEST_KEY_SECRET": args.digest_key_secret,
-    }
-    os.environ.update({k: str(v) for k, v in given.items() if v is not None})
-    config = Settings.from_environment()
-    os.environ.update(OBREG_IDENTITY=config.identity)
+    """The operator: kopf with obreg's handlers, and its settings parsed once (they reach
+    the handlers in kopf's memo)."""
+    config = Settings.given(
+        settle_seconds=args.settle_seconds,
+        resync_seconds=args.resync_seconds,
+        km_resync_seconds=args.key_manager_resync_seconds,
+        identity=args.identity,
+        namespaces=tuple(args.namespace) if args.namespace else None,
+        metrics_port=args.metrics_port,
+        readiness_port=args.readiness_port,
+        peering_name=args.peering_name,
+        standalone=args.standalone or None,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period,
+        digest_key_secret=args.digest_key_secret,
+    )
     import kopf
 
     from . import handlers  # noqa: F401  (registers the handlers with kopf)
@@ -478,7 +474,9 @@ async def _serve(config: Settings, args: argparse.Namespace) -> None:
             identity=cast(Any, config.identity),  # kopf's Identity is a NewType of str
             standalone=True,  # obreg elects its leader over a Lease (kube/lease.py)
             stop_flag=lost,
-            memo=kopf.Memo(api=api, readiness=readiness, digest_key=key, crds_lost=lost),
+            memo=kopf.Memo(
+                api=api, settings=config, readiness=readiness, digest_key=key, crds_lost=lost
+            ),
         )
         if lost.is_set():
             raise serving.NotServed()

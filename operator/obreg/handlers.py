@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
-    config = Settings.from_environment()
+    config: Settings = memo.settings  # parsed once by obreg run (cli.py)
     # obreg posts its own events; kopf would otherwise also post its log lines as events.
     settings.posting.level = logging.CRITICAL
     # The resources obreg serves are fixed; watching CRDs for new ones would need more RBAC.

@@ -1,5 +1,7 @@
-"""The operator's settings, from the environment (which ``obreg run`` flags set), so the
-same values reach kopf's import-time decorators and the runtime."""
+"""The operator's settings: parsed once from ``obreg run``'s flags into this typed object,
+which reaches the handlers in kopf's memo (cli.py). The identity is fixed here, once per
+process, so that kopf started again by kube/serving.py holds the Lease under the same
+name."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def _identity() -> str:
@@ -36,21 +39,7 @@ class Settings:
     digest_key_secret: str = ""
 
     @classmethod
-    def from_environment(cls) -> Settings:
-        default = cls()
-        env = os.environ.get
-        return cls(
-            settle_seconds=float(env("OBREG_SETTLE_SECONDS", default.settle_seconds)),
-            resync_seconds=float(env("OBREG_RESYNC_SECONDS", default.resync_seconds)),
-            km_resync_seconds=float(env("OBREG_KM_RESYNC_SECONDS", default.km_resync_seconds)),
-            identity=env("OBREG_IDENTITY", default.identity),
-            namespaces=tuple(n for n in env("OBREG_NAMESPACES", "").split(",") if n),
-            metrics_port=int(env("OBREG_METRICS_PORT", default.metrics_port)),
-            readiness_port=int(env("OBREG_READINESS_PORT", default.readiness_port)),
-            peering_name=env("OBREG_PEERING_NAME", default.peering_name),
-            standalone=env("OBREG_STANDALONE", "") == "true",
-            lease_duration=float(env("OBREG_LEASE_DURATION", default.lease_duration)),
-            renew_deadline=float(env("OBREG_RENEW_DEADLINE", default.renew_deadline)),
-            retry_period=float(env("OBREG_RETRY_PERIOD", default.retry_period)),
-            digest_key_secret=env("OBREG_DIGEST_KEY_SECRET", default.digest_key_secret),
-        )
+    def given(cls, **values: Any) -> Settings:
+        """The settings with the values given (``obreg run``'s flags); None keeps the
+        default."""
+        return cls(**{name: value for name, value in values.items() if value is not None})

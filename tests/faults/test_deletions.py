@@ -162,8 +162,11 @@ def test_the_crds_deleted_and_re_created(
     the CRDs, the running process (kopf stops on its watches' 404) and a new one alike."""
     ready, live = free_port(), free_port()
     instance = instances(
-        flags={"--readiness-port": str(ready), "--liveness": f"http://127.0.0.1:{live}/healthz"},
-        env={"OBREG_KM_RESYNC_SECONDS": "8"},
+        flags={
+            "--readiness-port": str(ready),
+            "--liveness": f"http://127.0.0.1:{live}/healthz",
+            "--key-manager-resync-seconds": "8",
+        },
     )
     watch = converged(scenario, cluster, RESYNC)
     assert probes(ready, live) == (200, 200)
