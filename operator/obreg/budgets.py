@@ -21,6 +21,12 @@ from __future__ import annotations
 # held to the API server's 1 MiB each, as written. A real home's largest (identity.xml,
 # api-manager.xml, a client truststore) is well under 1 MiB.
 MANIFEST_BYTES = 8 * 1024 * 1024
+# Bytes of all the files `obreg import` reads from one home, together: it keeps each
+# file's bytes from its one read to the check (importing/files.py), so this bounds the
+# memory a home can take whatever the number of files. A real home's files the import
+# reads (identity.xml, api-manager.xml, site.json, the locale files, the truststore and
+# the provider files) are under 2 MiB together.
+IMPORT_HOME_BYTES = 32 * 1024 * 1024
 # One Key Manager answer, on the wire and after decompression: the largest WSO2 admin
 # answer obreg reads (getScopes of a KM with a few hundred scopes) is under 1 MiB.
 KM_ANSWER_BYTES = 4 * 1024 * 1024
@@ -52,6 +58,11 @@ YAML_NODES = 200_000
 # program is about 150; a client truststore of an Open Banking directory holds a few.
 CERTIFICATES_PER_SOURCE = 5_000
 CERTIFICATES_PER_TRUSTSTORE = 5_000
+# Entries of one folder `obreg import` lists in a home (repository/, the identity and
+# service provider folders): each provider file is read, parsed and reported on, so its
+# number bounds that work. A Key Manager holds a handful of providers (the store's, the
+# OB directory's, a few of the product's own); a WSO2 repository/ holds about ten.
+IMPORT_FOLDER_ENTRIES = 256
 
 # --- Work -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from obreg.errors import InvalidInput
-from obreg.importing.key_manager import _credentials_secret
+from obreg.importing.key_manager import credentials_secret
 from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION
 from obreg.render.inputs import INPUT_LABEL
 
@@ -33,7 +33,7 @@ def manifest(**changes: object) -> bytes:
 
 
 def test_the_owners_secret_is_kept_and_marked_as_an_input() -> None:
-    secret = _credentials_secret(manifest(), "bank")
+    secret = credentials_secret(manifest(), "bank")
     assert secret["metadata"] == {
         "name": "km-admin",
         "namespace": "bank",
@@ -42,7 +42,7 @@ def test_the_owners_secret_is_kept_and_marked_as_an_input() -> None:
     }
     assert secret["type"] == "kubernetes.io/basic-auth"
     assert secret["stringData"] == {"username": "admin", "password": "pw-by-hand"}
-    given = _credentials_secret(
+    given = credentials_secret(
         manifest(data=None, stringData={"username": "a", "password": "b"}), "bank"
     )
     assert given["stringData"] == {"username": "a", "password": "b"}
@@ -60,7 +60,7 @@ def test_the_owners_secret_is_kept_and_marked_as_an_input() -> None:
 )
 def test_a_manifest_obreg_cannot_use_is_refused(changes: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        _credentials_secret(manifest(**changes), "bank")
+        credentials_secret(manifest(**changes), "bank")
     text = str(refused.value.problems[0])
     assert text.startswith("--key-manager-credentials: -: ") and message in text
     assert "pw-by-hand" not in text

@@ -246,3 +246,23 @@ def is_subdomain(name: str, limit: int = SUBDOMAIN_MAX) -> bool:
 
 def is_label(name: str) -> bool:
     return len(name) <= LABEL_MAX and re.fullmatch(LABEL_PATTERN, name) is not None
+
+
+# A label or annotation key and a label value, as Kubernetes validates them
+# (IsQualifiedName, IsValidLabelValue): an optional DNS-1123 prefix and "/", then a name
+# of letters, digits, '-', '_' and '.' that begins and ends alphanumeric.
+_QUALIFIED = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+QUALIFIED_NAME_MAX = 63
+
+
+def is_qualified_name(key: str) -> bool:
+    prefix, slash, name = key.rpartition("/")
+    if slash and not is_subdomain(prefix):
+        return False
+    return len(name) <= QUALIFIED_NAME_MAX and re.fullmatch(_QUALIFIED, name) is not None
+
+
+def is_label_value(value: str) -> bool:
+    return value == "" or (
+        len(value) <= QUALIFIED_NAME_MAX and re.fullmatch(_QUALIFIED, value) is not None
+    )

@@ -7,6 +7,7 @@ without touching the operator's entry point.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import textwrap
@@ -16,8 +17,9 @@ from typing import Any
 from ..api import kinds
 from ..api.trust_anchor import DEFAULT_PASSWORD
 from ..errors import InvalidInput, Problem, printable
+from .files import open_folder, read_own
 from .homes import SECRETS_FILE, Imported, Options, dump, import_homes
-from .key_manager import KeyManagerSource
+from .key_manager import KeyManagerSource, credentials_secret
 
 EXIT_REFUSED = 1
 
@@ -33,8 +35,9 @@ def add_parser(commands: Any) -> None:
             f"{kinds.TRUST_ANCHOR.kind}, {kinds.IDENTITY_PROVIDER.kind} and "
             f"{kinds.SERVICE_PROVIDER.kind}, the ConfigMap of CAs and the Secrets "
             "(secrets.yaml, mode 0600: credentials and the files copied from the homes) to "
-            "-o. A home is read as untrusted: no link followed, only regular files within "
-            "a byte budget. The resources are rendered and "
+            "-o. A home is read as untrusted: no link followed (the home's own path "
+            "included), only regular files within a byte budget, each read once. The "
+            "resources are rendered and "
             "compared with the homes' files; whatever obreg cannot represent is reported "
             "on stderr by file and element.",
             88,
@@ -111,9 +114,6 @@ def run(args: argparse.Namespace) -> int:
             truststore_password=_password(args.truststore_password_file),
             key_manager=_key_manager(args),
         )
-        for flag, home in (("--km-home", args.km_home), ("--apim-home", args.apim_home)):
-            if not home.is_dir():
-                raise InvalidInput([_problem(flag, f"{home} is not a folder")])
         imported = import_homes(args.km_home, args.apim_home, options)
     except InvalidInput as err:
         print(
@@ -156,7 +156,7 @@ def _key_manager(args: argparse.Namespace) -> KeyManagerSource | None:
         raise InvalidInput([_problem("--key-manager", "needs --key-manager-credentials")])
     return KeyManagerSource(
         url=args.key_manager,
-        credentials_manifest=manifest,
+        credentials=credentials_secret(manifest, args.namespace),
         ca=_read(args.key_manager_ca, "--key-manager-ca"),
         server_name=args.key_manager_server_name,
     )
@@ -167,12 +167,8 @@ def _problem(where: str, message: str) -> Problem:
 
 
 def _read(path: Path | None, flag: str) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise InvalidInput([_problem(flag, f"cannot read {path}: {err.strerror}")]) from None
+    """An operator's own file named by ``flag``, read as files.read_own reads it."""
+    return None if path is None else read_own(path, flag)
 
 
 def _password(path: Path | None) -> str:
@@ -200,17 +196,40 @@ def placeholder(secret: dict[str, Any]) -> dict[str, Any]:
 
 def write(imported: Imported, out: Path, placeholders: bool) -> int:
     """Each manifest file into ``out`` (new or empty; made 0700); the Secrets in
-    secrets.yaml, created 0600 so no other user of the machine reads them."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InvalidInput([_problem("-o", f"{out} is not a new or empty folder")])
-    # Only its owner may change what the bank is about to review and commit.
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    texts = dict(imported.texts)
-    if placeholders and imported.secrets:
-        texts[SECRETS_FILE] = dump([placeholder(s) for s in imported.secrets])
-    for name, text in sorted(texts.items()):
-        mode = 0o600 if name == SECRETS_FILE else 0o644
-        descriptor = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
-            sink.write(text)
+    secrets.yaml, created 0600 so no other user of the machine reads them. ``out`` is
+    opened once as a folder that is not a link (files.open_folder) and every file is
+    created in that descriptor, never over an existing one; a write that fails removes
+    what it wrote, so a refused ``-o`` holds nothing of the import's."""
+    try:
+        # Only its owner may change what the bank is about to review and commit.
+        out.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass  # an empty folder is taken; what else is there, open_folder refuses
+    except OSError as err:
+        raise InvalidInput([_problem("-o", f"cannot make {out}: {err.strerror}")]) from None
+    folder = open_folder(out, "-o")
+    try:
+        if os.listdir(folder):
+            raise InvalidInput([_problem("-o", f"{out} is not a new or empty folder")])
+        texts = dict(imported.texts)
+        if placeholders and imported.secrets:
+            texts[SECRETS_FILE] = dump([placeholder(s) for s in imported.secrets])
+        made: list[str] = []
+        try:
+            for name, text in sorted(texts.items()):
+                mode = 0o600 if name == SECRETS_FILE else 0o644
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                descriptor = os.open(name, flags, mode, dir_fd=folder)
+                made.append(name)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+                    sink.write(text)
+        except OSError as err:
+            for name in made:
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=folder)
+            raise InvalidInput(
+                [_problem("-o", f"cannot write into {out}: {err.strerror}; nothing left there")]
+            ) from None
+    finally:
+        os.close(folder)
     return len(texts)

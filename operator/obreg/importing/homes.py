@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import errno
+import itertools
 import os
 import re
 import stat
@@ -45,7 +46,7 @@ from ..render import (
 )
 from ..render.certificates import Certificate
 from ..render.inputs import INPUT_LABEL, Inputs
-from . import compare, key_manager
+from . import compare, files, key_manager
 
 IDP_DIR = "repository/conf/identity/identity-providers"
 SP_DIR = "repository/conf/identity/service-providers"
@@ -142,24 +143,33 @@ class _Homes:
     """The two homes, read by product-relative path, and the import's output so far.
 
     ``read`` and ``listing`` are the one way into a home, whose every byte, file type and
-    link is the pod's: each step of a path is looked at without following a link and
-    opened with O_NOFOLLOW, so nothing outside the home is ever read; only folders and
-    regular files of one link (a hard link could be any file of the importer's) are
-    taken, a file within ``budgets.MANIFEST_BYTES`` (stat first, then
-    at most one byte more is read); anything else (a link, a FIFO, a device, a
-    folder where a file is expected) is refused by its path. Absent is not refused: the
-    caller reports it."""
+    link is the pod's. Each home is a descriptor opened once (files.open_folder: never
+    through a link), and every path is walked from it: each step is looked at without
+    following a link and opened with O_NOFOLLOW, so nothing outside the home is ever
+    read; only folders and regular files of one link (a hard link could be any file of
+    the importer's) are taken, a file within ``budgets.MANIFEST_BYTES`` (files.read_bounded)
+    and a folder within ``budgets.IMPORT_FOLDER_ENTRIES``; anything else (a link, a FIFO,
+    a device, a folder where a file is expected) is refused by its path. Absent is not
+    refused: the caller reports it.
 
-    def __init__(self, km: Path, apim: Path, options: Options, out: Imported) -> None:
-        self.roots = {"km": km, "apim": apim}
+    Each file is read once: what ``read`` found is kept, and every later
+    consumer (the values, the base files, the check) gets those same bytes, so a home
+    written to while the import runs cannot make the check compare another version of a
+    file than the one the values came from. What is kept is bounded by
+    ``budgets.IMPORT_HOME_BYTES`` per home."""
+
+    def __init__(self, roots: Mapping[str, int], options: Options, out: Imported) -> None:
+        self.roots = dict(roots)  # home -> descriptor of its folder, opened once
         self.options = options
         self.out = out
+        self._files: dict[tuple[str, str], bytes | None] = {}
+        self._bytes = dict.fromkeys(self.roots, 0)
 
     def _open(self, home: str, path: str, folder: bool) -> int | None:
         """A descriptor of ``path`` in ``home``, or None when absent."""
         where = Where(f"{home}:{path}", "-")
         steps = path.split("/")
-        current = os.open(self.roots[home], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        current = os.dup(self.roots[home])
         try:
             for number, step in enumerate(steps, start=1):
                 want_folder = folder or number < len(steps)
@@ -207,29 +217,45 @@ class _Homes:
                 os.close(current)
 
     def read(self, home: str, path: str) -> bytes | None:
-        """A regular file's bytes, within the budget; None when absent."""
+        """A regular file's bytes, within the budget; None when absent. Read once."""
+        key = (home, path)
+        if key not in self._files:
+            self._files[key] = self._read_once(home, path)
+        return self._files[key]
+
+    def _read_once(self, home: str, path: str) -> bytes | None:
         descriptor = self._open(home, path, folder=False)
         if descriptor is None:
             return None
-        budget = budgets.MANIFEST_BYTES
-        larger = Where(f"{home}:{path}", "-").refuse(f"larger than {budget} bytes")
-        with os.fdopen(descriptor, "rb") as source:
-            if os.fstat(source.fileno()).st_size > budget:
-                raise larger
-            data = source.read(budget + 1)
-        if len(data) > budget:
-            raise larger
+        where = Where(f"{home}:{path}", "-")
+        data = files.read_bounded(descriptor, where)
+        self._bytes[home] += len(data)
+        if self._bytes[home] > budgets.IMPORT_HOME_BYTES:
+            raise where.refuse(
+                f"the files the import reads from this home hold more than "
+                f"{budgets.IMPORT_HOME_BYTES} bytes together",
+                "a product home's are a few MiB at most: remove what is not the product's",
+            )
         return data
 
     def listing(self, home: str, folder: str) -> list[str] | None:
-        """The names in a folder of ``home``; None when absent."""
+        """The names in a folder of ``home``, within the budget; None when absent."""
         descriptor = self._open(home, folder, folder=True)
         if descriptor is None:
             return None
+        budget = budgets.IMPORT_FOLDER_ENTRIES
         try:
-            return sorted(os.listdir(descriptor))
+            with os.scandir(descriptor) as entries:
+                found = [entry.name for entry in itertools.islice(entries, budget + 1)]
         finally:
             os.close(descriptor)
+        if len(found) > budget:
+            raise Where(f"{home}:{folder}", "-").refuse(
+                f"holds more than {budget} entries: the import lists at most {budget} in a "
+                "folder (a product home holds a handful of providers)",
+                "remove what is not the product's from the copy of the home",
+            )
+        return sorted(found)
 
     def xml(self, home: str, path: str, root: str) -> etree._Element | None:
         data = self.read(home, path)
@@ -808,10 +834,24 @@ def _differences(
 
 
 def import_homes(km: Path, apim: Path, options: Options) -> Imported:
-    """The resources, Secrets and reports of two product homes. The service provider is
-    read first: its federated step names the identity provider to import."""
+    """The resources, Secrets and reports of two product homes, each opened once as a
+    folder that is not a link (files.open_folder) and read only through that descriptor."""
     out = Imported()
-    homes = _Homes(km, apim, options, out)
+    roots: dict[str, int] = {}
+    try:
+        for home, path in (("km", km), ("apim", apim)):
+            roots[home] = files.open_folder(path, f"--{home}-home")
+        _import(_Homes(roots, options, out))
+    finally:
+        for descriptor in roots.values():
+            os.close(descriptor)
+    return out
+
+
+def _import(homes: _Homes) -> None:
+    """Read the homes into ``homes.out``, then check it. The service provider is read
+    first: its federated step names the identity provider to import."""
+    out, options = homes.out, homes.options
     for home in homes.roots:
         if homes.listing(home, "repository") is None:
             raise Where(f"{home}:repository", "-").refuse(
@@ -822,8 +862,7 @@ def import_homes(km: Path, apim: Path, options: Options) -> Imported:
     _identity_provider(homes, idp_name)
     if options.key_manager is not None:  # before the check, which then covers its objects
         key_manager.adopt(out, options.key_manager, options.namespace)
-    files = {**out.documents, **({SECRETS_FILE: out.secrets} if out.secrets else {})}
-    out.texts = {name: dump(objects) for name, objects in sorted(files.items())}
+    outputs = {**out.documents, **({SECRETS_FILE: out.secrets} if out.secrets else {})}
+    out.texts = {name: dump(objects) for name, objects in sorted(outputs.items())}
     written = {name: [d for d in yaml.safe_load_all(text) if d] for name, text in out.texts.items()}
     _verify(homes, written, datetime.datetime.now(datetime.UTC))
-    return out

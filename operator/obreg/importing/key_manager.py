@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import yaml
 
-from ..api import kinds
+from ..api import kinds, names
 from ..api.parse import parse
 from ..errors import InvalidInput, Problem
 from ..km.client import CLAIMS, OAUTH, AdminClient, Connection, KmError
@@ -47,16 +47,18 @@ KM_CA = "wso2-km-ca"
 KM_CA_KEY = "ca.crt"
 SERVICE_PROVIDER_FILE = "service-provider.yaml"
 _ORIGIN = "key-manager"
+DEFAULT_TYPE = "kubernetes.io/basic-auth"
 
 
 @dataclass(frozen=True)
 class KeyManagerSource:
     """What ``--key-manager`` and its companions name: the URL, the admin credentials
-    Secret's manifest (as the operator's keyManagerAdmin.credentialsSecret names it), the
-    CA of the KM's TLS and the name its certificate is issued to."""
+    Secret as the import writes it (``credentials_secret``, read from the manifest that
+    keyManagerAdmin.credentialsSecret names), the CA of the KM's TLS and the name its
+    certificate is issued to."""
 
     url: str
-    credentials_manifest: bytes = field(repr=False)
+    credentials: dict[str, Any] = field(repr=False)
     ca: bytes | None = None
     server_name: str | None = None
 
@@ -80,11 +82,57 @@ def _mapping(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _credentials_secret(manifest: bytes, namespace: str) -> dict[str, Any]:
-    """The credentials Secret as the import writes it: the manifest's name, annotations
-    (the owner's list of hosts the credentials may go to) and type, its ``username`` and
+# The API server's bound on an object's annotations, keys and values together.
+_ANNOTATIONS_MAX = 256 * 1024
+
+
+def _metadata_problem(obj: Mapping[str, Any]) -> str | None:
+    """What in the manifest's metadata and type the API server would refuse, checked
+    here so a Secret the import writes is one ``kubectl apply`` takes: a name that is a
+    DNS-1123 subdomain, labels and annotations that are mappings of qualified names to
+    strings (a label's value a label value), a type that is a qualified name, as every
+    Kubernetes type is. Names fields, never values: the file holds a password."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return "metadata is not a mapping"
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        return "names no Secret (metadata.name)"
+    if not names.is_subdomain(name):
+        return (
+            f"metadata.name is not a DNS-1123 name of at most {names.SUBDOMAIN_MAX} "
+            "characters (lower-case letters, digits, '-' and '.')"
+        )
+    for member, valid in (("labels", names.is_label_value), ("annotations", None)):
+        given = metadata.get(member, {})
+        if not isinstance(given, dict) or not all(
+            isinstance(key, str) and names.is_qualified_name(key) and isinstance(value, str)
+            for key, value in given.items()
+        ):
+            return (
+                f"metadata.{member} is not a mapping of Kubernetes keys ([prefix/]name) to "
+                "strings (quote a value that YAML reads as a number, a list or a mapping)"
+            )
+        if valid is not None and not all(valid(value) for value in given.values()):
+            return (
+                f"metadata.{member} holds a value that is not a label value (at most "
+                f"{names.QUALIFIED_NAME_MAX} letters, digits, '-', '_' and '.')"
+            )
+        if sum(len(k) + len(v) for k, v in given.items()) > _ANNOTATIONS_MAX:
+            return f"metadata.{member} hold more than {_ANNOTATIONS_MAX} bytes"
+    kind = obj.get("type", DEFAULT_TYPE)
+    if not isinstance(kind, str) or not names.is_qualified_name(kind):
+        return f"type is not a Secret type (a [prefix/]name such as {DEFAULT_TYPE})"
+    return None
+
+
+def credentials_secret(manifest: bytes, namespace: str) -> dict[str, Any]:
+    """The credentials Secret as the import writes it: the manifest's name, labels,
+    annotations (the owner's list of hosts the credentials may go to) and type, each
+    checked as the API server would (``_metadata_problem``), its ``username`` and
     ``password`` as stringData (so --secrets=placeholders can stand in for them), and the
-    input label that lets obreg's resources read it."""
+    input label that lets obreg's resources read it. Read when the command line is, so a
+    manifest obreg cannot write back is refused before any home is read."""
     flag = "--key-manager-credentials"
     try:
         obj = yaml.safe_load(manifest)
@@ -92,10 +140,9 @@ def _credentials_secret(manifest: bytes, namespace: str) -> dict[str, Any]:
         raise _refused(flag, "is not a YAML Secret manifest") from None
     if not isinstance(obj, dict) or obj.get("kind") != "Secret":
         raise _refused(flag, "is not a Secret manifest")
-    metadata = _mapping(obj, "metadata")
-    name = metadata.get("name")
-    if not isinstance(name, str) or not name:
-        raise _refused(flag, "names no Secret (metadata.name)")
+    if (problem := _metadata_problem(obj)) is not None:
+        raise _refused(flag, problem)
+    metadata = obj["metadata"]
     if metadata.get("namespace", namespace) != namespace:
         raise _refused(flag, f"is not in the namespace {namespace} (-n), as the resource must be")
     values: dict[str, str] = {}
@@ -109,10 +156,10 @@ def _credentials_secret(manifest: bytes, namespace: str) -> dict[str, Any]:
         if not isinstance(text, str) or not text:
             raise _refused(flag, f"has no {key}")
         values[key] = text
-    secret = _v1("Secret", name, namespace, type=obj.get("type", "kubernetes.io/basic-auth"))
-    secret["metadata"]["labels"] = {**_mapping(metadata, "labels"), INPUT_LABEL: "true"}
-    if annotations := _mapping(metadata, "annotations"):
-        secret["metadata"]["annotations"] = annotations
+    secret = _v1("Secret", metadata["name"], namespace, type=obj.get("type", DEFAULT_TYPE))
+    secret["metadata"]["labels"] = {**metadata.get("labels", {}), INPUT_LABEL: "true"}
+    if annotations := metadata.get("annotations"):
+        secret["metadata"]["annotations"] = dict(annotations)
     secret["stringData"] = values
     return secret
 
@@ -126,7 +173,7 @@ def adopt(out: Imported, source: KeyManagerSource, namespace: str) -> None:
     sp = next((o for o in documents if o["kind"] == kinds.SERVICE_PROVIDER.kind), None)
     if sp is None:  # no service provider file: reported already, nothing owns an app
         return
-    secret = _credentials_secret(source.credentials_manifest, namespace)
+    secret = source.credentials
     out.secrets.append(secret)
     admin: dict[str, Any] = {"url": source.url, "credentialsSecret": secret["metadata"]["name"]}
     config_maps: dict[tuple[str, str], dict[str, bytes]] = {}
