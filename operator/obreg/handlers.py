@@ -183,6 +183,10 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     refs = {ref for ref in targeted if output_name(ref) == name}
     held = memo.data.holdings.held.get(item)
     labels = held.labels if held is not None else {}
+    if held is None:
+        controller.api.forget_written(kind, ns, name)
+    elif controller.api.own_echo(kind, ns, name, held.resource_version):
+        refs, labels = set(), {}  # obreg's own write coming back: its workload is done
     if managed(labels) and WORKLOAD_LABEL in labels:
         # obreg's own output, maybe of a workload no resource targets any more.
         refs.add(
@@ -209,8 +213,12 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
     if indexes is None or ref not in controller.targeted(ns):
         return
     held: Workload | None = memo.data.workloads.held.get(key)
-    # Status updates during a rollout change nothing the files depend on: no reconcile.
-    if controller.workload_changed(key, held):
+    # Status updates during a rollout change nothing the files depend on, and obreg's
+    # own apply coming back is done already: no reconcile.
+    if held is None:
+        controller.api.forget_written(kind, ns, name)
+    own = held is not None and controller.api.own_echo(kind, ns, name, held.resource_version)
+    if controller.workload_changed(key, held) and not own:
         controller.request(ns, [ref])
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.

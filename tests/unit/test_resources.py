@@ -54,3 +54,23 @@ def test_an_unchanged_version_is_no_change_and_what_is_held_is_compact() -> None
     assert store.event(TA, "DELETED", anchor("a", "x", "3"))
     assert not store.event(TA, "DELETED", anchor("a", "x", "3"))
     assert store.stores()[0] == {}
+
+
+def test_a_status_write_coming_back_is_held_but_is_no_change() -> None:
+    """obreg's own status write comes back as an event: kept (a restarted leader reads
+    it), but nothing a reconcile acts on changed, so it requests none. A new spec, a
+    new generation, or a resource made again (a
+    new uid) still does."""
+    store = Resources()
+    assert store.event(TA, "ADDED", anchor("a", "x", "1"))
+    with_status = {**anchor("a", "x", "2"), "status": {"conditions": [{"type": "Ready"}]}}
+    assert not store.event(TA, "MODIFIED", with_status)
+    held = store.get((TA, "a", "x"))
+    assert held is not None and held["status"] == with_status["status"]
+    regenerated = anchor("a", "x", "3")
+    regenerated["metadata"]["generation"] = 2
+    assert store.event(TA, "MODIFIED", regenerated)
+    made_again = anchor("a", "x", "4")
+    made_again["metadata"].update(uid="uid-new", generation=2)
+    assert store.event(TA, "MODIFIED", made_again)
+    assert store.event(TA, "MODIFIED", anchor("a", "x", "5", cas=3))

@@ -77,6 +77,9 @@ class Api:
         self._client = api_client
         # Asked before every write: only the leader writes (set by handlers.py).
         self.leading: Callable[[], bool] = lambda: True
+        # (kind, namespace, name) -> the resourceVersion obreg's last apply (or key
+        # removal) of that object made, from the write's answer (own_echo).
+        self._written: dict[tuple[str, str, str], str] = {}
 
     def _may_write(self, verb: str, what: str) -> None:
         if not self.leading():
@@ -166,6 +169,23 @@ class Api:
                 return None
             raise
 
+    def own_echo(self, kind: str, namespace: str, name: str, version: str) -> bool:
+        """Whether an object's event shows exactly the version obreg's own last write of
+        it made: the write coming back, which needs no reconcile (the one that wrote it
+        left it so). Anyone else's change, even one made just after, has another version.
+        When the event comes before the write's answer, it is not recognised, and a
+        reconcile that changes nothing runs, as for any change."""
+        return bool(version) and self._written.get((kind, namespace, name)) == version
+
+    def forget_written(self, kind: str, namespace: str, name: str) -> None:
+        """The object is gone: no version of it is obreg's any more."""
+        self._written.pop((kind, namespace, name), None)
+
+    def _wrote(self, kind: str, namespace: str, name: str, answer: Mapping[str, Any]) -> None:
+        version = (answer.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self._written[(kind, namespace, name)] = str(version)
+
     async def apply(self, obj: Mapping[str, Any]) -> None:
         """Server-side apply of ``obj`` as obreg, taking over conflicting fields (obreg
         is the only writer of what it applies; drift is reverted)."""
@@ -173,7 +193,7 @@ class Api:
         what = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
         url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         self._may_write("apply", what)
-        await self._call(
+        answer = await self._call(
             "apply",
             what,
             "PATCH",
@@ -182,6 +202,7 @@ class Api:
             "application/apply-patch+yaml",
             [("fieldManager", FIELD_MANAGER), ("force", "true")],
         )
+        self._wrote(obj["kind"], meta["namespace"], meta["name"], answer)
 
     async def create(self, obj: Mapping[str, Any]) -> bool:
         """Create ``obj``; False when it already exists (someone, maybe we, was first)."""
@@ -228,7 +249,7 @@ class Api:
         server-side apply leaves the fields of other managers alone, so it cannot."""
         fields = ("data", "binaryData") if kind == "ConfigMap" else ("data",)
         self._may_write("patch", f"{kind} {namespace}/{name}")
-        await self._call(
+        answer = await self._call(
             "patch",
             f"{kind} {namespace}/{name}",
             "PATCH",
@@ -237,6 +258,7 @@ class Api:
             "application/merge-patch+json",
             [("fieldManager", FIELD_MANAGER)],
         )
+        self._wrote(kind, namespace, name, answer)
 
     async def patch_status(
         self, api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]

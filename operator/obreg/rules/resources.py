@@ -34,6 +34,12 @@ def compact(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _acted_on(resource: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What of a compact resource a reconcile acts on: its metadata (a new uid is a
+    resource deleted and made again) and its spec."""
+    return resource["metadata"], resource["spec"]
+
+
 class Resources:
     """Per kind, namespace -> name -> the compact resource; and each one's
     resourceVersion, so a list that repeats what is held changes nothing."""
@@ -49,8 +55,12 @@ class Resources:
         return list(self.by_kind.values())
 
     def event(self, kind: str, kind_of_event: str, obj: Mapping[str, Any]) -> bool:
-        """Apply a watch event (a listed item comes as ADDED); whether what is held of
-        the resource changed (appeared, changed or went)."""
+        """Apply a watch event (a listed item comes as ADDED); whether the resource
+        appeared, went, or changed in what a reconcile acts on: anything but its
+        status. The status is obreg's own output, and each status write comes back as
+        an event; reconciling on those made a start of 1,000 anchors reconcile each of
+        their workloads once per anchor again, for nothing (the status is still kept,
+        for the first status write after a restart)."""
         metadata = obj["metadata"]
         namespace, name = str(metadata["namespace"]), str(metadata["name"])
         item = (kind, namespace, name)
@@ -60,8 +70,10 @@ class Resources:
         if version and self.versions.get(item) == version:
             return False
         self.versions[item] = version
-        self.by_kind[kind].setdefault(namespace, {})[name] = compact(kind, obj)
-        return True
+        held = self.by_kind[kind].setdefault(namespace, {})
+        before, after = held.get(name), compact(kind, obj)
+        held[name] = after
+        return before is None or _acted_on(before) != _acted_on(after)
 
     def relisted(
         self, kind: str, namespace: str | None, seen: Iterable[ResourceKey]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..render.bundle import Bundle
@@ -55,6 +55,9 @@ class Workload:
     # Per volume: the ConfigMaps and Secrets it reads.
     volume_objects: Mapping[str, tuple[str, ...]]
     rollout: Rollout
+    # Not compared: which version this is says nothing about what it holds, but it tells
+    # obreg's own write coming back (kube/api.py's own_echo) from anyone else's.
+    resource_version: str = field(default="", compare=False)
 
 
 def injects(workload: Workload) -> bool:
@@ -238,6 +241,7 @@ def summarize(body: Mapping[str, Any]) -> Workload:
         fs_group=(pod.get("securityContext") or {}).get("fsGroup"),
         volume_objects=volume_objects,
         rollout=rollout(body),
+        resource_version=str(meta.get("resourceVersion") or ""),
     )
 
 
