@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from obreg.api.common import TargetResult, WorkloadRef
-from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION
+from obreg.km.destination import ALLOWED_HOSTS_ANNOTATION, authority
 from obreg.kube.indexes import Indexes
 from obreg.kube.key_manager import KeyManagerSteps
 from obreg.rules import state, status
@@ -61,6 +61,15 @@ def km(request: pytest.FixtureRequest) -> Iterator[tuple[kmdouble.KmDouble, byte
     and every console setting changed, the claim added and put into the openid scope."""
     double, ca = kmdouble.new(password=ADMIN_PASSWORD)
     double.hash_secrets = request.param
+    configure_by_hand(double)
+    yield double, ca
+    double.stop()
+
+
+def configure_by_hand(double: kmdouble.KmDouble) -> None:
+    """What the runbook's console steps leave in the KM: the store's app registered with
+    site.json's credentials (every console setting changed), the claim, the scope entry.
+    Also the KM of the adoption on the real node (tests/real/test_adoption.py)."""
     double.handle(
         "registerOAuthApplicationData",
         {
@@ -77,12 +86,14 @@ def km(request: pytest.FixtureRequest) -> Iterator[tuple[kmdouble.KmDouble, byte
     double.db.apps[CLIENT_ID].update(CONSOLE)
     double.db.claims["tpp_associated"] = "http://wso2.org/claims/active"
     double.db.scopes["openid"].append("tpp_associated")
-    yield double, ca
-    double.stop()
 
 
 def import_from(
-    km: tuple[kmdouble.KmDouble, bytes], homes: Homes, out: Path, **secret: Any
+    km: tuple[kmdouble.KmDouble, bytes],
+    homes: Homes,
+    out: Path,
+    namespace: str = NS,
+    **secret: Any,
 ) -> tuple[int, str]:
     """Run `obreg import --key-manager` with the credentials Secret's manifest as its
     owner writes it (the hosts the credentials may go to in its annotation)."""
@@ -93,8 +104,8 @@ def import_from(
         "type": "kubernetes.io/basic-auth",
         "metadata": {
             "name": "km-admin",
-            "namespace": NS,
-            "annotations": {ALLOWED_HOSTS_ANNOTATION: f"127.0.0.1:{double.port}"},
+            "namespace": namespace,
+            "annotations": {ALLOWED_HOSTS_ANNOTATION: authority(double.url)},
         },
         "data": {
             "username": base64.b64encode(b"admin").decode(),
@@ -116,6 +127,7 @@ def import_from(
         str(out.parent / "km-ca.crt"),
         "--key-manager-server-name",
         "localhost",
+        namespace=namespace,
     )
 
 

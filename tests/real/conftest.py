@@ -174,10 +174,13 @@ def head() -> str:
     ).stdout.strip()
 
 
-def standin(workload: dict[str, Any], image: str, node_name: str) -> dict[str, Any]:
+def standin(
+    workload: dict[str, Any], image: str, node_name: str, product: str = PRODUCT
+) -> dict[str, Any]:
     """A sample workload turned into the stand-in: same name and labels (so obreg targets
     it and injects its files), the stand-in's image, ready only once its checks passed,
-    hardened as a bank would run WSO2."""
+    hardened as a bank would run WSO2. ``product`` is where its product home is, as it
+    differs between WSO2's images."""
     workload = copy.deepcopy(workload)
     spec = workload["spec"]["template"]["spec"]
     spec.pop("tolerations", None)
@@ -189,8 +192,9 @@ def standin(workload: dict[str, Any], image: str, node_name: str) -> dict[str, A
     container.update(
         image=image,
         imagePullPolicy="Never",
+        env=[{"name": "PRODUCT_HOME", "value": product}],
         readinessProbe={
-            "exec": {"command": ["test", "-f", f"{PRODUCT}/.standin-ready"]},
+            "exec": {"command": ["test", "-f", f"{product}/.standin-ready"]},
             "periodSeconds": 1,
         },
         securityContext={
@@ -199,7 +203,7 @@ def standin(workload: dict[str, Any], image: str, node_name: str) -> dict[str, A
             "capabilities": {"drop": ["ALL"]},
         },
         volumeMounts=[
-            {"name": "product", "mountPath": PRODUCT},
+            {"name": "product", "mountPath": product},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     )
