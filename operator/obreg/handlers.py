@@ -208,15 +208,15 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
     some resource targets it; re-check its Key Manager steps when its rollout ended."""
     ns, kind, name = key
     controller: Controller = memo.controller
+    held: Workload | None = memo.data.workloads.held.get(key)
+    if held is None:  # gone, whether or not something still targets it
+        controller.api.forget_written(kind, ns, name)
     indexes = controller.indexes
     ref = WorkloadRef.model_validate({"kind": kind, "name": name})
     if indexes is None or ref not in controller.targeted(ns):
         return
-    held: Workload | None = memo.data.workloads.held.get(key)
     # Status updates during a rollout change nothing the files depend on, and obreg's
     # own apply coming back is done already: no reconcile.
-    if held is None:
-        controller.api.forget_written(kind, ns, name)
     own = held is not None and controller.api.own_echo(kind, ns, name, held.resource_version)
     if controller.workload_changed(key, held) and not own:
         controller.request(ns, [ref])

@@ -175,3 +175,4 @@ def test_no_request_is_lost_passes_of_a_key_never_overlap_and_the_cap_holds(
     assert not work.overlapped, "two passes of one key ran at once"
     assert work.most_at_once <= cap
     assert not queue._locks and not queue._users, "a lock was left behind"
+    assert not queue._holders and not queue._tickets._newest, "a ticket was left behind"

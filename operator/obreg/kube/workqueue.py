@@ -49,6 +49,7 @@ class WorkQueue(Generic[K]):
         self._tickets: Tickets[K] = Tickets()
         self._locks: dict[K, asyncio.Lock] = {}
         self._users: dict[K, int] = {}  # passes holding or awaiting each key's lock
+        self._holders: dict[K, int] = {}  # requests holding a ticket of each key
         self.tasks: set[asyncio.Task[None]] = set()
 
     def request(self, key: K, attempt: int = 0) -> None:
@@ -64,24 +65,37 @@ class WorkQueue(Generic[K]):
 
     async def _run(self, key: K, attempt: int) -> None:
         ticket = self._tickets.take(key)
+        self._holders[key] = self._holders.get(key, 0) + 1
+        try:
+            retry = await self._turn(key, attempt, ticket)
+        finally:
+            # A key's ticket counter lives while some request holds a ticket of it: only
+            # then could a stale ticket match a new counter's.
+            self._holders[key] -= 1
+            if not self._holders[key]:
+                del self._holders[key]
+                self._tickets.drop(key)
+        if retry and (self.max_retries is None or attempt < self.max_retries):
+            self.request(key, attempt + 1)
+
+    async def _turn(self, key: K, attempt: int, ticket: int) -> bool:
+        """Wait, and run the pass if ``ticket`` is still the newest; whether to retry."""
         await asyncio.sleep(coalescing.wait(attempt, self.settle_seconds, self.retry_delays))
         if not self._tickets.newest(key, ticket):
-            return  # a newer request of this key will do the work
+            return False  # a newer request of this key will do the work
         if self.leading is not None and not await self.leading():
-            return  # a standby; the leader's own watches request the same
+            return False  # a standby; the leader's own watches request the same
         lock = self._locks.get(key) or asyncio.Lock()
         self._locks[key] = lock
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock, self._cap or contextlib.nullcontext():
                 if not self._tickets.newest(key, ticket):
-                    return  # a newer request came while this one waited its turn
-                retry = await self.work(key, attempt)
+                    return False  # a newer request came while this one waited its turn
+                return await self.work(key, attempt)
         finally:
             # A key's lock lives while some pass holds or awaits it: keys come and go
             # (namespaces, resources), and their locks must not stay behind.
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key], self._locks[key]
-        if retry and (self.max_retries is None or attempt < self.max_retries):
-            self.request(key, attempt + 1)

@@ -19,7 +19,8 @@ K = TypeVar("K", bound=Hashable)
 
 
 class Tickets(Generic[K]):
-    """The newest ticket per key. Tickets only grow, so a stale one never matches again."""
+    """The newest ticket per key. Tickets only grow while a request holds one of the key,
+    so a stale one never matches again."""
 
     def __init__(self) -> None:
         self._newest: dict[K, int] = {}
@@ -31,6 +32,11 @@ class Tickets(Generic[K]):
     def newest(self, key: K, ticket: int) -> bool:
         """Whether ``ticket`` is the newest one of ``key``: only then does its pass run."""
         return self._newest.get(key) == ticket
+
+    def drop(self, key: K) -> None:
+        """Forget ``key``, once no request holds a ticket of it (none can match again):
+        keys come and go, and their counters must not stay behind."""
+        self._newest.pop(key, None)
 
 
 def wait(attempt: int, settle_seconds: float, retry_delays: Sequence[float]) -> float:
