@@ -10,6 +10,8 @@ from typing import Any, cast
 
 from obreg import handlers
 from obreg.kube.api import Api
+from obreg.kube.datawatch import DataStream, WorkloadStream
+from obreg.rules.holdings import Holdings
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
@@ -41,3 +43,34 @@ def test_a_workload_no_longer_targeted_forgets_its_version_when_deleted() -> Non
     memo = SimpleNamespace(controller=controller, data=SimpleNamespace(workloads=workloads))
     handlers._workload_changed(memo, ("ns", "Deployment", "km"))
     assert not api._written
+
+
+def test_an_object_read_by_a_list_is_never_taken_for_obregs_own_write() -> None:
+    """A list (after a watch gap) may show someone else's change merged into the
+    version obreg's own write made, its own event lost: listed objects forget what
+    obreg wrote, so the change is reconciled (and drift reverted) as any change is. A
+    watch event at that version is still obreg's echo."""
+    seen: list[Any] = []
+    for kind, make in (
+        ("ConfigMap", lambda owner: DataStream(owner, "ConfigMap", None, full=True)),
+        ("Deployment", lambda owner: WorkloadStream(owner, "Deployment", None)),
+    ):
+        api = Api(cast(Any, None))
+        api._wrote(kind, "ns", "km", {"metadata": {"resourceVersion": "6"}})
+        owner = SimpleNamespace(
+            api=api,
+            holdings=Holdings(),
+            workloads=SimpleNamespace(event=lambda *_: None),
+            on_change=seen.append,
+            on_workload=seen.append,
+        )
+        obj = {
+            "kind": kind,
+            "metadata": {"namespace": "ns", "name": "km", "resourceVersion": "6"},
+            "data": {},
+        }
+        stream = make(owner)
+        stream.on_event("MODIFIED", obj)  # a watch event: still an echo candidate
+        assert api.own_echo(kind, "ns", "km", "6")
+        stream.on_page([obj])  # a list's item
+        assert not api.own_echo(kind, "ns", "km", "6"), kind

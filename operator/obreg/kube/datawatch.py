@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from kubernetes.watch.watch import iter_resp_lines
@@ -209,6 +209,16 @@ def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
+def unmerged(api: Api, kind: str, objects: Iterable[Mapping[str, Any]]) -> None:
+    """Objects read by a list or a GET, not a watch: each may hold someone else's write
+    merged with obreg's own (a change made just before obreg's apply, whose own event a
+    watch gap lost), so none is taken for obreg's own write coming back (kube/api.py's
+    own_echo), and each is reconciled as any change is."""
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        api.forget_written(kind, str(meta.get("namespace")), str(meta.get("name")))
+
+
 class DataStream(Stream["DataWatch"]):
     """A Secret or ConfigMap collection: obreg's own objects in full, or every object's
     metadata."""
@@ -226,6 +236,10 @@ class DataStream(Stream["DataWatch"]):
 
     def key_of(self, metadata: dict[str, Any]) -> Key:
         return key(self.kind, metadata)
+
+    def on_page(self, items: list[dict[str, Any]]) -> None:
+        unmerged(self.owner.api, self.kind, items)
+        super().on_page(items)
 
     def on_listed(self, seen: list[Key]) -> None:
         holdings = self.owner.holdings
@@ -271,6 +285,10 @@ class WorkloadStream(Stream["DataWatch"]):
 
     def key_of(self, metadata: dict[str, Any]) -> Key:
         return workload.key(self.kind, metadata)
+
+    def on_page(self, items: list[dict[str, Any]]) -> None:
+        unmerged(self.owner.api, self.kind, items)
+        super().on_page(items)
 
     def on_listed(self, seen: list[Key]) -> None:
         for item in self.owner.workloads.relisted(self.kind, self.namespace, seen):
@@ -356,6 +374,8 @@ class DataWatch(Streams):
                 continue
             if item in self._again or self.holdings.sequence.get(item, 0) != before:
                 continue  # it changed while being read: read it again
+            if obj is not None:
+                unmerged(self.api, kind, [obj])
             if self.holdings.store(item, summary(kind, obj) if obj is not None else None):
                 self.on_change(item)
             return
