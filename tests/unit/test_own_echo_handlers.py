@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from obreg import handlers
 from obreg.kube.api import Api
-from obreg.kube.datawatch import DataStream, WorkloadStream
+from obreg.kube.datawatch import DataStream, DataWatch, WorkloadStream
 from obreg.rules.holdings import Holdings
 
 DEPLOYMENT = {
@@ -74,3 +74,19 @@ def test_an_object_read_by_a_list_is_never_taken_for_obregs_own_write() -> None:
         assert api.own_echo(kind, "ns", "km", "6")
         stream.on_page([obj])  # a list's item
         assert not api.own_echo(kind, "ns", "km", "6"), kind
+
+
+def test_an_object_read_by_a_get_is_never_taken_for_obregs_own_write() -> None:
+    """The same rule for a fetch (a GET of an object a resource starts reading, or of
+    obreg's own object gone from its labelled watch): it may hold merged writes."""
+    api = Api(cast(Any, None))
+    api._wrote("Secret", "ns", "km", {"metadata": {"resourceVersion": "6"}})
+    obj = {"kind": "Secret", "metadata": {"namespace": "ns", "name": "km", "resourceVersion": "6"}}
+
+    async def get(*_: Any) -> dict[str, Any]:
+        return obj
+
+    api.get = get  # type: ignore[method-assign]
+    watch = DataWatch(api, (), lambda _: None, lambda _: None)
+    asyncio.run(watch._fetch(("Secret", "ns", "km")))
+    assert not api.own_echo("Secret", "ns", "km", "6")
