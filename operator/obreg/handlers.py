@@ -138,7 +138,7 @@ def _stopped_leading(memo: Any) -> None:
     stop reporting the resources' state (the leader reports it now)."""
     controller: Controller = memo.controller
     spawn(memo.standby_tasks, controller.stop())
-    controller.written.clear()
+    controller.stop_acting()
     metrics.forget_resources()
 
 

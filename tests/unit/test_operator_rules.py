@@ -470,3 +470,21 @@ def test_a_relist_forgets_only_the_missing_workloads_of_its_kind_and_scope() -> 
         ("a", "Deployment", "kept"),
         ("b", "Deployment", "other"),
     ]
+
+
+def test_a_deleted_resource_and_a_lost_lease_leave_nothing_of_what_this_process_decided() -> None:
+    """A deleted resource's last warning event is forgotten with it (else one entry per
+    resource ever warned about stays for the life of the process); losing the Lease
+    forgets the statuses written and the Key Manager outcomes, which the next leader may
+    have changed, so leading again starts from the API server's view, as a restart."""
+    controller = Controller(api=cast(Any, None), settle_seconds=0)
+    rid = ("ns", "OBTrustAnchor", "cas")
+    controller.track(rid, [WorkloadRef(kind="Deployment", name="km")])
+    controller.last_events[rid] = "inline must be PEM"
+    controller.track(rid, None)
+    assert rid not in controller.last_events
+    sp = ("ns", "OBServiceProvider", "apim-store")
+    controller.written[sp] = {"conditions": []}
+    controller.key_manager.outcomes[("ns", "apim-store")] = cast(Any, object())
+    controller.stop_acting()
+    assert not controller.written and not controller.key_manager.outcomes

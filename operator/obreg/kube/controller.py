@@ -163,6 +163,13 @@ class Controller:
         """The namespaces where some resource targets some workload, sorted."""
         return sorted(self.target_counts)
 
+    def stop_acting(self) -> None:
+        """This instance stopped leading: forget what it wrote and decided, which the
+        next leader may have changed since (its statuses, its Key Manager outcomes), so
+        that leading again starts from what the API server shows, as a restart does."""
+        self.written.clear()
+        self.key_manager.outcomes.clear()
+
     def track(self, rid: ResourceId, refs: Iterable[WorkloadRef] | None) -> set[WorkloadRef]:
         """Record a resource's current targets (None: deleted); return old and new."""
         before = self.known_targets.get(rid, frozenset())
@@ -175,6 +182,7 @@ class Controller:
             self.known_targets.pop(rid, None)
             self.results.pop(rid, None)
             self.written.pop(rid, None)
+            self.last_events.pop(rid, None)
             lock = self.status_locks.get(rid)
             if lock is not None and not lock.locked():
                 del self.status_locks[rid]
