@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,10 +45,41 @@ class StartError(RuntimeError):
     """A component did not become ready; the message carries its log tail."""
 
 
+# Ports handed out by this process: a component binds its port only once started, so
+# the same port must not be handed out twice before that.
+_HANDED_OUT: set[int] = set()
+_LOWEST_PORT = 10_000
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for ports it picks itself (outgoing connections, binds to 0)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now, for a component to bind later. Taken below the kernel's
+    ephemeral range: a port the kernel picked (bind to 0) could be picked again for any
+    outgoing connection before the component binds it, and a plane started beside
+    another busy one failed so ("address already in use"). Chosen at random and probed,
+    so two planes starting at once rarely try the same one."""
+    low, _ = _ephemeral_range()
+    candidates = range(_LOWEST_PORT, low)
+    for _ in range(200):
+        port = random.choice(candidates) if len(candidates) > 1_000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # someone listens there
+            found = int(sock.getsockname()[1])
+        if found not in _HANDED_OUT:
+            _HANDED_OUT.add(found)
+            return found
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def _die_with_parent() -> None:
