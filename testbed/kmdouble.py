@@ -189,9 +189,10 @@ class KmDouble:
             cert.write_bytes(self.cert_pem)
             key.write_bytes(self.key_pem)
             context.load_cert_chain(cert, key)
-        server = http.server.ThreadingHTTPServer((self.address, port or self.port), _handler(self))
-        server.daemon_threads = True
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server = _Server((self.address, port or self.port), _handler(self))
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
         self.port = server.server_address[1]
         self._server = server
         # stop() waits for the serving loop's next poll (every 0.5 s by default): a
@@ -418,8 +419,22 @@ class KmDouble:
         )
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """TLS is negotiated in each connection's own thread (at the handler's first read),
+    not in accept on the serving loop: a client that connected and never finished its
+    handshake (a tunnel dropped half-way) held the loop, and stop() with it, for ever."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed its handshake or went silent: the client sees that;
+        the double, like a KM, logs nothing of it."""
+
+
 def _handler(double: KmDouble) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = 30  # seconds a connection may stay silent before its thread ends
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             length = int(self.headers.get("Content-Length") or 0)
             reply = double.answer(self.path, self.headers, self.rfile.read(length))
