@@ -127,7 +127,7 @@ def _started_leading(memo: Any) -> None:
     for namespace in controller.namespaces():
         controller.request(namespace, controller.targeted(namespace))
     for namespace in {key[1] for key in memo.resources.resources.versions}:
-        snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+        snap = indexes.snapshot(namespace)
         if snap.invalid:
             spawn(controller.tasks, _write_invalid(controller, snap))
 
@@ -155,7 +155,7 @@ def _resource_changed(memo: Any, item: ResourceKey) -> None:
     raw = memo.resources.resources.get(item)
     refs = None if raw is None else state.raw_targets(kind, raw["spec"])
     affected = controller.track((ns, kind, name), refs)
-    snap = state.snapshot(ns, indexes.custom_objects(ns))
+    snap = indexes.snapshot(ns)
     memo.data.want(ns, state.reads(snap, controller.targeted(ns) | affected))
     if any(i.name == name and i.kind == kind for i in snap.invalid):
         spawn(controller.tasks, _write_invalid(controller, snap))
@@ -173,22 +173,36 @@ async def _write_invalid(controller: Controller, snap: state.Snapshot) -> None:
 
 def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
     """A held Secret or ConfigMap changed, appeared or went: reconcile the workloads that
-    read it, or whose output it is (drift to revert)."""
+    read it at once, and the workload whose output it is (drift to revert) unless the
+    change is obreg's own write coming back (kube/api.py's judge)."""
     kind, ns, name = item
     controller: Controller = memo.controller
     indexes = controller.indexes
     if indexes is None:  # no resource seen yet, so none reads it
         return
-    targeted = controller.targeted(ns)
-    refs = {ref for ref in targeted if output_name(ref) == name}
+    if controller.targeted(ns):
+        snap = indexes.snapshot(ns)
+        controller.request(ns, state.workloads_reading(snap.namespace, kind, name))
     held = memo.data.holdings.held.get(item)
-    labels = held.labels if held is not None else {}
     if held is None:
         controller.api.forget_written(kind, ns, name)
-    elif controller.api.own_echo(kind, ns, name, held.resource_version):
-        refs, labels = set(), {}  # obreg's own write coming back: its workload is done
+        _output_changed(memo, item)
+    else:
+        controller.api.judge(
+            kind, ns, name, held.resource_version, functools.partial(_output_changed, memo, item)
+        )
+
+
+def _output_changed(memo: Any, item: tuple[str, str, str]) -> None:
+    """Someone else changed or removed a Secret or ConfigMap that may be obreg's output:
+    reconcile the workload it is the output of, maybe one no resource targets any more
+    (its labels say which)."""
+    kind, ns, name = item
+    controller: Controller = memo.controller
+    refs = {ref for ref in controller.targeted(ns) if output_name(ref) == name}
+    held = memo.data.holdings.held.get(item)
+    labels = held.labels if held is not None else {}
     if managed(labels) and WORKLOAD_LABEL in labels:
-        # obreg's own output, maybe of a workload no resource targets any more.
         refs.add(
             WorkloadRef.model_validate(
                 {
@@ -197,9 +211,6 @@ def _data_changed(memo: Any, item: tuple[str, str, str]) -> None:
                 }
             )
         )
-    if targeted:
-        snap = state.snapshot(ns, indexes.custom_objects(ns))
-        refs |= state.workloads_reading(snap.namespace, kind, name)
     controller.request(ns, refs)
 
 
@@ -217,9 +228,13 @@ def _workload_changed(memo: Any, key: tuple[str, str, str]) -> None:
         return
     # Status updates during a rollout change nothing the files depend on, and obreg's
     # own apply coming back is done already: no reconcile.
-    own = held is not None and controller.api.own_echo(kind, ns, name, held.resource_version)
-    if controller.workload_changed(key, held) and not own:
-        controller.request(ns, [ref])
+    if controller.workload_changed(key, held):
+        if held is None:
+            controller.request(ns, [ref])
+        else:
+            controller.api.judge(
+                kind, ns, name, held.resource_version, lambda: controller.request(ns, [ref])
+            )
     # Pods all running the current template again (a rollout ended, or a Key Manager's
     # pods restarted, maybe onto a new database): re-check its database items.
     if held is not None and controller.key_manager.rollout_seen(key, held.rollout):
@@ -230,5 +245,5 @@ async def _key_manager_rolled_out(
     controller: Controller, ns: str, ref: WorkloadRef, indexes: Indexes
 ) -> None:
     if await controller.leading():
-        snap = state.snapshot(ns, indexes.custom_objects(ns))
+        snap = indexes.snapshot(ns)
         controller.key_manager.request_for(snap, ref, force=True)

@@ -53,3 +53,44 @@ def test_a_workloads_version_is_kept_but_not_compared() -> None:
     later = workload.summarize({**body, "metadata": {**body["metadata"], "resourceVersion": "6"}})
     assert later == first and later.resource_version == "6"
     assert dataclasses.replace(first, digest="d") != first
+
+
+def test_an_event_before_its_writes_answer_is_judged_by_the_answer() -> None:
+    """The watch often hands over a write's event before the write's answer: it is held
+    and judged when the answer names the version, so obreg's own write needs no
+    reconcile, while anyone else's change seen meanwhile still makes one, as does every
+    event held over a write that failed."""
+    api = Api(cast(Any, None))
+    answer: asyncio.Future[dict[str, Any]]
+    changed: list[str] = []
+
+    async def call(*_: Any) -> dict[str, Any]:
+        return await answer
+
+    api._call = call  # type: ignore[method-assign]
+
+    async def scenario(outcome: dict[str, Any] | Exception, events: list[str]) -> None:
+        nonlocal answer
+        answer = asyncio.get_running_loop().create_future()
+        write = asyncio.create_task(api.apply(CM))
+        await asyncio.sleep(0)  # the write is sent
+        for version in events:
+            api.judge("ConfigMap", "ns", "km", version, lambda v=version: changed.append(v))
+        assert changed == []  # held, not yet judged
+        if isinstance(outcome, Exception):
+            answer.set_exception(outcome)
+        else:
+            answer.set_result(outcome)
+        await asyncio.gather(write, return_exceptions=True)
+
+    asyncio.run(scenario({"metadata": {"resourceVersion": "7"}}, ["7"]))
+    assert changed == []  # its own write
+    asyncio.run(scenario({"metadata": {"resourceVersion": "9"}}, ["8", "9"]))
+    assert changed == ["8"]  # someone else's, just before obreg's
+    changed.clear()
+    asyncio.run(scenario(RuntimeError("HTTP 500"), ["10"]))
+    assert changed == ["10"]
+    changed.clear()
+    api.judge("ConfigMap", "ns", "km", "9", lambda: changed.append("9"))  # no write
+    api.judge("ConfigMap", "ns", "km", "11", lambda: changed.append("11"))
+    assert changed == ["11"]

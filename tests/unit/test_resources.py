@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from obreg.kube.indexes import Indexes
 from obreg.rules.resources import Resources
 
 TA = "OBTrustAnchor"
@@ -74,3 +75,27 @@ def test_a_status_write_coming_back_is_held_but_is_no_change() -> None:
     made_again["metadata"].update(uid="uid-new", generation=2)
     assert store.event(TA, "MODIFIED", made_again)
     assert store.event(TA, "MODIFIED", anchor("a", "x", "5", cas=3))
+
+
+def test_a_namespace_snapshot_is_made_again_exactly_when_a_resource_changed() -> None:
+    """Indexes.snapshot reuses a namespace's snapshot while the store holds the same
+    objects, and any event that changes one (status included) or adds or removes one
+    makes a new snapshot that shows it."""
+    store = Resources()
+    indexes = Indexes(custom=store.stores(), secrets={}, config_maps={}, workloads={})
+    store.event(TA, "ADDED", anchor("a", "x", "1"))
+    store.event(TA, "ADDED", anchor("b", "y", "1"))
+    first = indexes.snapshot("a")
+    assert indexes.snapshot("a") is first
+    store.event(TA, "ADDED", anchor("b", "z", "1"))  # another namespace
+    assert indexes.snapshot("a") is first
+    status = {**anchor("a", "x", "2"), "status": {"observedGeneration": 1}}
+    store.event(TA, "MODIFIED", status)
+    second = indexes.snapshot("a")
+    assert second is not first and second.raw[(TA, "x")]["status"] == status["status"]
+    store.event(TA, "ADDED", anchor("a", "w", "1"))
+    assert sorted(name for _, name in indexes.snapshot("a").raw) == ["w", "x"]
+    store.event(TA, "DELETED", anchor("a", "w", "3"))
+    store.event(TA, "DELETED", anchor("a", "x", "3"))
+    assert indexes.snapshot("a").raw == {}
+    assert "a" not in indexes._snapshots  # an emptied namespace holds nothing

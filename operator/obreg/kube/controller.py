@@ -234,7 +234,7 @@ class Controller:
 
     async def _reconcile(self, namespace: str, ref: WorkloadRef, indexes: Indexes) -> None:
         await self.settled(namespace)
-        snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+        snap = indexes.snapshot(namespace)
         for key in [k for k in self.generated if k in indexes.secrets]:
             del self.generated[key]  # the index has caught up
         inputs = Inputs(

@@ -156,13 +156,12 @@ class Stream(Generic[OwnerT]):
             accept=self.watch_accept,
             timeout=WATCH_SECONDS + 30,
         )
-        raw = response.response  # urllib3's, streamed
         try:
             if response.status == 410:
                 raise Gone()
             if response.status != 200:
                 raise ApiError("watch", self.name, response.status, str(response.reason))
-            for event in _events(iter_resp_lines(raw)):  # type: ignore[no-untyped-call]
+            for event in _events(iter_resp_lines(response)):  # type: ignore[no-untyped-call]
                 kind_of_event, obj = event.get("type"), event.get("object") or {}
                 if kind_of_event == "ERROR":
                     if obj.get("code") == 410:
@@ -172,7 +171,7 @@ class Stream(Generic[OwnerT]):
                 if kind_of_event in ("ADDED", "MODIFIED", "DELETED"):
                     self.owner.hand_over(self.on_event, str(kind_of_event), obj)
         finally:
-            raw.release_conn()
+            response.release_conn()
         return version
 
     def run(self) -> None:

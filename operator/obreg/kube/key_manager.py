@@ -195,7 +195,7 @@ class KeyManagerSteps:
     async def _steps(self, sp_id: SpId, indexes: Indexes, force: bool) -> bool:
         """One pass; True when it should be retried later."""
         namespace, name = sp_id
-        snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+        snap = indexes.snapshot(namespace)
         sp = next((s for s in snap.namespace.service_providers if s.name == name), None)
         if sp is None or sp.spec.key_manager_admin is None:
             self.forget(namespace, name)

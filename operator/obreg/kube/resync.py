@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..rules import state
 from ..settings import Settings
 from .controller import Controller
 
@@ -36,6 +35,6 @@ async def forever(controller: Controller, config: Settings) -> None:
         for namespace in controller.namespaces():
             controller.request(namespace, controller.targeted(namespace))
             if check_km:
-                snap = state.snapshot(namespace, indexes.custom_objects(namespace))
+                snap = indexes.snapshot(namespace)
                 for ref in controller.targeted(namespace):
                     controller.key_manager.request_for(snap, ref, force=True)

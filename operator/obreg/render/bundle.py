@@ -83,9 +83,11 @@ class Bundle:
     listings: dict[str, str] = field(default_factory=dict, compare=False)
     placeholders: dict[str, list[str]] = field(default_factory=dict, compare=False)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """Published: keyed, so it says nothing of a Secret value (render/digest.py)."""
+        """Published: keyed, so it says nothing of a Secret value (render/digest.py).
+        Kept once worked out: a reconcile asks for it about eight times, and the bundle
+        and its files never change."""
         return digest.of(self.files, self.digest_key)
 
 
