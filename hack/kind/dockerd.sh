@@ -18,6 +18,9 @@ export DOCKER_HOST=unix://$SOCK
 case ${1:-} in
 start)
     mkdir -p "$DATA" "$RUN"
+    # kind mounts the host's /lib/modules into its nodes, and Docker would create it where
+    # it is missing (this VM has none): made here and noted, so stop removes it again.
+    if [ ! -e /lib/modules ]; then mkdir /lib/modules && touch "$RUN/made-lib-modules"; fi
     ip netns add "$NS"
     ip -n "$NS" link set lo up
     # ip netns exec gives the daemon a mount namespace of its own (slave of the host's),
@@ -60,6 +63,7 @@ stop)
         i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
     fi
     ip netns del "$NS" 2>/dev/null || true
+    if [ -f "$RUN/made-lib-modules" ]; then rmdir /lib/modules 2>/dev/null || true; fi
     rm -rf "$RUN"
     ;;
 *) echo "usage: $0 start|run CMD...|stop" >&2; exit 2 ;;
