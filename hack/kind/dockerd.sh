@@ -21,8 +21,18 @@ start)
     # kind mounts the host's /lib/modules into its nodes, and Docker would create it where
     # it is missing (this VM has none): made here and noted, so stop removes it again.
     if [ ! -e /lib/modules ]; then mkdir /lib/modules && touch "$RUN/made-lib-modules"; fi
+    # ip netns add makes /run/netns a mount point of its own where it is not one yet: noted,
+    # so stop unmounts it again when no namespace is left in it.
+    if ! mountpoint -q /run/netns; then touch "$RUN/made-netns-mount"; fi
     ip netns add "$NS"
     ip -n "$NS" link set lo up
+    # Egress for docker build (apt, pip) without a rule or a route on the host: slirp4netns
+    # (Debian's package) carries the namespace's traffic through a process of the host.
+    if command -v slirp4netns >/dev/null; then
+        slirp4netns --configure --mtu=65520 --disable-host-loopback \
+            --netns-type=path "/run/netns/$NS" tap0 >"$RUN/slirp4netns.log" 2>&1 &
+        echo $! >"$RUN/slirp4netns.pid"
+    fi
     # ip netns exec gives the daemon a mount namespace of its own (slave of the host's),
     # so its overlay and netns mounts never show in the host's mount table.
     ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
@@ -62,8 +72,12 @@ stop)
         kill "$pid" 2>/dev/null || true
         i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
     fi
+    if [ -f "$RUN/slirp4netns.pid" ]; then kill "$(cat "$RUN/slirp4netns.pid")" 2>/dev/null || true; fi
     ip netns del "$NS" 2>/dev/null || true
     if [ -f "$RUN/made-lib-modules" ]; then rmdir /lib/modules 2>/dev/null || true; fi
+    if [ -f "$RUN/made-netns-mount" ] && [ -z "$(ls -A /run/netns)" ]; then
+        umount /run/netns 2>/dev/null || true
+    fi
     rm -rf "$RUN"
     ;;
 *) echo "usage: $0 start|run CMD...|stop" >&2; exit 2 ;;
