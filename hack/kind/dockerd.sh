@@ -50,7 +50,7 @@ start)
         --host "$DOCKER_HOST" --bip 198.19.0.1/24 \
         --default-address-pool base=198.19.16.0/20,size=24 \
         --add-runtime "obreg-runc=$HERE/runc-capped" --default-runtime obreg-runc \
-        --oom-score-adjust 0 --log-level warn \
+        --cgroup-parent /obreg-kind --oom-score-adjust 0 --log-level warn \
         >"$RUN/dockerd.log" 2>&1 &
     i=0
     until docker version >/dev/null 2>&1; do
@@ -74,6 +74,10 @@ stop)
     fi
     if [ -f "$RUN/slirp4netns.pid" ]; then kill "$(cat "$RUN/slirp4netns.pid")" 2>/dev/null || true; fi
     ip netns del "$NS" 2>/dev/null || true
+    # The containers' cgroups (cgroup v1 hierarchies are the host's), once emptied.
+    for dir in /sys/fs/cgroup/*/obreg-kind; do
+        [ -d "$dir" ] && find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
     if [ -f "$RUN/made-lib-modules" ]; then rmdir /lib/modules 2>/dev/null || true; fi
     if [ -f "$RUN/made-netns-mount" ] && [ -z "$(ls -A /run/netns)" ]; then
         umount /run/netns 2>/dev/null || true
