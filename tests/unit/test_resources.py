@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obreg.kube.indexes import Indexes
+from obreg.kube.indexes import SNAPSHOTS_KEPT, Indexes
 from obreg.rules.resources import Resources
 
 TA = "OBTrustAnchor"
@@ -99,3 +99,17 @@ def test_a_namespace_snapshot_is_made_again_exactly_when_a_resource_changed() ->
     store.event(TA, "DELETED", anchor("a", "x", "3"))
     assert indexes.snapshot("a").raw == {}
     assert "a" not in indexes._snapshots  # an emptied namespace holds nothing
+
+
+def test_the_snapshots_kept_are_the_most_recently_used_namespaces_only() -> None:
+    store = Resources()
+    indexes = Indexes(custom=store.stores(), secrets={}, config_maps={}, workloads={})
+    names = [f"ns{n}" for n in range(SNAPSHOTS_KEPT + 1)]
+    for name in names:
+        store.event(TA, "ADDED", anchor(name, "x", "1"))
+    first = indexes.snapshot(names[0])
+    for name in names[1:]:
+        indexes.snapshot(name)
+        assert indexes.snapshot(names[0]) is first  # used again: kept
+    assert len(indexes._snapshots) == SNAPSHOTS_KEPT
+    assert names[1] not in indexes._snapshots  # the least recently used went

@@ -4,6 +4,7 @@ ConfigMaps, as obreg's own watches hold them (resources.py, datawatch.py)."""
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,11 @@ from ..api.common import WorkloadRef
 from ..rules import state
 from ..rules.holdings import Held
 from ..rules.workload import Workload
+
+# The namespaces whose snapshot is kept (Indexes.snapshot): a scale step's 50 busy ones
+# fit, and 1,000 quiet ones do not pile up.
+SNAPSHOTS_KEPT = 128
+Kept = tuple[list[dict[str, Any]], state.Snapshot]  # a snapshot and what it was made of
 
 
 class StoreView(Mapping[Any, Any]):
@@ -48,9 +54,10 @@ class Indexes:
     secrets: Mapping[tuple[str, str], Held]  # (namespace, name) -> what obreg holds
     config_maps: Mapping[tuple[str, str], Held]
     workloads: Mapping[tuple[str, str, str], Workload]  # (namespace, kind, name) -> summary
-    # Per namespace: the resource objects its last snapshot was made of, and it.
-    _snapshots: dict[str, tuple[list[dict[str, Any]], state.Snapshot]] = field(
-        default_factory=dict, repr=False
+    # Per namespace, the most recently used first out: the resource objects its last
+    # snapshot was made of, and it.
+    _snapshots: collections.OrderedDict[str, Kept] = field(
+        default_factory=collections.OrderedDict, repr=False
     )
 
     def custom_objects(self, namespace: str) -> list[dict[str, Any]]:
@@ -66,7 +73,9 @@ class Indexes:
         store replaces a resource's object whenever the resource changes (status
         included) and never changes one in place, so the same objects, held here so
         that none of their ids is reused, mean the same snapshot; no one changes a
-        snapshot once made."""
+        snapshot once made. At most SNAPSHOTS_KEPT namespaces' are kept: with one
+        resource in each of 1,000 namespaces every snapshot is made about once anyway,
+        and keeping them all held 10 MB more (bench.operator --footprint)."""
         objects = self.custom_objects(namespace)
         kept = self._snapshots.get(namespace)
         if (
@@ -74,12 +83,14 @@ class Indexes:
             and len(kept[0]) == len(objects)
             and all(a is b for a, b in zip(kept[0], objects, strict=True))
         ):
+            self._snapshots.move_to_end(namespace)
             return kept[1]
         snap = state.snapshot(namespace, objects)
+        self._snapshots.pop(namespace, None)
         if objects:
             self._snapshots[namespace] = (objects, snap)
-        else:
-            self._snapshots.pop(namespace, None)
+            if len(self._snapshots) > SNAPSHOTS_KEPT:
+                self._snapshots.popitem(last=False)
         return snap
 
     def workload(self, namespace: str, ref: WorkloadRef) -> Workload | None:
