@@ -25,7 +25,7 @@ from testbed import audit_log, install_obreg, kmdouble
 from testbed.controlplane.launcher import ControlPlane
 from testbed.kmdouble import KmDouble
 from tests.bad_inputs import sample_documents
-from tests.kubetools import Kubectl
+from tests.kubetools import Kubectl, poll
 
 SETTLE = 0.5
 # How long this plane took, from a change applied to the first rollout it caused, as the
@@ -198,6 +198,27 @@ class Scenario:
                 REACTIONS.append(time.monotonic() - self.applied[0])
             self.applied = None
         return counts
+
+    def revisions(self, names: tuple[str, ...] = ("wso2-km", "wso2-apim")) -> dict[str, int]:
+        """Each workload's rollout count as its Deployment keeps it: one more per rollout,
+        also one back to an earlier pod template (which reuses that ReplicaSet, so a count
+        of ReplicaSets would miss it). Read once the deployment controller has synced the
+        latest template (observedGeneration): it sets the revision annotation in that sync,
+        after obreg's patch, so a read before it is a rollout short (a CI run failed so)."""
+        seen: dict[str, dict[str, Any]] = {}
+
+        def synced() -> bool:
+            seen.update((name, self.get("deployment", name)) for name in names)
+            return all(
+                d.get("status", {}).get("observedGeneration") == d["metadata"]["generation"]
+                for d in seen.values()
+            )
+
+        poll(synced, 60, lambda: f"the deployment controller to sync {', '.join(names)}")
+        return {
+            name: int(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+            for name, d in seen.items()
+        }
 
     def ready_conditions(self) -> dict[str, dict[str, Any]]:
         """Each resource's Ready condition, as ``Kind name`` -> condition."""

@@ -241,7 +241,7 @@ def test_an_anchor_deleted_while_obreg_is_cut_off_past_the_watch_window(
     scenario.apply()
     landed(scenario, tmp_path / "added")
     poll(lambda: watch.rollouts() == TWICE, 60, "the removed CA's rollouts")
-    revisions = deployment_revisions(scenario)
+    revisions = scenario.revisions()
     assert instance.process is not None
     pid = instance.process.pid
     os.kill(pid, signal.SIGSTOP)
@@ -272,17 +272,4 @@ def test_an_anchor_deleted_while_obreg_is_cut_off_past_the_watch_window(
         "truststores",
         back,
     )
-    assert deployment_revisions(scenario) == {w: n + 1 for w, n in revisions.items()}
-
-
-def deployment_revisions(scenario: Scenario) -> dict[str, int]:
-    """Each workload's rollout count as its Deployment keeps it (a rollback to an older
-    ReplicaSet counts too)."""
-    return {
-        name: int(
-            scenario.get("deployment", name)["metadata"]["annotations"][
-                "deployment.kubernetes.io/revision"
-            ]
-        )
-        for name in ("wso2-km", "wso2-apim")
-    }
+    assert scenario.revisions() == {w: n + 1 for w, n in revisions.items()}

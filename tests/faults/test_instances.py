@@ -40,7 +40,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 LEADS = "leader election: became the leader"
 STANDS_BY = "standing by"
-REVISION = "deployment.kubernetes.io/revision"
 HELD = re.compile(r"became the leader \(Lease ([^/]+)/([^)]+)\)")
 LEASE_SECONDS = Settings().lease_duration
 RETRY_SECONDS = Settings().retry_period
@@ -129,16 +128,6 @@ def test_the_acting_instance_stopped_with_sigterm(
     )
 
 
-def revisions(scenario: Scenario) -> dict[str, int]:
-    """Each workload's rollouts as its Deployment counts them: every template change,
-    including a return to an older template (which reuses its ReplicaSet and so adds no
-    digest to ``Watch.rollouts``)."""
-    return {
-        w: int(scenario.get("deployment", w)["metadata"]["annotations"][REVISION])
-        for w in WORKLOADS
-    }
-
-
 def test_a_rolling_update_of_two_replicas_during_a_stream_of_changes(
     scenario: Scenario, cluster: ControlPlane, instances: Callable[..., Operator], tmp_path: Path
 ) -> None:
@@ -150,7 +139,7 @@ def test_a_rolling_update_of_two_replicas_during_a_stream_of_changes(
     Deployment's revisions equal the distinct digests its templates carried)."""
     a, b = pair(instances)
     watch = converged(scenario, cluster, RESYNC)
-    before = revisions(scenario)
+    before = scenario.revisions()
     changes = 0
 
     def change() -> None:
@@ -179,7 +168,8 @@ def test_a_rolling_update_of_two_replicas_during_a_stream_of_changes(
     expected = offline_digests(scenario, tmp_path / "final")
     poll(lambda: live_digests(scenario) == expected, 180, f"the digests {expected}")
     seen = watch.rollouts()
-    rolled = {w: revisions(scenario)[w] - before[w] for w in WORKLOADS}
+    now = scenario.revisions()
+    rolled = {w: now[w] - before[w] for w in WORKLOADS}
     assert rolled == {w: seen[w] - ONCE[w] for w in WORKLOADS}, (
         f"a workload rolled twice to the same files or back to older ones: "
         f"{rolled} rollouts during the update, {seen} distinct digests in all"
@@ -195,7 +185,8 @@ def test_a_rolling_update_of_two_replicas_during_a_stream_of_changes(
         "rolled once per distinct set of files, never back to older ones",
         done,
     )
-    assert {w: revisions(scenario)[w] - before[w] for w in WORKLOADS} == rolled, (
+    after = scenario.revisions()
+    assert {w: after[w] - before[w] for w in WORKLOADS} == rolled, (
         "no rollout after recovery"
     )
     assert row.rollouts == seen

@@ -137,20 +137,6 @@ TRUSTSTORE_KEY = "repository__resources__security__client-truststore.jks"
 TRUSTSTORE_PASSWORD = "wso2carbon"
 
 
-def revisions(scenario: Scenario) -> dict[str, int]:
-    """Each workload's rollout count as its Deployment keeps it: one more per rollout,
-    also one back to an earlier pod template (which reuses that ReplicaSet, so a count of
-    ReplicaSets would miss it)."""
-    return {
-        name: int(
-            scenario.get("deployment", name)["metadata"]["annotations"][
-                "deployment.kubernetes.io/revision"
-            ]
-        )
-        for name in WORKLOADS
-    }
-
-
 def truststore_aliases(scenario: Scenario, workload: str) -> set[str]:
     """The aliases of the truststore obreg wrote for ``workload`` (in its ConfigMap, or
     its Secret when an input came from a Secret)."""

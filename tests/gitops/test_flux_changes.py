@@ -24,7 +24,6 @@ from tests.gitops.fluxrepo import (
     WORKLOADS,
     Deployed,
     condition,
-    revisions,
     truststore_aliases,
 )
 from tests.kubetools import poll
@@ -74,12 +73,12 @@ def _no_more_rollouts(deployed: Deployed, expected: dict[str, int], what: str) -
     plane's absence window (harness.window()): exactly that many, not at least."""
     scenario = deployed.scenario
     poll(
-        lambda: revisions(scenario) == expected,
+        lambda: scenario.revisions() == expected,
         DEPLOY,
-        lambda: f"{what}: rollouts {expected}, seen {revisions(scenario)}",
+        lambda: f"{what}: rollouts {expected}, seen {scenario.revisions()}",
     )
     consistently(
-        lambda: revisions(scenario) == expected,
+        lambda: scenario.revisions() == expected,
         window(),
         f"{what}: a rollout more than {expected}",
     )
@@ -98,7 +97,7 @@ def test_a_broken_certificate_fails_the_kustomization_naming_obregs_refusal(
         DEPLOY,
         lambda: f"one rollout each for the first commit, seen {scenario.rollouts()}",
     )
-    first = revisions(scenario)
+    first = scenario.revisions()
     _no_more_rollouts(deployed, first, "the first commit")
 
     mutate, path, message = _case(BROKEN)
@@ -151,13 +150,13 @@ def test_a_broken_certificate_fails_the_kustomization_naming_obregs_refusal(
     # now carries it, and that page should say so instead.
     assert message not in flux_message, flux_message
     # Nothing of the broken commit reached a workload: obreg kept the last good files.
-    assert revisions(scenario) == first
+    assert scenario.revisions() == first
     deployed.marks[BEFORE_BROKEN] = first
 
 
 def test_a_good_commit_recovers_with_one_rollout_per_workload(deployed: Deployed) -> None:
     scenario = deployed.scenario
-    before = revisions(scenario)
+    before = scenario.revisions()
     # None for the broken commit, also later than the broken test looked.
     assert before == deployed.marks.get(BEFORE_BROKEN, before), (before, deployed.marks)
     docs = [*copy.deepcopy(scenario.docs), _extra_anchor(scenario.namespace)]
@@ -185,7 +184,7 @@ def test_a_resource_pruned_from_git_leaves_the_truststores(
 ) -> None:
     scenario = deployed.scenario
     assert any(f"_{EXTRA}_" in e for e in _inventory(deployed)), _inventory(deployed)
-    before = revisions(scenario)
+    before = scenario.revisions()
     offset = audit_log.end(cluster.audit_log)
     pruned = deployed.push(scenario.docs, "the other CA removed")
     deployed.wait_ready(pruned)
