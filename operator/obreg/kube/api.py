@@ -74,6 +74,17 @@ def path(api_version: str, kind: str, namespace: str | None, name: str | None = 
     return f"{collection}/{name}" if name else collection
 
 
+# How a request is retried by urllib3 itself: only when the connection could not be made,
+# so nothing was sent. A connection dropped after the request left, or an answer asking to
+# retry later (Retry-After), is obreg's failure to handle: urllib3's default re-sends a PUT
+# or DELETE then, and a Lease renewal re-sent after it landed would come back 409 (tests/
+# unit/test_api_writes_sent_once.py). obreg's loops retry with what they read again.
+SENT_ONCE = urllib3.Retry(
+    total=2, connect=2, read=0, redirect=0, status=0, other=0,
+    respect_retry_after_header=False, raise_on_redirect=False, raise_on_status=False,
+)  # fmt: skip
+
+
 class NotLeading(RuntimeError):
     """A write refused before it was sent: this instance does not lead (kube/lease.py)."""
 
@@ -123,9 +134,9 @@ class Api:
     ) -> urllib3.BaseHTTPResponse:
         """One request, its response not yet read (so a watch can be streamed).
 
-        Sent on the client's own connection pool (its TLS settings, its retry rules:
-        a write is never sent twice), past its generated request path: that path cost
-        about 0.4 ms of CPU per request more than the pool itself (bench/, the scale
+        Sent on the client's own connection pool (its TLS settings; retried only when no
+        connection could be made: SENT_ONCE), past its generated request path: that path
+        cost about 0.4 ms of CPU per request more than the pool itself (bench/, the scale
         step's five writes per anchor), for parameter and header handling obreg does
         not need. The Authorization header is asked of the configuration each time, so
         a refreshed token (a ServiceAccount's, an exec plugin's) is used at once."""
@@ -146,6 +157,7 @@ class Api:
             headers=headers,
             timeout=urllib3.Timeout(total=timeout) if timeout else urllib3.Timeout.DEFAULT_TIMEOUT,
             redirect=False,  # the token goes to the API server only
+            retries=SENT_ONCE,
             preload_content=False,
         )
 
