@@ -50,14 +50,16 @@ FileName = Annotated[
 ]
 
 
-
-def _reserved(kind: str, exact: tuple[str, ...], any_case: tuple[str, ...]) -> tuple[Any, ...]:
-    """A FileName that is not one of the names the Key Manager gives its own meaning,
-    compared as WSO2 compares each (read in carbon-identity-framework and
+def _reserved(
+    kind: str, exact: tuple[str, ...], any_case: tuple[str, ...], listed: str | None = None
+) -> tuple[Any, ...]:
+    """A name chosen by a user that is not one of the names the Key Manager gives its own
+    meaning, compared as WSO2 compares each (read in carbon-identity-framework and
     identity-inbound-auth-oauth at the 5.12 and 7.x tags): ``exact`` where every check is
     case-sensitive, ``any_case`` where any check ignores case. A neighbour (``Default``,
-    ``default-sp``) means nothing special to WSO2 and is accepted."""
-    names = ", ".join([*exact, *(f"{n} in any case" for n in any_case)])
+    ``default-sp``) means nothing special to WSO2 and is accepted. ``listed`` says in a
+    few words which names the message means, where they are too many to list."""
+    names = listed or ", ".join([*exact, *(f"{n} in any case" for n in any_case)])
     lowered = {n.lower() for n in any_case}
     message = f"is a name the Key Manager reserves for its own {kind} ({names}); choose another"
 
@@ -86,6 +88,34 @@ ServiceProviderName = Annotated[
 # (some checks ignore case), "default" the file-based fallback for every unknown name.
 IdentityProviderName = Annotated[
     FileName, *_reserved("identity providers", ("default",), ("LOCAL",))
+]
+
+# The OIDC claims the Key Manager already has, which obreg must never add or remap (its
+# OIDC claim is mapped to a local claim on the KM and in a fresh database's
+# claim-config.xml, and every application's ID tokens carry these): the standard claims
+# and address members of OpenID Connect Core 1.0 (sections 5.1 and 5.1.1), the claims of
+# its ID token (section 2) and of JWT (RFC 7519), and those WSO2's OIDC dialect adds.
+# Compared in any case: a claim differing from one of these in case only is a mistake.
+PRODUCT_OIDC_CLAIMS = (
+    # OpenID Connect Core 1.0, 5.1 and 5.1.1
+    "sub", "name", "given_name", "family_name", "middle_name", "nickname",
+    "preferred_username", "profile", "picture", "website", "email", "email_verified",
+    "gender", "birthdate", "zoneinfo", "locale", "phone_number", "phone_number_verified",
+    "address", "updated_at", "formatted", "street_address", "locality", "region",
+    "postal_code", "country",
+    # the ID token (OpenID Connect Core 1.0, 2) and JWT (RFC 7519, 4.1)
+    "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr", "amr", "azp",
+    "at_hash", "c_hash", "sid",
+    # WSO2's OIDC dialect
+    "groups", "roles", "upn", "username",
+)  # fmt: skip
+OIDC_CLAIMS_LISTED = (
+    "a claim of OpenID Connect, JWT or WSO2's OIDC dialect, such as sub or email, in any case"
+)
+OidcClaimName = Annotated[
+    str,
+    Field(min_length=1, max_length=256, pattern=r"^\S+$"),
+    *_reserved("OIDC claims", (), PRODUCT_OIDC_CLAIMS, OIDC_CLAIMS_LISTED),
 ]
 
 KEY_SEPARATOR = "__"  # "/" in a product path, as a ConfigMap/Secret key

@@ -15,10 +15,12 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .common import FileSource, Model, SecretKeyRef, Status, WorkloadRef, cel
 from .names import (
+    OIDC_CLAIMS_LISTED,
     BaseUrl,
     EndpointUrl,
     LocalClaimUri,
     ObjectName,
+    OidcClaimName,
     OneLine,
     ServiceProviderName,
     first_duplicate,
@@ -91,7 +93,14 @@ class ClientCredentials(Model):
 class OidcClaim(Model):
     """The OIDC external claim the store's role check reads, and its local claim."""
 
-    claim_uri: Token = Field(default="tpp_associated", description="OIDC claim URI.")
+    claim_uri: OidcClaimName = Field(
+        default="tpp_associated",
+        description=(
+            "OIDC claim URI: a claim of obreg's own, never one the Key Manager has already "
+            f"({OIDC_CLAIMS_LISTED}), since obreg maps it to mappedLocalClaim for every "
+            "application of the Key Manager alike."
+        ),
+    )
     mapped_local_claim: LocalClaimUri = Field(
         default="http://wso2.org/claims/active",
         description="Local claim it maps to, of WSO2's local dialect http://wso2.org/claims.",
