@@ -5,19 +5,32 @@ checked here for the cases they did not name. Each test is one rule for a whole 
    claim OpenID Connect or WSO2's stock OIDC dialect defines: obreg maps its claim to a
    local claim on the KM (updateExternalClaim) and in a fresh database's
    claim-config.xml, and a claim every application's tokens carry (sub, email) remapped
-   to http://wso2.org/claims/active would change every login of the Key Manager.
+   to http://wso2.org/claims/active would change every login of the Key Manager;
+2. every keystore obreg reads, wherever it comes from, passes the keystore budgets
+   (render/keystore_work.py) before a library derives a key from it or decodes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import jks
 import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from obreg import diff
 from obreg.api import crd, names
+from obreg.api.common import WorkloadRef
 from obreg.api.kinds import SERVICE_PROVIDER
 from obreg.api.service_provider import OidcClaim
+from obreg.api.trust_anchor import DEFAULT_PASSWORD
+from obreg.errors import Label
+from obreg.render import bundle, listing
+from tests.hostile_keystores import encrypted_info, jceks, pbes2, pfx
 
 # -- 1. OIDC claims the product defines -------------------------------------------------
 
@@ -46,3 +59,53 @@ def test_every_reserved_claim_is_refused_and_the_crd_says_so() -> None:
     field = schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["oidcClaim"]
     rules = field["properties"]["claimUri"]["x-kubernetes-validations"]
     assert any("'sub'" in r["rule"] for r in rules)
+
+
+# -- 2. every keystore obreg reads is held to the key-derivation budget -----------------
+
+# `obreg diff` lists the live truststore of obreg-<workload>, as the cluster returns it:
+# whoever may edit that ConfigMap (or answers for the API server) chooses its bytes, and
+# a PKCS12 of a few hundred bytes may ask for 2^31 MAC iterations.
+TRUSTSTORE_PATH = "repository/resources/security/client-truststore.p12"
+
+
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
+    """Every keystore handed to cryptography or pyjks, which then derive keys or decode
+    it: recorded and refused, never read, so a test of a hostile one stays quick."""
+    seen: list[bytes] = []
+
+    def refuse(data: bytes, *_: Any, **__: Any) -> Any:
+        seen.append(data)
+        raise ValueError("handed over")
+
+    monkeypatch.setattr(pkcs12, "load_pkcs12", refuse)
+    monkeypatch.setattr(jks.KeyStore, "loads", refuse)
+    yield seen
+
+
+def _live_bundle() -> bundle.Bundle:
+    file = bundle.File(
+        TRUSTSTORE_PATH, b"rendered", False, "f", Label("OBTrustAnchor", "ns", "cas")
+    )
+    return bundle.Bundle(
+        "ns", WorkloadRef(name="km"), (file,), listings={TRUSTSTORE_PATH: "# 0 entries\n"}
+    )
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pfx(encrypted_info(pbes2(2048)), mac_iterations=2**31 - 1),
+        pfx(encrypted_info(pbes2(2**31 - 1))),
+        jceks([], secret_keys=1),
+    ],
+    ids=["MAC", "encryptedData", "JCEKS secret key"],
+)
+def test_diff_lists_a_live_keystore_only_within_the_budgets(
+    hostile: bytes, handed: list[bytes]
+) -> None:
+    assert listing.of_keystore(hostile, DEFAULT_PASSWORD) is None
+    lines = diff.compare(_live_bundle(), {TRUSTSTORE_PATH: hostile}, set())
+    assert lines[0] == f"  changed {TRUSTSTORE_PATH} (certificates):"
+    assert handed == []

@@ -32,6 +32,10 @@ over the entries' framing refuses at the first secret key, before pyjks reads it
 from __future__ import annotations
 
 import struct
+from typing import Any
+
+import jks
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .. import budgets
 from ..errors import InvalidInput, Where
@@ -56,6 +60,24 @@ _PBMAC1 = oid("1.2.840.113549.1.5.14")
 _SALT_AND_COUNT = {oid(f"1.2.840.113549.1.12.1.{n}") for n in range(1, 7)} | {
     oid(f"1.2.840.113549.1.5.{n}") for n in (1, 3, 4, 6, 10, 11)
 }
+
+
+def load_pkcs12(data: bytes, password: str, where: Where) -> pkcs12.PKCS12KeyAndCertificates:
+    """``cryptography``'s read of a PKCS12 once ``check_pkcs12`` has passed it: the one
+    way obreg reads one, whoever wrote it (a base keystore, the live truststore ``obreg
+    diff`` lists), so no reader hands the library a count nobody checked. Raises
+    InvalidInput from the check, ValueError as ``cryptography`` does."""
+    check_pkcs12(data, where)
+    return pkcs12.load_pkcs12(data, password.encode())
+
+
+def load_jks(
+    data: bytes, password: str | None, where: Where, kind: type[Any] = jks.KeyStore
+) -> Any:
+    """pyjks's read of a JKS or JCEKS (as ``kind``, a KeyStore class), keys left
+    encrypted, once ``check_jks`` has passed it: as ``load_pkcs12``, the one way."""
+    check_jks(data, where)
+    return kind.loads(data, password, try_decrypt_keys=False)
 
 
 def check_pkcs12(data: bytes, where: Where) -> None:

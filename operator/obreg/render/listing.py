@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-import jks
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..errors import printable
+from ..errors import Where, printable
+from . import keystore_work
 
 SUFFIX = ".txt"
 
@@ -43,17 +43,19 @@ def of(entries: Iterable[tuple[str, x509.Certificate, bytes]]) -> str:
 
 def of_keystore(content: bytes, password: str | None) -> str | None:
     """The listing of a truststore's bytes (JKS needs no password to list; PKCS12 does),
-    or None when they cannot be read as one."""
+    or None when they cannot be read as one, or not within the keystore budgets: they
+    come from the cluster as it is (``obreg diff``), whoever last wrote them."""
+    where = Where("the live truststore", "content")
     try:
         if content[:4] == b"\xfe\xed\xfe\xed":
-            store = jks.KeyStore.loads(content, None)
+            store = keystore_work.load_jks(content, None, where)
             return of(
                 (alias, x509.load_der_x509_certificate(entry.cert), entry.cert)
                 for alias, entry in store.certs.items()
             )
         if password is None:
             return None
-        loaded = pkcs12.load_pkcs12(content, password.encode())
+        loaded = keystore_work.load_pkcs12(content, password, where)
         return of(
             (
                 (c.friendly_name or b"").decode("utf-8", "replace"),

@@ -29,7 +29,7 @@ from ..api.trust_anchor import (
     OBTrustAnchorSpec,
     TruststoreOutput,
 )
-from ..errors import Where, printable
+from ..errors import InvalidInput, Where, printable
 from . import certificates, keystore_work, listing, pkcs12_trust
 from .certificates import Certificate
 from .deadline import Deadline
@@ -289,9 +289,8 @@ def jks_entries(
 ) -> list[tuple[str, x509.Certificate | None]]:
     """A JKS's certificate entries as stored, one per alias, none merged: what ``obreg
     import`` compares entry by entry (a base keystore goes on to ``_base_aliases``)."""
-    keystore_work.check_jks(data, where)
     try:
-        store = _JavaKeyStore.loads(data, password, try_decrypt_keys=False)
+        store = keystore_work.load_jks(data, password, where, _JavaKeyStore)
     except jks.util.KeystoreSignatureException:
         raise where.refuse(
             "the base keystore's password is wrong (integrity check failed)",
@@ -301,6 +300,8 @@ def jks_entries(
         raise where.refuse(
             "a JKS keystore of a version obreg cannot read", "convert it with keytool"
         ) from None
+    except InvalidInput:  # the keystore budgets' refusal says which budget
+        raise
     except Exception:  # pyjks raises many kinds on damaged input; all mean the same
         raise where.refuse(
             "not a JKS keystore, or a damaged one", "is the file PKCS12? then set type: PKCS12"
@@ -341,9 +342,8 @@ class _JavaKeyStore(jks.KeyStore):  # type: ignore[misc]
 
 
 def _read_pkcs12(data: bytes, password: str, where: Where) -> dict[str, Certificate]:
-    keystore_work.check_pkcs12(data, where)
     try:
-        store = pkcs12.load_pkcs12(data, password.encode())
+        store = keystore_work.load_pkcs12(data, password, where)
     except ValueError:
         raise where.refuse(
             "not a PKCS12 keystore, or its password is wrong",
