@@ -66,8 +66,9 @@ IMPORT_FOLDER_ENTRIES = 256
 
 # --- Work -------------------------------------------------------------------------------
 
-# Key-derivation iterations of a base keystore (a PKCS12's MAC and PBE parameters): keytool
-# writes 10,000; Java refuses counts over 5,000,000. Each iteration is one hash, so this
+# Key-derivation iterations of a base keystore (a PKCS12's MAC and PBE parameters), all
+# its counts together, since a key is derived for each: keytool writes 10,000 for each of
+# two or three; Java refuses a count over 5,000,000. Each iteration is one hash, so this
 # bounds the CPU a base keystore can take to well under a second.
 KDF_ITERATIONS = 1_000_000
 # Signature checks while linking certificates to their issuers: one per certificate and

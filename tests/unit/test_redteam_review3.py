@@ -7,7 +7,9 @@ checked here for the cases they did not name. Each test is one rule for a whole 
    claim-config.xml, and a claim every application's tokens carry (sub, email) remapped
    to http://wso2.org/claims/active would change every login of the Key Manager;
 2. every keystore obreg reads, wherever it comes from, passes the keystore budgets
-   (render/keystore_work.py) before a library derives a key from it or decodes it.
+   (render/keystore_work.py) before a library derives a key from it or decodes it;
+3. the key-derivation budget bounds a keystore's counts together, not each count: a
+   reader derives a key for each of them.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from typing import Any
 import jks
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from obreg import diff
+from obreg import budgets, diff
 from obreg.api import crd, names
 from obreg.api.common import WorkloadRef
 from obreg.api.kinds import SERVICE_PROVIDER
 from obreg.api.service_provider import OidcClaim
 from obreg.api.trust_anchor import DEFAULT_PASSWORD
-from obreg.errors import Label
-from obreg.render import bundle, listing
+from obreg.errors import InvalidInput, Label, Where
+from obreg.render import bundle, keystore_work, listing
 from tests.hostile_keystores import encrypted_info, jceks, pbes2, pfx
 
 # -- 1. OIDC claims the product defines -------------------------------------------------
@@ -66,6 +68,7 @@ def test_every_reserved_claim_is_refused_and_the_crd_says_so() -> None:
 # `obreg diff` lists the live truststore of obreg-<workload>, as the cluster returns it:
 # whoever may edit that ConfigMap (or answers for the API server) chooses its bytes, and
 # a PKCS12 of a few hundred bytes may ask for 2^31 MAC iterations.
+WHERE = Where(Label("OBTrustAnchor", "ns", "cas"), "spec.baseKeystore")
 TRUSTSTORE_PATH = "repository/resources/security/client-truststore.p12"
 
 
@@ -108,4 +111,34 @@ def test_diff_lists_a_live_keystore_only_within_the_budgets(
     assert listing.of_keystore(hostile, DEFAULT_PASSWORD) is None
     lines = diff.compare(_live_bundle(), {TRUSTSTORE_PATH: hostile}, set())
     assert lines[0] == f"  changed {TRUSTSTORE_PATH} (certificates):"
+    assert handed == []
+
+
+# -- 3. the key-derivation budget is the keystore's, not each count's ------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=budgets.KDF_ITERATIONS), max_size=40))
+def test_a_keystore_is_refused_exactly_when_its_counts_together_are_over_the_budget(
+    counts: list[int],
+) -> None:
+    """Each count within the budget, as the first review's rule asked; but a reader
+    derives a key for each, so many of them were the budget many times over."""
+    data = pfx(*(encrypted_info(pbes2(n)) for n in counts), mac_iterations=2048)
+    try:
+        keystore_work.check_pkcs12(data, WHERE)
+    except InvalidInput as refused:
+        assert 2048 + sum(counts) > budgets.KDF_ITERATIONS
+        assert "key-derivation iterations" in str(refused)
+    else:
+        assert 2048 + sum(counts) <= budgets.KDF_ITERATIONS
+
+
+def test_many_encrypted_safes_at_the_budget_each_are_refused_before_any_derivation(
+    handed: list[bytes],
+) -> None:
+    many = pfx(*[encrypted_info(pbes2(budgets.KDF_ITERATIONS))] * 100)
+    assert len(many) < 20_000  # a hundred derivations of a second each, in 20 KB
+    with pytest.raises(InvalidInput, match=r"authSafe\[0\]\.encryptedData"):
+        keystore_work.load_pkcs12(many, DEFAULT_PASSWORD, WHERE)
     assert handed == []

@@ -3,7 +3,8 @@
 A keystore names how many hash iterations its password's key derivation takes, and the
 libraries that read it do them all: a PKCS12 whose MAC asks for 2^31 took minutes.
 So before ``cryptography`` sees a PKCS12, ``check_pkcs12`` walks its DER (der.py) and
-refuses any visible count over ``budgets.KDF_ITERATIONS``, naming the field:
+refuses it when its visible counts together ask for more than ``budgets.KDF_ITERATIONS``,
+naming the field that went over:
 
 - ``macData.iterations``, and a PBMAC1 MAC's PBKDF2 ``iterationCount`` (RFC 9579);
 - each ``encryptedData`` ContentInfo's ``contentEncryptionAlgorithm``;
@@ -84,7 +85,7 @@ def check_pkcs12(data: bytes, where: Where) -> None:
     """Refuse a PKCS12 that is not DER, or that asks for more key-derivation iterations
     anywhere obreg can see than the budget allows (see the module's docstring)."""
     try:
-        _walk_pfx(data, where)
+        _walk_pfx(data, _Spent(where))
     except DerError as err:
         if err.indefinite:
             raise where.refuse(
@@ -96,7 +97,7 @@ def check_pkcs12(data: bytes, where: Where) -> None:
         ) from None
 
 
-def _walk_pfx(data: bytes, where: Where) -> None:
+def _walk_pfx(data: bytes, where: _Spent) -> None:
     pfx = whole(data).expect(SEQUENCE).children()
     if len(pfx) not in (2, 3) or pfx[0].integer() != 3:
         raise DerError("not a version 3 PFX")
@@ -135,7 +136,7 @@ def _content_info(element: Element) -> tuple[bytes, Element]:
     return parts[0].expect(0x06).content, parts[1].explicit(0)
 
 
-def _bags(safe_contents: Element, field: str, where: Where) -> None:
+def _bags(safe_contents: Element, field: str, where: _Spent) -> None:
     """Every shrouded key bag's algorithm, through nested safeContentsBags: a stack,
     not recursion, with the nesting capped."""
     pending = [(safe_contents, field, 1)]
@@ -159,7 +160,7 @@ def _bags(safe_contents: Element, field: str, where: Where) -> None:
                 pending.append((value, f"{bag_path}.safeContents", depth + 1))
 
 
-def _encryption(algorithm: Element, field: str, where: Where) -> None:
+def _encryption(algorithm: Element, field: str, where: _Spent) -> None:
     """A password-based encryption's iteration count, refused over the budget; any
     encryption it cannot count is refused too."""
     kind, parameters = _algorithm(algorithm)
@@ -180,7 +181,7 @@ def _encryption(algorithm: Element, field: str, where: Where) -> None:
         )
 
 
-def _mac_algorithm(algorithm: Element, field: str, where: Where) -> None:
+def _mac_algorithm(algorithm: Element, field: str, where: _Spent) -> None:
     """A plain digest derives with macData.iterations; PBMAC1 with its own PBKDF2."""
     kind, parameters = _algorithm(algorithm)
     if kind == _PBMAC1:
@@ -192,7 +193,7 @@ def _mac_algorithm(algorithm: Element, field: str, where: Where) -> None:
         _pbkdf2(scheme[0], f"{field}.parameters.keyDerivationFunc", where)
 
 
-def _pbkdf2(algorithm: Element, field: str, where: Where) -> None:
+def _pbkdf2(algorithm: Element, field: str, where: _Spent) -> None:
     kind, parameters = _algorithm(algorithm)
     if kind != PBKDF2 or parameters is None:
         raise where.refuse(
@@ -212,14 +213,29 @@ def _algorithm(element: Element) -> tuple[bytes, Element | None]:
     return parts[0].expect(0x06).content, parts[1] if len(parts) == 2 else None
 
 
-def _count(element: Element, field: str, where: Where) -> None:
+def _count(element: Element, field: str, where: _Spent) -> None:
     """The count is never quoted: the keystore may come from a Secret."""
-    if element.integer() > budgets.KDF_ITERATIONS:
+    where.total += element.integer()
+    if where.total > budgets.KDF_ITERATIONS:
         raise where.refuse(
-            f"the PKCS12 keystore's {field} asks for more than {budgets.KDF_ITERATIONS} "
-            "key-derivation iterations",
+            f"the PKCS12 keystore's {field} brings its key-derivation iterations over "
+            f"{budgets.KDF_ITERATIONS} (the counts it names, together)",
             "re-create it with keytool, which writes 10,000",
         )
+
+
+class _Spent:
+    """The iterations the counts walked so far ask for, together. The budget is the
+    keystore's, not each count's: a reader derives a key for every count (the MAC, each
+    encryptedData, each key bag), and a keystore of 8,000 encryptedData of 1,000,000
+    iterations each fits in a Secret."""
+
+    def __init__(self, where: Where) -> None:
+        self.where = where
+        self.total = 0
+
+    def refuse(self, message: str, hint: str = "") -> InvalidInput:
+        return self.where.refuse(message, hint)
 
 
 _JKS = b"\xfe\xed\xfe\xed"
