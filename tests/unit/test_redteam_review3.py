@@ -11,7 +11,9 @@ checked here for the cases they did not name. Each test is one rule for a whole 
 3. the key-derivation budget bounds a keystore's counts together, not each count: a
    reader derives a key for each of them;
 4. masking secrets in a Key Manager's text takes time linear in the text, whatever the
-   secret.
+   secret;
+5. a count sealed inside a PKCS12's encrypted content is spent from the same budget,
+   before the library that would use it sees the keystore.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Any
 
 import jks
 import pytest
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,7 +41,18 @@ from obreg.api.trust_anchor import DEFAULT_PASSWORD
 from obreg.errors import InvalidInput, Label, Where
 from obreg.redaction import MASK, redact
 from obreg.render import bundle, keystore_work, listing
-from tests.hostile_keystores import encrypted_info, jceks, pbes2, pfx
+from tests.hostile_keystores import (
+    encrypted_info,
+    explicit,
+    integer,
+    jceks,
+    oid,
+    pbes2,
+    pfx,
+    seq,
+    shrouded_key_bag,
+    tlv,
+)
 
 # -- 1. OIDC claims the product defines -------------------------------------------------
 
@@ -189,3 +205,44 @@ def test_a_secret_of_many_words_is_masked_in_linear_time() -> None:
     started = time.process_time()
     assert redact(fault, [secret]) == fault
     assert time.process_time() - started < 2.0  # was 7.5 s of CPU; now about 0.2
+
+
+# -- 5. a count sealed inside encrypted content is spent like any other ---------------
+
+
+def _sealed(*bags: bytes, password: str = DEFAULT_PASSWORD, count: int = 2048) -> bytes:
+    """An encryptedData ContentInfo whose content really is ``bags``, encrypted as keytool
+    does (PBES2: PBKDF2 with HMAC-SHA256, AES-256-CBC)."""
+    iv = b"i" * 16
+    kdf = PBKDF2HMAC(hashes.SHA256(), 32, b"s" * 8, count)
+    encryptor = Cipher(algorithms.AES(kdf.derive(password.encode())), modes.CBC(iv)).encryptor()
+    padder = padding.PKCS7(128).padder()
+    plain = padder.update(seq(*bags)) + padder.finalize()
+    content = seq(
+        oid("1.2.840.113549.1.7.1"),
+        pbes2(count),
+        tlv(0x80, encryptor.update(plain) + encryptor.finalize()),
+    )
+    return seq(oid("1.2.840.113549.1.7.6"), explicit(seq(integer(0), content)))
+
+
+def test_a_key_bag_sealed_in_encrypted_content_is_held_to_the_budget(
+    handed: list[bytes],
+) -> None:
+    """The first review left this out of reach: the library decrypts the content and
+    derives the sealed key bag's key (2^31 iterations: minutes) in one call."""
+    hostile = pfx(_sealed(shrouded_key_bag(pbes2(2**31 - 1))))
+    keystore_work.check_pkcs12(hostile, WHERE)  # nothing over the budget is visible
+    with pytest.raises(InvalidInput, match=r"authSafe\[0\]\.encryptedData\.content\.bags\[0\]"):
+        keystore_work.load_pkcs12(hostile, DEFAULT_PASSWORD, WHERE)
+    assert listing.of_keystore(hostile, DEFAULT_PASSWORD) is None
+    assert handed == []
+
+
+def test_sealed_content_within_the_budget_reaches_the_library(handed: list[bytes]) -> None:
+    fine = pfx(_sealed(shrouded_key_bag(pbes2(10_000))))
+    with pytest.raises(ValueError, match="handed over"):
+        keystore_work.load_pkcs12(fine, DEFAULT_PASSWORD, WHERE)
+    assert handed == [fine]
+    with pytest.raises(InvalidInput, match="password is wrong"):
+        keystore_work.load_pkcs12(fine, "not-the-password", WHERE)

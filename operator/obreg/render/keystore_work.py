@@ -16,12 +16,12 @@ where an algorithm is PKCS#12 PBE (1.2.840.113549.1.12.1.*) or PKCS#5 PBES1 with
 Any other encryption algorithm, and PBES2 with another key derivation (scrypt's cost
 would escape this count), is refused: neither keytool nor OpenSSL writes one.
 
-Out of reach: the parameters inside encrypted content. A key bag sealed inside an
-``encryptedData`` has its own count, seen only after decryption, which ``cryptography``
-does in the same call that uses it. keytool and OpenSSL place key bags in unencrypted
-ContentInfos, where they are checked; and a truststore with a key is refused anyway,
-so this is reachable only by a hand-made file. It is bounded by the file's size (one
-derivation per bag) and by the derivation being PBKDF2 or PKCS#12's KDF, never scrypt.
+Inside encrypted content: a key bag sealed inside an ``encryptedData`` names a count of
+its own, seen only after decryption, which ``cryptography`` does in the same call that
+uses it (a hand-made file's 2^31 there took minutes). So ``load_pkcs12``, the one way
+obreg reads a PKCS12, first decrypts each ``encryptedData`` itself (PBES2 with AES only,
+as pkcs12_trust.py reads certificates; its count is already spent) and walks the bags
+inside as it walks the others, spending from the same budget.
 
 JKS and JCEKS (``check_jks``): pyjks is called without decrypting keys, so a JCEKS
 private key's PBE count is never used. A JCEKS secret key entry is a serialized Java
@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .. import budgets
 from ..errors import InvalidInput, Where
+from . import pkcs12_trust
 from .der import (
     DATA,
     ENCRYPTED_DATA,
@@ -68,8 +69,32 @@ def load_pkcs12(data: bytes, password: str, where: Where) -> pkcs12.PKCS12KeyAnd
     way obreg reads one, whoever wrote it (a base keystore, the live truststore ``obreg
     diff`` lists), so no reader hands the library a count nobody checked. Raises
     InvalidInput from the check, ValueError as ``cryptography`` does."""
-    check_pkcs12(data, where)
+    spent = _check(data, where)
+    try:
+        _walk_sealed(data, password, spent)
+    except (ValueError, IndexError):  # not DER as expected, or not this password's
+        raise where.refuse(
+            "not a PKCS12 keystore, or its password is wrong", "check type and passwordSecretRef"
+        ) from None
     return pkcs12.load_pkcs12(data, password.encode())
+
+
+def _walk_sealed(data: bytes, password: str, spent: _Spent) -> None:
+    """Each ``encryptedData``'s bags, decrypted (pkcs12_trust.decrypt: PBES2 with AES
+    only, its count already spent), walked as the unencrypted ones are: a key bag sealed
+    in one names a count of its own that the library would use (the MAC is not checked
+    first: a wrong password fails the padding instead)."""
+    pfx = whole(data).expect(SEQUENCE).children()
+    _, content = _content_info(pfx[1])
+    safes = whole(content.expect(OCTET_STRING).content).expect(SEQUENCE).children()
+    for index, safe in enumerate(safes):
+        kind, content = _content_info(safe)
+        if kind == ENCRYPTED_DATA:
+            field = f"authSafe[{index}].encryptedData"
+            plain = pkcs12_trust.decrypt(
+                content, password, f"{field}.contentEncryptionAlgorithm", spent.where
+            )
+            _bags(whole(plain), f"{field}.content", spent)
 
 
 def load_jks(
@@ -84,8 +109,14 @@ def load_jks(
 def check_pkcs12(data: bytes, where: Where) -> None:
     """Refuse a PKCS12 that is not DER, or that asks for more key-derivation iterations
     anywhere obreg can see than the budget allows (see the module's docstring)."""
+    _check(data, where)
+
+
+def _check(data: bytes, where: Where) -> _Spent:
+    """``check_pkcs12``, and the iterations its counts spend together."""
+    spent = _Spent(where)
     try:
-        _walk_pfx(data, _Spent(where))
+        _walk_pfx(data, spent)
     except DerError as err:
         if err.indefinite:
             raise where.refuse(
@@ -95,6 +126,7 @@ def check_pkcs12(data: bytes, where: Where) -> None:
         raise where.refuse(
             "not a PKCS12 keystore, or its password is wrong", "check type and passwordSecretRef"
         ) from None
+    return spent
 
 
 def _walk_pfx(data: bytes, where: _Spent) -> None:

@@ -88,7 +88,7 @@ def _trusted(data: bytes, password: str, where: Where) -> list[Bag]:
             found += _bags(whole(content.expect(OCTET_STRING).content))
         elif kind == ENCRYPTED_DATA:
             field = f"authSafe[{index}].encryptedData.contentEncryptionAlgorithm"
-            found += _bags(whole(_decrypt(content, password, field, where)))
+            found += _bags(whole(decrypt(content, password, field, where)))
     return found
 
 
@@ -131,7 +131,7 @@ def _attributes(element: Element) -> dict[bytes, Element | None]:
     return found
 
 
-def _decrypt(encrypted_data: Element, password: str, field: str, where: Where) -> bytes:
+def decrypt(encrypted_data: Element, password: str, field: str, where: Where) -> bytes:
     """An encryptedData's content: PBES2 with PBKDF2 and AES-CBC only."""
     info = encrypted_data.expect(SEQUENCE).children()[1].expect(SEQUENCE).children()
     if len(info) != 3:
