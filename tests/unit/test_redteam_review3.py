@@ -13,13 +13,15 @@ checked here for the cases they did not name. Each test is one rule for a whole 
 4. masking secrets in a Key Manager's text takes time linear in the text, whatever the
    secret;
 5. a count sealed inside a PKCS12's encrypted content is spent from the same budget,
-   before the library that would use it sees the keystore.
+   before the library that would use it sees the keystore;
+6. a truststore alias an anchor names is never one the products look up by name.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jks
@@ -35,9 +37,9 @@ from pydantic import ValidationError
 from obreg import budgets, diff
 from obreg.api import crd, names
 from obreg.api.common import WorkloadRef
-from obreg.api.kinds import SERVICE_PROVIDER
+from obreg.api.kinds import SERVICE_PROVIDER, TRUST_ANCHOR
 from obreg.api.service_provider import OidcClaim
-from obreg.api.trust_anchor import DEFAULT_PASSWORD
+from obreg.api.trust_anchor import DEFAULT_PASSWORD, OBTrustAnchorSpec
 from obreg.errors import InvalidInput, Label, Where
 from obreg.redaction import MASK, redact
 from obreg.render import bundle, keystore_work, listing
@@ -53,6 +55,8 @@ from tests.hostile_keystores import (
     shrouded_key_bag,
     tlv,
 )
+from tests.unit import test_import_handmade as handmade
+from tests.unit.test_import_handmade import STOREPASS, TRUSTSTORE, Homes, keytool, run_import
 
 # -- 1. OIDC claims the product defines -------------------------------------------------
 
@@ -88,6 +92,7 @@ def test_every_reserved_claim_is_refused_and_the_crd_says_so() -> None:
 # `obreg diff` lists the live truststore of obreg-<workload>, as the cluster returns it:
 # whoever may edit that ConfigMap (or answers for the API server) chooses its bytes, and
 # a PKCS12 of a few hundred bytes may ask for 2^31 MAC iterations.
+pristine = handmade.pristine  # the homes as the runbook leaves them, built once
 WHERE = Where(Label("OBTrustAnchor", "ns", "cas"), "spec.baseKeystore")
 TRUSTSTORE_PATH = "repository/resources/security/client-truststore.p12"
 
@@ -246,3 +251,63 @@ def test_sealed_content_within_the_budget_reaches_the_library(handed: list[bytes
     assert handed == [fine]
     with pytest.raises(InvalidInput, match="password is wrong"):
         keystore_work.load_pkcs12(fine, "not-the-password", WHERE)
+
+
+# -- 6. an anchor's alias is never one the products look up by name -------------------
+
+# API Manager's gateway verifies self-contained (JWT) access tokens with the certificate
+# under gateway_certificate_alias in client-truststore; wso2carbon is the products' own
+# certificate, the alias their token and SSO checks default to. An anchor naming either
+# put its author's certificate there, with no base keystore to collide with (or with
+# replaceExistingAliases): tokens signed by the author's key would be accepted.
+PRODUCT_ALIASES = ["gateway_certificate_alias", "wso2carbon"]
+
+
+@pytest.mark.parametrize("alias", PRODUCT_ALIASES)
+@pytest.mark.parametrize("replace", [False, True])
+def test_an_anchor_alias_the_products_look_up_is_refused(alias: str, replace: bool) -> None:
+    spec = {
+        "targets": [{"name": "apim"}],
+        "certificates": [{"alias": alias, "inline": "-----BEGIN CERTIFICATE-----"}],
+        "replaceExistingAliases": replace,
+    }
+    with pytest.raises(ValidationError, match="reserves"):
+        OBTrustAnchorSpec.model_validate(spec)
+    rules = crd.definition(TRUST_ANCHOR)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    source = rules["properties"]["spec"]["properties"]["certificates"]["items"]
+    checks = source["properties"]["alias"]["x-kubernetes-validations"]
+    assert any(alias in r["rule"] for r in checks)
+
+
+@pytest.mark.parametrize("alias", ["tpproot", "wso2carbon2", "gateway-certificate-alias"])
+def test_a_neighbouring_alias_is_accepted(alias: str) -> None:
+    spec = {"targets": [{"name": "apim"}], "certificates": [{"alias": alias, "inline": "x"}]}
+    assert OBTrustAnchorSpec.model_validate(spec).certificates[0].alias == alias
+
+
+@pytest.fixture
+def homes(pristine: dict[str, Homes], tmp_path: Path) -> Homes:
+    return handmade.copy(pristine[STOREPASS], tmp_path)
+
+
+def test_the_import_reports_a_product_alias_and_writes_no_anchor_naming_it(
+    homes: Homes, tmp_path: Path
+) -> None:
+    """A home whose truststore holds a CA under a product's alias: the import's anchors
+    must not name it (the model would refuse them), and the report says why."""
+    store = homes.km / TRUSTSTORE
+    exported = keytool(
+        "-exportcert", "-rfc", "-alias", "tpproot", "-keystore", str(store),
+        "-storepass", homes.password,
+    )  # fmt: skip
+    (tmp_path / "ca.pem").write_text(exported)
+    keytool(
+        "-importcert", "-noprompt", "-alias", "gateway_certificate_alias",
+        "-file", str(tmp_path / "ca.pem"), "-keystore", str(store), "-storepass", homes.password,
+    )  # fmt: skip
+    status, err = run_import(homes, tmp_path / "refused")
+    assert status == 1 and "gateway_certificate_alias: an alias the products look up" in err
+    status, err = run_import(homes, tmp_path / "adopted", "--allow-unrepresentable")
+    assert status == 0, err  # its objects pass the model as written
+    anchors = (tmp_path / "adopted" / "trust-anchor.yaml").read_text()
+    assert "gateway_certificate_alias" not in anchors

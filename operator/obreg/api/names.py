@@ -51,17 +51,22 @@ FileName = Annotated[
 
 
 def _reserved(
-    kind: str, exact: tuple[str, ...], any_case: tuple[str, ...], listed: str | None = None
+    kind: str,
+    exact: tuple[str, ...],
+    any_case: tuple[str, ...],
+    listed: str | None = None,
+    owner: str = "the Key Manager",
 ) -> tuple[Any, ...]:
     """A name chosen by a user that is not one of the names the Key Manager gives its own
     meaning, compared as WSO2 compares each (read in carbon-identity-framework and
     identity-inbound-auth-oauth at the 5.12 and 7.x tags): ``exact`` where every check is
     case-sensitive, ``any_case`` where any check ignores case. A neighbour (``Default``,
     ``default-sp``) means nothing special to WSO2 and is accepted. ``listed`` says in a
-    few words which names the message means, where they are too many to list."""
+    few words which names the message means, where they are too many to list; ``owner``
+    is the product that gives them their meaning."""
     names = listed or ", ".join([*exact, *(f"{n} in any case" for n in any_case)])
     lowered = {n.lower() for n in any_case}
-    message = f"is a name the Key Manager reserves for its own {kind} ({names}); choose another"
+    message = f"is a name {owner} reserves for its own {kind} ({names}); choose another"
 
     def check(value: str) -> str:
         if value in exact or value.lower() in lowered:
@@ -116,6 +121,22 @@ OidcClaimName = Annotated[
     str,
     Field(min_length=1, max_length=256, pattern=r"^\S+$"),
     *_reserved("OIDC claims", (), PRODUCT_OIDC_CLAIMS, OIDC_CLAIMS_LISTED),
+]
+
+# The truststore aliases the products look up by name, so an anchor's certificate under
+# one would be trusted for what the product's own is: API Manager's gateway verifies
+# self-contained (JWT) access tokens with the certificate under gateway_certificate_alias;
+# wso2carbon is the products' own certificate, the alias their token and SSO checks
+# default to. Java compares keystore aliases ignoring case.
+TruststoreAlias = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$"),
+    *_reserved(
+        "certificates",
+        (),
+        ("gateway_certificate_alias", "wso2carbon"),
+        owner="WSO2 (Key Manager and API Manager)",
+    ),
 ]
 
 KEY_SEPARATOR = "__"  # "/" in a product path, as a ConfigMap/Secret key

@@ -6,7 +6,7 @@ repository/resources/security/client-truststore.jks of the Key Manager and API M
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -19,9 +19,8 @@ from .common import (
     WorkloadRef,
     cel,
 )
-from .names import TruststorePath
+from .names import TruststoreAlias, TruststorePath
 
-Alias = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 KeystoreType = Literal["JKS", "PKCS12"]
 
 DEFAULT_PASSWORD = "wso2carbon"
@@ -46,10 +45,11 @@ class CertificateSource(Model):
         )
     )
 
-    alias: Alias | None = Field(
+    alias: TruststoreAlias | None = Field(
         default=None,
         description=(
-            "Truststore alias, as keytool's -alias (e.g. tpproot, tppissuer). Only for a "
+            "Truststore alias, as keytool's -alias (e.g. tpproot, tppissuer); not one the "
+            "products look up by name (gateway_certificate_alias, wso2carbon). Only for a "
             "source that holds exactly one certificate; otherwise each certificate gets an "
             "alias derived from its subject common name and fingerprint."
         ),

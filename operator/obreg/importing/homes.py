@@ -324,6 +324,16 @@ def _trust(homes: _Homes) -> None:
     for homes_of, certs in groups:
         sources = []
         for alias, cert in sorted(certs.items()):
+            if _products_own(names.TruststoreAlias, alias):
+                for home in homes_of:
+                    out.report(
+                        f"{home}:{TRUSTSTORE}",
+                        alias,
+                        "an alias the products look up by name, holding another certificate "
+                        "than the stock truststore's: no anchor may name it; give this "
+                        "truststore as --stock-truststore to keep it",
+                    )
+                continue
             if not _alias_ok(alias):
                 for home in homes_of:
                     out.report(
@@ -526,9 +536,10 @@ def _identity_provider(homes: _Homes, wanted: str | None) -> str | None:
 
 
 def _products_own(kind: Any, name: str) -> bool:
-    """Whether ``name`` is one the Key Manager reserves for its own provider (the
-    file-based fallback ``default``, the resident ``LOCAL``...), as obreg's model refuses
-    it: such a file is the product's, kept as it is, never imported."""
+    """Whether ``name`` is one the products reserve for their own provider (the
+    file-based fallback ``default``, the resident ``LOCAL``...) or truststore entry
+    (``wso2carbon``), as obreg's model refuses it: such a file or entry is the product's,
+    never imported."""
     try:
         TypeAdapter(kind).validate_python(name)
     except ValidationError as err:
