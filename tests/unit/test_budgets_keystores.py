@@ -111,9 +111,9 @@ def test_a_count_over_the_budget_is_refused_before_any_key_is_derived(
     with pytest.raises(InvalidInput) as refused:
         render_with_base(make(HUGE))
     assert str(refused.value) == (
-        f"OBTrustAnchor {NS}/ob-cas: spec.baseKeystore: the PKCS12 keystore's {field} brings "
-        f"its key-derivation iterations over {budgets.KDF_ITERATIONS} (the counts it names, "
-        "together) (re-create it with keytool, which writes 10,000)"
+        f"OBTrustAnchor {NS}/ob-cas: spec.baseKeystore: the PKCS12 keystore's {field} asks for "
+        f"more than {budgets.KDF_ITERATIONS} key-derivation iterations, counted with the "
+        "keystore's counts before it (re-create it with keytool, which writes 10,000)"
     )
     assert str(HUGE) not in str(refused.value)
     assert derivations == []

@@ -250,8 +250,8 @@ def _count(element: Element, field: str, where: _Spent) -> None:
     where.total += element.integer()
     if where.total > budgets.KDF_ITERATIONS:
         raise where.refuse(
-            f"the PKCS12 keystore's {field} brings its key-derivation iterations over "
-            f"{budgets.KDF_ITERATIONS} (the counts it names, together)",
+            f"the PKCS12 keystore's {field} asks for more than {budgets.KDF_ITERATIONS} "
+            "key-derivation iterations, counted with the keystore's counts before it",
             "re-create it with keytool, which writes 10,000",
         )
 
