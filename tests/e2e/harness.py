@@ -108,6 +108,20 @@ class Operator:
             self.process.wait()
             self.process = None
 
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The operator stopped (SIGSTOP) while the block runs, then resumed: it sees the
+        block's changes together, as it sees the objects of one quick apply. How a test
+        asserts that changes seen together coalesce: on a loaded plane one ``kubectl
+        apply`` of three objects spread over 2.7 s, past the tests' settle time (a CI
+        run rolled twice so), which is what separate changes rightly do."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 

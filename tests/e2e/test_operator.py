@@ -164,7 +164,8 @@ def test_rollouts_happen_exactly_when_files_change(scenario: Scenario, operator:
             doc["spec"]["certificates"].append(
                 {"alias": "more", "inline": issue("More CA").pem.decode()}
             )
-    scenario.apply([*docs, extra])
+    with operator.frozen():
+        scenario.apply([*docs, extra])
     counts = {k: v + 1 for k, v in counts.items()}
     rolls_to(scenario, counts)
 
@@ -233,15 +234,18 @@ def test_a_workload_created_later_gets_its_files(scenario: Scenario) -> None:
     assert scenario.data("configmap", "obreg-wso2-km")
 
 
-def test_deleting_resources_rolls_once_and_pods_still_start(scenario: Scenario) -> None:
+def test_deleting_resources_rolls_once_and_pods_still_start(
+    scenario: Scenario, operator: Operator
+) -> None:
     counts = converge(scenario)
     scenario.kubectl("delete", "obsp", "apim-store", "-n", scenario.namespace)
     counts = {k: v + 1 for k, v in counts.items()}
     rolls_to(scenario, counts)
     site = "repository__deployment__server__jaggeryapps__store__site__conf__site.json"
     assert site not in scenario.data("secret", "obreg-wso2-apim")
-    for kind in ("obta", "obidp"):
-        scenario.kubectl("delete", kind, "--all", "-n", scenario.namespace)
+    with operator.frozen():  # two deletions seen together: one rollout each
+        for kind in ("obta", "obidp"):
+            scenario.kubectl("delete", kind, "--all", "-n", scenario.namespace)
     counts = {k: v + 1 for k, v in counts.items()}
     rolls_to(scenario, counts)
     # Empty objects, never missing ones: pods that mount them still start.
