@@ -98,12 +98,16 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 @kopf.on.cleanup()
 async def cleanup(memo: Any, **_: Any) -> None:
     """On SIGTERM: stop writing, then release the Lease, so a standby takes over at its
-    next try instead of after the lease duration."""
+    next try instead of after the lease duration. When obreg's CRDs went (kopf stopped
+    by kube/resources.py), the same, once the reconciles of their deleted resources
+    ended: this instance goes on waiting for the CRDs, and nobody else acts meanwhile."""
     memo.readiness.ready = False
     memo.resync.cancel()
+    memo.resources.stop()
+    if memo.crds_lost.is_set():  # the resources went with their CRDs: take their files away
+        await memo.controller.finish()
     if memo.electing is not None:
         memo.electing.cancel()
-    memo.resources.stop()
     memo.data.stop()
     await memo.controller.stop()
     if memo.elector is not None:

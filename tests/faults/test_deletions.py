@@ -173,22 +173,25 @@ def test_the_crds_deleted_and_re_created(
     old_client = watch.client()[0]
     kinds = ("obtrustanchors", "obidentityproviders", "observiceproviders")
     kubectl("delete", "crd", *[f"{kind}.obreg.dev" for kind in kinds])
-    # Every resource went with its CRD: the workloads return to their stock files.
-    poll(lambda: watch.rollouts() == TWICE, 60, "one rollout back to the stock files")
-    # kopf's watches answered 404 and stopped it; obreg waits for the CRDs in-process.
-    poll(lambda: WAITING in instance.since_start(), 60, "obreg to wait for its CRDs")
-    instance.assert_alive()
-    # Alive (not restarted by a kubelet) but not ready while it waits.
-    assert probes(ready, live) == (503, 200)
-    # So does an obreg started while they are absent (GitOps may apply it first).
-    instance.stop()
-    instance.start()
-    poll(lambda: WAITING in instance.since_start(), 60, "a new obreg to wait for its CRDs")
-    instance.assert_alive()
-    assert probes(ready, live) == (503, 200)
-    back = watch.mark()
-    kubectl("apply", "--server-side", "-f", str(Path(__file__).parents[2] / "crds"))
-    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    try:
+        # Every resource went with its CRD: the workloads return to their stock files.
+        poll(lambda: watch.rollouts() == TWICE, 60, "one rollout back to the stock files")
+        # kopf's watches answered 404 and stopped it; obreg waits for the CRDs in-process.
+        poll(lambda: WAITING in instance.since_start(), 60, "obreg to wait for its CRDs")
+        instance.assert_alive()
+        # Alive (not restarted by a kubelet) but not ready while it waits.
+        assert probes(ready, live) == (503, 200)
+        # So does an obreg started while they are absent (GitOps may apply it first).
+        instance.stop()
+        instance.start()
+        poll(lambda: WAITING in instance.since_start(), 60, "a new obreg to wait for its CRDs")
+        instance.assert_alive()
+        assert probes(ready, live) == (503, 200)
+        back = watch.mark()
+    finally:
+        # Back whatever happened above: every later test of the session needs them.
+        kubectl("apply", "--server-side", "-f", str(Path(__file__).parents[2] / "crds"))
+        kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     scenario.apply()
     poll(
         lambda: (

@@ -50,8 +50,23 @@ class Recorder:
 async def quiet(queue: WorkQueue[str]) -> None:
     """Until no pass waits or runs (a deadline, not a sleep)."""
     async with asyncio.timeout(DEADLINE):
-        while queue.tasks:
-            await asyncio.gather(*list(queue.tasks), return_exceptions=True)
+        await queue.idle()
+
+
+def test_idle_returns_once_every_retry_ran() -> None:
+    """What handlers.cleanup waits for when obreg's CRDs went: the reconciles taking the
+    deleted resources' files away, retried after a failure, are not cut short."""
+
+    async def run() -> list[tuple[str, int]]:
+        work = Recorder(retries={"a": 3, "b": 1})
+        queue = WorkQueue(work, 0.0, (0.01, 0.02), max_retries=5)
+        queue.request("a")
+        queue.request("b")
+        await quiet(queue)
+        return work.started
+
+    started = asyncio.run(run())
+    assert Counter(key for key, _ in started) == {"a": 4, "b": 2}
 
 
 def test_a_burst_of_requests_for_one_key_makes_one_pass() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -134,6 +135,14 @@ class Controller:
         """The outcome of the last reconcile of workload ``ref`` for resource ``rid``."""
         found = self.results.get(rid, {}).get(ref)
         return found.result if found else None
+
+    async def finish(self) -> None:
+        """Let the workload reconciles under way end, their retries included, for as
+        long as the retry table lasts (then ``stop`` cancels what is left): when obreg's
+        CRDs went, the reconciles that take their resources' files away must not be cut
+        short, since no other instance will act until the CRDs are back."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.idle(), self.settle_seconds + sum(RETRY_DELAYS))
 
     async def stop(self) -> None:
         """Cancel every waiting and running reconcile and Key Manager pass. After SIGTERM

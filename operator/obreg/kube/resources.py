@@ -7,8 +7,10 @@ it lacks is reported as deleted. The same watch both updates what a reconcile re
 tells of the change, in that order: with kopf's watch telling and another keeping the
 store, a reaction could read the store before its own change arrived.
 
-A 404 means the kind is no longer served (its CRD deleted): the stream ends and
-``on_lost`` is told, so that kube/serving.py waits for the CRDs and starts anew.
+A 404 means the kind is no longer served (its CRD deleted, and every resource of it): what
+is held of it is reported as deleted, the stream ends and ``on_lost`` is told, so that
+kube/serving.py waits for the CRDs and starts anew once the reconciles of the deletions
+have ended (handlers.cleanup).
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ class ResourceStream(Stream["ResourceWatch"]):
             self.owner.on_change((self.kind, str(metadata["namespace"]), str(metadata["name"])))
 
     def lost(self, err: ApiError) -> bool:
+        """A 404: the kind is not served, so none of it exists (deleting a CRD deletes
+        its resources): what is held of it is forgotten and reported as deleted, as a
+        list that lacks it, before ``on_lost`` is told. A watch broken while the CRD
+        went would otherwise leave the last resources held, and their files served."""
         if err.status != 404:
             return False
+        self.owner.hand_over(self.on_listed, [])
         self.owner.hand_over(self.owner.on_lost)
         return True
 

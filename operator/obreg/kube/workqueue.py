@@ -56,6 +56,13 @@ class WorkQueue(Generic[K]):
         """A pass of ``key`` after the settle time (or, for a retry, its delay)."""
         spawn(self.tasks, self._run(key, attempt))
 
+    async def idle(self) -> None:
+        """Wait until no pass is waiting, running or due to be retried (a retry is
+        requested before the pass that asks for it ends, so the set is never empty
+        between them)."""
+        while self.tasks:
+            await asyncio.wait(set(self.tasks))
+
     async def stop(self) -> None:
         """Cancel every waiting and running pass, and wait until they are gone."""
         tasks = list(self.tasks)
