@@ -340,6 +340,8 @@ def ensure() -> str:
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work, prefix=".node-image-") as tmp:
         _assemble(image, key, Path(tmp))
+    # The image of the recipe before, now untagged: a gigabyte of the cache per change.
+    engine.docker("image", "prune", "--force")
     print(f"made {image} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return image
 
@@ -476,6 +478,7 @@ def _debootstrapped() -> Path:
     cached = build.cache_root() / "kind" / f"node-rootfs-{SUITE}-{key}.tar"
     if cached.is_file():
         return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
     print(f"making the node's root file system with debootstrap ({SUITE})", file=sys.stderr,
           flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(dir=cached.parent, prefix=".node-rootfs-") as tmp:
