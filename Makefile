@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONTROLPLANE := $(PY) -m testbed.controlplane
 
 .PHONY: lint venv controlplane cluster-up cluster-down demo test faults fuzz coverage crds e2e-kind \
-	e2e-real e2e-gitops real-node-deps bench bench-quick mutate refusals release lock
+	e2e-real e2e-gitops real-node-deps kind-deps bench bench-quick mutate refusals release lock
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -112,16 +112,24 @@ e2e-gitops: controlplane
 # otherwise real-node-deps fails naming them, and make test skips the real tier saying so.
 REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables buildah debootstrap \
 	gcc libc6-dev
-REAL_NODE_MISSING = $(strip $(shell for p in $(REAL_NODE_PACKAGES); do \
+# The kind tier's too: its own Docker engine and the egress of that engine's namespace.
+KIND_PACKAGES := $(REAL_NODE_PACKAGES) docker.io slirp4netns
+missing_packages = $(strip $(shell for p in $(1); do \
 	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || echo $$p; done))
+REAL_NODE_MISSING = $(call missing_packages,$(REAL_NODE_PACKAGES))
 REAL_NODE_OPT_IN := OBREG_INSTALL_PACKAGES=1 lets make install them (apt-get)
-real-node-deps:
-	@missing='$(REAL_NODE_MISSING)'; [ -z "$$missing" ] && exit 0; \
+# $(call install_missing,WHO,PACKAGES): the recipe that fails naming the missing ones, or
+# installs them with the opt-in.
+install_missing = @missing='$(call missing_packages,$(2))'; [ -z "$$missing" ] && exit 0; \
 	if [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
-		echo "the real node needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
+		echo "$(1) needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
 		exit 2; fi; \
 	apt-get install -y -q --no-install-recommends $$missing \
 	|| { apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }
+real-node-deps:
+	$(call install_missing,the real node,$(REAL_NODE_PACKAGES))
+kind-deps:
+	$(call install_missing,the kind tier,$(KIND_PACKAGES))
 
 # The real-node tier (tests/real): the plane with a kubelet node running real containers,
 # obreg's image built from the Dockerfile with buildah on a debootstrapped Debian base,
@@ -189,11 +197,14 @@ crds: venv
 	$(VENV)/bin/obreg crds > crds/obreg.dev.yaml
 	$(PY) hack/chart_crds.py
 
-# For people with Docker: the real-node tier (tests/real, the same tests as e2e-real) on a
-# kind cluster, images built with docker build. Cannot run on machines without a Docker
-# engine, which run make e2e-real instead.
-e2e-kind: controlplane
-	OBREG_NODE=kind $(PY) -m pytest tests/real $(PYTEST_ARGS)
+# The real-node tier (tests/real, the same tests as e2e-real) on a kind cluster made from
+# kind-config.yaml (testbed/kind): a Docker engine of its own (Debian's docker.io, in a
+# network namespace, its data under ~/.cache/obreg/docker), kind and the node image built
+# here and cached (no registry needed), images built with buildah and loaded with kind
+# load; the engine stopped after, and the tier fails on anything it left on the host.
+# Needs root, like e2e-real.
+e2e-kind: controlplane kind-deps
+	$(PY) -m testbed.kind e2e $(PYTEST_ARGS)
 
 # Benchmarks (bench/): figures printed and written as JSON to bench/results/.
 bench-quick: controlplane

@@ -47,7 +47,7 @@ def cluster() -> Iterator[ControlPlane | KindCluster]:
     # turning it into KeyboardInterrupt lets pytest tear the plane down.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     # OBREG_NODE=real (make e2e-real): a real kubelet node beside the fake one; kind
-    # (make e2e-kind, with Docker): a kind cluster for tests/real instead of the plane.
+    # (make e2e-kind, on an engine of its own): a kind cluster for tests/real instead.
     node = os.environ.get("OBREG_NODE") or "kwok"
     plane = KindCluster() if node == "kind" else ControlPlane(tie_to_parent=True, node=node)
     try:

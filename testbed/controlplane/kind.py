@@ -1,31 +1,43 @@
-"""A kind cluster for ``make e2e-kind`` (people with a Docker engine): the same tier as
-``make e2e-real`` (tests/real), on kind's node instead of the local plane's real node.
+"""A kind cluster for ``make e2e-kind``: the same tier as ``make e2e-real`` (tests/real), on
+kind's node instead of the local plane's real node.
 
 It offers what tests/real asks of a cluster (as launcher.ControlPlane does with
 ``node="real"``): a kubeconfig, kubectl and helm, images loaded into the node's
-containerd (through ``docker exec``, by node.import_image, so also under their digest),
-the node's name and the address where its pods reach this machine (the Docker network's
-gateway, where the KM double listens). Not run on this project's CI machines, which have
-no Docker engine.
+containerd (``kind load image-archive``, then also tagged under their digest, as
+node.import_image does for the real node), the node's name and the address where its pods
+reach this machine (the kind network's gateway, where the KM double listens).
+
+It runs on the tier's own Docker engine (testbed/kind/engine.py), from inside that
+engine's network namespace, where the API server's published port and kind's network
+exist: ``python -m testbed.kind e2e`` (``make e2e-kind``) starts the engine, makes the
+node image kind-config.yaml names, and runs pytest there.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testbed.kind import engine
+
 from . import build, node
 
 CONFIG = Path(__file__).resolve().parents[2] / "kind-config.yaml"
 NAME = "obreg-e2e"  # kind-config.yaml's name
+NETWORK = "kind"  # the Docker network kind makes for its nodes
 
 
 def _run(*argv: str) -> str:
-    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(argv, env=engine.env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 @dataclass
@@ -42,18 +54,36 @@ class KindCluster:
         return f"{NAME}-control-plane"
 
     def start(self) -> None:
+        if os.stat("/proc/self/ns/net").st_ino != os.stat(engine.NETNS_PATH).st_ino:
+            raise RuntimeError(
+                "the kind cluster is reachable in the engine's network namespace only: "
+                "run make e2e-kind (python -m testbed.kind e2e)"
+            )
         self.binaries = build.build_all()  # kubectl and helm of the plane's versions
         _run("kind", "create", "cluster", f"--config={CONFIG}", f"--kubeconfig={self.kubeconfig}",
-             "--wait=120s")  # fmt: skip
+             "--wait=180s")  # fmt: skip
 
     def stop(self) -> None:
-        subprocess.run(["kind", "delete", "cluster", f"--name={NAME}"], check=False)
+        """The cluster and its network, which ``kind delete`` keeps for the next cluster."""
+        subprocess.run(["kind", "delete", "cluster", f"--name={NAME}"], env=engine.env(),
+                       check=False)  # fmt: skip
+        engine.docker("network", "rm", NETWORK, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def _ctr(self) -> list[str]:
-        return ["docker", "exec", "-i", self.node_name, "ctr", "-n", "k8s.io"]
+        return [str(engine.DOCKER), "exec", "-i", self.node_name, "ctr", "-n", "k8s.io"]
 
     def load_image(self, archive: Path) -> None:
-        node.import_image(self._ctr(), archive)
+        """``kind load image-archive`` (a docker-archive or an OCI archive), then every image
+        also under its digest reference, as a pull from a registry records it, so that a
+        pod may name it by digest (the chart of a release pins obreg's image so)."""
+        _run("kind", "load", "image-archive", str(archive), f"--name={NAME}")
+        listed = [line.split() for line in _run(*self._ctr(), "images", "ls").splitlines()[1:]]
+        names = {fields[0] for fields in listed}
+        for name, _, digest, *_ in listed:
+            by_digest = f"{name.rsplit(':', 1)[0]}@{digest}"
+            if "@" not in name and not name.startswith("sha256:") and by_digest not in names:
+                _run(*self._ctr(), "images", "tag", "--force", name, by_digest)
 
     def image_digest(self, ref: str) -> str:
         return node.image_digest(self._ctr(), ref)
@@ -61,16 +91,9 @@ class KindCluster:
     @property
     def host_address(self) -> str:
         """The IPv4 gateway of kind's Docker network: this machine, as its pods see it."""
-        (network,) = json.loads(_run("docker", "network", "inspect", "kind"))
+        (network,) = json.loads(engine.docker("network", "inspect", NETWORK))
         for config in network["IPAM"]["Config"]:
             gateway = config.get("Gateway", "")
             if gateway and ipaddress.ip_address(gateway).version == 4:
                 return str(gateway)
         raise LookupError("kind's Docker network has no IPv4 gateway")
-
-
-def build_image(tag: str, context: Path, archive: Path) -> Path:
-    """``docker build`` of a Dockerfile, saved as an archive for ``load_image``."""
-    _run("docker", "build", "-t", tag, str(context))
-    _run("docker", "save", "-o", str(archive), tag)
-    return archive

@@ -5,8 +5,9 @@ reads obreg's files inside a pod the way the products do.
 
 It runs in a session of its own (``OBREG_NODE=real``), because the node changes the
 plane; in any other session its tests are skipped, naming the target that runs them.
-``OBREG_NODE=kind`` (``make e2e-kind``, with Docker) runs the same tests on a kind
-cluster, images built with ``docker build`` instead of buildah."""
+``OBREG_NODE=kind`` (``make e2e-kind``) runs the same tests on a kind cluster, on a
+Docker engine and a node image of the tier's own (testbed/kind), the images built with
+buildah all the same and loaded with ``kind load image-archive``."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from tests.kubetools import Kubectl, helm, poll
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "obreg"
 REAL = os.environ.get("OBREG_NODE") in ("real", "kind")
-KIND = os.environ.get("OBREG_NODE") == "kind"
 # What these tests ask of a cluster: a kubeconfig, binaries (kubectl, helm), load_image,
 # image_digest, node_name and host_address.
 RealCluster = ControlPlane | kind.KindCluster
@@ -55,8 +55,9 @@ def host_left_as_found() -> Iterator[None]:
     so this one is torn down last: after ``cluster``'s, which stops the node and runs its
     teardown. The packages' opt-in install (make real-node-deps) runs before pytest.
     What a killed earlier run left is removed first, as the node's start removes it, so
-    that its removal is not taken for a change. Not for kind (make e2e-kind), whose Docker
-    networks change the rules by design."""
+    that its removal is not taken for a change. Not for kind (make e2e-kind): its pytest
+    runs inside the Docker engine's network namespace, whose rules are the engine's, and
+    python -m testbed.kind checks the host around the whole tier, engine included."""
     if os.environ.get("OBREG_NODE") != "real":
         yield
         return
@@ -69,8 +70,8 @@ def host_left_as_found() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def images_loaded(cluster: RealCluster) -> dict[str, str]:
-    """obreg's image (the project's Dockerfile) and the stand-in's, built with buildah (or
-    Docker, for kind) and loaded into the node's containerd; by role, their references."""
+    """obreg's image (the project's Dockerfile) and the stand-in's, built with buildah and
+    loaded into the node's containerd; by role, their references."""
     archives = build.cache_root() / "images" / "archives"
     archives.mkdir(parents=True, exist_ok=True)
     wanted = {
@@ -79,10 +80,7 @@ def images_loaded(cluster: RealCluster) -> dict[str, str]:
     }
     for role, (image, context) in wanted.items():
         archive = archives / f"{role}.tar"
-        if KIND:
-            kind.build_image(image, context, archive)
-        else:
-            images.archive(images.build_dockerfile(image, context), archive)
+        images.archive(images.build_dockerfile(image, context), archive)
         cluster.load_image(archive)
     return {role: image for role, (image, _) in wanted.items()}
 

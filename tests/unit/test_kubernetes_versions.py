@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from testbed.controlplane import build
+from testbed.kind import nodeimage, tools
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWEST, OLDEST = list(build.PLANES)[0], list(build.PLANES)[-1]
@@ -53,3 +54,13 @@ def test_the_real_node_is_refused_where_it_is_not_built() -> None:
     with pytest.raises(SystemExit, match="real node"):
         build.node_family(OLDEST)
     assert build.node_family(NEWEST).version().startswith(f"v{NEWEST}.")
+
+
+def test_kind_runs_the_version_the_plane_builds() -> None:
+    """kind-config.yaml names the node image of the newest plane's exact version, and the
+    node image's kubeadm and kubelet are of that version too (testbed/kind/nodeimage.py
+    builds the image under that name: what the file names is what make e2e-kind tests)."""
+    (k8s,) = (f for f in build.families(NEWEST) if f.name == "k8s")
+    version = k8s.version()
+    assert nodeimage.configured_image() == f"kindest/node:{version}"
+    assert tools.KUBEADM.version() == build.node_family().version() == version
