@@ -6,29 +6,14 @@ alert unit tests, kube-score reviews the rendered manifests."""
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from pathlib import Path
 
 from testbed.controlplane import build
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclasses.dataclass(frozen=True)
-class Tool(build.Family):
-    """A family whose module is hack/tools/<name>/go.mod, cached in <cache>/tools."""
-
-    @property
-    def dir(self) -> Path:
-        return HERE / self.name
-
-    def bin_dir(self) -> Path:
-        return build.cache_root() / "tools" / self.key()
-
-    def path(self) -> Path:
-        """The binary, built first if the cache has none of this version and recipe."""
-        return build.build(self) / self.binaries[0]
-
+# Each module in the folder of its name beside this file, cached in <cache>/tools.
+Tool = functools.partial(build.Tool, home=HERE, shelf="tools")
 
 PROMTOOL = Tool(
     "promtool",

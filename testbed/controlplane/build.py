@@ -113,6 +113,28 @@ class Family:
         return cache_root() / "controlplane" / self.key()
 
 
+@dataclasses.dataclass(frozen=True)
+class Tool(Family):
+    """A family the plane does not run, kept beside the code that uses it (its module in
+    ``home``/<name>) and cached on a shelf of its own (``<cache>/<shelf>``); ``path``
+    builds it on first use. The shelf and home are not in the cache key, which is the
+    module's alone."""
+
+    home: Path = HERE
+    shelf: str = "tools"
+
+    @property
+    def dir(self) -> Path:
+        return self.home / (self.directory or self.name)
+
+    def bin_dir(self) -> Path:
+        return cache_root() / self.shelf / self.key()
+
+    def path(self) -> Path:
+        """The binary, built first if the cache has none of this version and recipe."""
+        return build(self) / self.binaries[0]
+
+
 FAMILIES = (
     Family(
         "k8s",

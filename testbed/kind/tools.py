@@ -11,29 +11,14 @@ into a temporary sibling and renamed into place).
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from pathlib import Path
 
 from testbed.controlplane import build
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclasses.dataclass(frozen=True)
-class Tool(build.Family):
-    """A family whose module is testbed/kind/<name>/go.mod, cached in <cache>/kind."""
-
-    @property
-    def dir(self) -> Path:
-        return HERE / self.name
-
-    def bin_dir(self) -> Path:
-        return build.cache_root() / "kind" / self.key()
-
-    def path(self) -> Path:
-        """The binary, built first if the cache has none of this version and recipe."""
-        return build.build(self) / self.binaries[0]
-
+# Each module in the folder of its name beside this file, cached in <cache>/kind.
+Tool = functools.partial(build.Tool, home=HERE, shelf="kind")
 
 KIND = Tool("kind", "sigs.k8s.io/kind", ("sigs.k8s.io/kind",), ("kind",))
 KUBEADM = Tool(
