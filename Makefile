@@ -45,7 +45,7 @@ demo: controlplane
 # (prerequisites: the tiers or builds it needs; order-only ones for tiers it must not
 # overlap) and add its name to TIERS. A tier whose prerequisite failed does not run, and
 # the table says so. docs/testing.md says what each costs.
-TIERS := lint offline plane cluster plane-oldest oldest gitops real
+TIERS := lint offline plane cluster plane-oldest oldest gitops real kind
 TIER_JOBS ?= 3
 TIER = $(PY) hack/tiers.py run $(patsubst tier-%,%,$@) --
 .PHONY: $(addprefix tier-,$(TIERS)) e2e-oldest controlplane-oldest
@@ -88,6 +88,15 @@ tier-real: venv | tier-cluster
 	elif [ -n "$$missing" ] && [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
 		$(PY) hack/tiers.py skip real "needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
 	else $(TIER) $(MAKE) --no-print-directory e2e-real; fi
+# The same tests on kind (make e2e-kind): after the real tier, since each compares the
+# whole host before and after itself and the other's node would show as a change; needs
+# root and its packages, as the real tier does (skipped, saying so, without them).
+tier-kind: venv | tier-real
+	@missing='$(call missing_packages,$(KIND_PACKAGES))'; \
+	if [ "$$(id -u)" != 0 ]; then $(PY) hack/tiers.py skip kind "needs root (make e2e-kind)"; \
+	elif [ -n "$$missing" ] && [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
+		$(PY) hack/tiers.py skip kind "needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
+	else $(TIER) $(MAKE) --no-print-directory e2e-kind; fi
 
 # The oldest Kubernetes the README supports (OBREG_K8S_VERSION=oldest; build.PLANES names
 # it): its plane built and cached beside the newest's, and tests/cluster, controlplane and
