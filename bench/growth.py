@@ -5,7 +5,9 @@ and 4N, with the ratio of 4N to N (about 4 when linear, 16 when quadratic).
 - issuer linking: two groups of N/2 CAs, each naming the other's subject as issuer;
 - anchors: every workload of a namespace of N anchors (one CA each, each anchor
   targeting two of four workloads), rendered as ``obreg render`` does;
-- files: the path checks of a workload of N files.
+- files: the path checks of a workload of N files;
+- masking: a client secret of N words masked in a Key Manager fault of 100N words (the
+  pattern it replaced took N times the text's steps: 7.5 s of CPU at N = 2,000).
 
 Target: the 4,000-anchor render within 2x of four times the 1,000-anchor render.
 """
@@ -25,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bench.common import measure, table, write
+from obreg import redaction
 from obreg.api.parse import parse
 from obreg.errors import InvalidInput, Label, Where
 from obreg.render import bundle, certificates
@@ -112,11 +115,18 @@ def files(n: int) -> Callable[[], object]:
     return lambda: bundle._unique(made)
 
 
+def masking(n: int) -> Callable[[], object]:
+    secret = " ".join(["a"] * n) + " b"  # never found whole: every place is a near miss
+    fault = " ".join(["a"] * (100 * n))
+    return lambda: redaction.redact(fault, [secret])
+
+
 STEPS: dict[str, tuple[Callable[[int], Callable[[], object]], int]] = {
     "PEM scan (BEGIN lines)": (pem_scan, 20_000),
     "issuer linking (CAs)": (issuer_linking, 250),
     "anchors (4 workloads)": (anchors, 1_000),
     "files per workload": (files, 2_000),
+    "masking (secret words)": (masking, 1_000),
 }
 
 

@@ -19,7 +19,6 @@ checked here for the cases they did not name. Each test is one rule for a whole 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,14 +201,6 @@ _TEXT = st.text(alphabet="ab<&'\" \t\n\u2028x", max_size=60)
 @given(_TEXT, st.lists(_TEXT, max_size=3))
 def test_masking_is_the_patterns_rule(text: str, secrets: list[str]) -> None:
     assert redact(text, secrets) == _by_pattern(text, secrets)
-
-
-def test_a_secret_of_many_words_is_masked_in_linear_time() -> None:
-    secret = " ".join(["a"] * 2_000) + " b"
-    fault = " ".join(["a"] * 200_000)  # 400 KB, a tenth of an answer's budget
-    started = time.process_time()
-    assert redact(fault, [secret]) == fault
-    assert time.process_time() - started < 2.0  # was 7.5 s of CPU; now about 0.2
 
 
 # -- 5. a count sealed inside encrypted content is spent like any other ---------------
