@@ -82,20 +82,21 @@ tier-gitops: tier-plane | tier-oldest
 # Without the packages it needs and no opt-in to install them, it is skipped too; with
 # them, it checks that it left the host's rules, forwarding, packages, addresses and
 # routes as they were (tests/real's host_left_as_found).
-tier-real: venv | tier-cluster
-	@missing='$(REAL_NODE_MISSING)'; \
-	if [ "$$(id -u)" != 0 ]; then $(PY) hack/tiers.py skip real "needs root (make e2e-real)"; \
+# $(call skip_root_tier,TIER,PACKAGES) else RUN; fi: skip the tier saying why (not root;
+# its Debian packages missing and no opt-in to install them), else RUN (written out in
+# the recipe, where make sees its $(MAKE) and lends the sub-make its job slots).
+skip_root_tier = @missing='$(call missing_packages,$(2))'; \
+	if [ "$$(id -u)" != 0 ]; then $(PY) hack/tiers.py skip $(1) "needs root (make e2e-$(1))"; \
 	elif [ -n "$$missing" ] && [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
-		$(PY) hack/tiers.py skip real "needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
+		$(PY) hack/tiers.py skip $(1) "needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)";
+tier-real: venv | tier-cluster
+	$(call skip_root_tier,real,$(REAL_NODE_PACKAGES)) \
 	else $(TIER) $(MAKE) --no-print-directory e2e-real; fi
 # The same tests on kind (make e2e-kind): after the real tier, since each compares the
 # whole host before and after itself and the other's node would show as a change; needs
 # root and its packages, as the real tier does (skipped, saying so, without them).
 tier-kind: venv | tier-real
-	@missing='$(call missing_packages,$(KIND_PACKAGES))'; \
-	if [ "$$(id -u)" != 0 ]; then $(PY) hack/tiers.py skip kind "needs root (make e2e-kind)"; \
-	elif [ -n "$$missing" ] && [ "$(OBREG_INSTALL_PACKAGES)" != 1 ]; then \
-		$(PY) hack/tiers.py skip kind "needs Debian's $$missing: install them, or $(REAL_NODE_OPT_IN)"; \
+	$(call skip_root_tier,kind,$(KIND_PACKAGES)) \
 	else $(TIER) $(MAKE) --no-print-directory e2e-kind; fi
 
 # The oldest Kubernetes the README supports (OBREG_K8S_VERSION=oldest; build.PLANES names
@@ -125,7 +126,6 @@ REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables build
 KIND_PACKAGES := $(REAL_NODE_PACKAGES) docker.io slirp4netns
 missing_packages = $(strip $(shell for p in $(1); do \
 	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || echo $$p; done))
-REAL_NODE_MISSING = $(call missing_packages,$(REAL_NODE_PACKAGES))
 REAL_NODE_OPT_IN := OBREG_INSTALL_PACKAGES=1 lets make install them (apt-get)
 # $(call install_missing,WHO,PACKAGES): the recipe that fails naming the missing ones, or
 # installs them with the opt-in.
