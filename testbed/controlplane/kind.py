@@ -7,6 +7,9 @@ containerd (``kind load image-archive``, then also tagged under their digest, as
 node.import_image does for the real node), the node's name and the address where its pods
 reach this machine (the kind network's gateway, where the KM double listens).
 
+The cluster is made by the README's own command (the first of its kind block, run as
+written: testbed/kind/readme.py), so the path users follow is the one tested.
+
 It runs on the tier's own Docker engine (testbed/kind/engine.py), from inside that
 engine's network namespace, where the API server's published port and kind's network
 exist: ``python -m testbed.kind e2e`` (``make e2e-kind``) starts the engine, makes the
@@ -24,17 +27,21 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testbed.kind import engine
+import yaml
+
+from testbed.kind import engine, readme
 
 from . import build, node
 
-CONFIG = Path(__file__).resolve().parents[2] / "kind-config.yaml"
-NAME = "obreg-e2e"  # kind-config.yaml's name
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "kind-config.yaml"
+NAME = str(yaml.safe_load(CONFIG.read_text())["name"])
 NETWORK = "kind"  # the Docker network kind makes for its nodes
 
 
-def _run(*argv: str) -> str:
-    done = subprocess.run(argv, env=engine.env(), capture_output=True, text=True, check=False)
+def _run(*argv: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(argv, env=env or engine.env(), cwd=ROOT, capture_output=True,
+                          text=True, check=False)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
@@ -60,8 +67,18 @@ class KindCluster:
                 "run make e2e-kind (python -m testbed.kind e2e)"
             )
         self.binaries = build.build_all()  # kubectl and helm of the plane's versions
-        _run("kind", "create", "cluster", f"--config={CONFIG}", f"--kubeconfig={self.kubeconfig}",
-             "--wait=180s")  # fmt: skip
+        create = readme.commands()[0]
+        if not create.startswith("kind create cluster "):
+            raise LookupError(f"the README's kind block starts with {create!r}, not the cluster")
+        _run("bash", "-euc", create, env=self.env())
+
+    def env(self) -> dict[str, str]:
+        """Where the README's commands find the engine, kind, kubectl and helm by name, and
+        this cluster's kubeconfig (which ``kind create`` writes, as a user's, to
+        ``$KUBECONFIG``); run in the clone, as the README runs them."""
+        tools = os.pathsep.join(str(self.binaries[name].parent) for name in ("kubectl", "helm"))
+        base = engine.env()
+        return {**base, "KUBECONFIG": str(self.kubeconfig), "PATH": f"{tools}:{base['PATH']}"}
 
     def stop(self) -> None:
         """The cluster and its network, which ``kind delete`` keeps for the next cluster."""

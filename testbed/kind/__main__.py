@@ -7,7 +7,8 @@ no Docker engine and no registry, leaving the host as it found it.
     python -m testbed.kind down                   # what a killed run left, removed
 
 ``e2e`` snapshots the host, starts the tier's own Docker engine (engine.py), makes or
-reuses the node image (nodeimage.py), runs pytest in the engine's network namespace
+reuses what a user's engine would pull from Docker Hub (the node image, nodeimage.py; the
+Dockerfile's Debian base, baseimage.py), runs pytest in the engine's network namespace
 (where the kind cluster's API server and gateway are; tests/conftest.py's ``cluster``
 makes and deletes the cluster, tests/real/conftest.py loads the images), then stops the
 engine and fails, naming each, on anything left: a container or network in the engine,
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 from testbed.controlplane import build, hoststate
-from testbed.kind import engine, nodeimage, tools
+from testbed.kind import baseimage, engine, nodeimage, tools
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,6 +127,7 @@ def e2e(pytest_args: list[str]) -> int:
     engine.start(kind)
     try:
         nodeimage.ensure()
+        baseimage.ensure()
         env = {**engine.env(), "OBREG_NODE": "kind"}
         status = subprocess.run(
             engine.in_netns([sys.executable, "-m", "pytest", "tests/real", *pytest_args]),
