@@ -41,11 +41,7 @@ def recipe() -> str:
 def ensure() -> str:
     """The image, made unless the engine holds it with this recipe's label."""
     key = recipe()
-    found = engine.docker(
-        "image", "inspect", "-f", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', IMAGE,
-        check=False,
-    ).strip()  # fmt: skip
-    if found == key:
+    if engine.label(IMAGE, RECIPE_LABEL) == key:
         return IMAGE
     print(f"loading {IMAGE} into the engine (recipe {key})", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="obreg-engine-base-") as tmp:

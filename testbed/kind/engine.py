@@ -87,6 +87,13 @@ def docker(*args: str, check: bool = True, **kwargs: object) -> str:
     return str(done.stdout)
 
 
+def label(image: str, name: str) -> str:
+    """The image's label ``name`` in this engine: empty when the image or label is missing
+    (how the tier's images tell the recipe they were made by)."""
+    template = f'{{{{index .Config.Labels "{name}"}}}}'
+    return docker("image", "inspect", "--format", template, image, check=False).strip()
+
+
 def in_netns(argv: Sequence[str]) -> list[str]:
     """``argv`` in the engine's network namespace only: the API server's published port and
     kind's gateway exist there; the mounts (so cgroups) stay the host's, as buildah needs."""

@@ -328,11 +328,7 @@ def recipe() -> str:
 def ensure() -> str:
     """The node image, made unless the engine holds it with this recipe's label."""
     image, key = configured_image(), recipe()
-    found = engine.docker(
-        "image", "inspect", "-f", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', image,
-        check=False,
-    ).strip()  # fmt: skip
-    if found == key:
+    if engine.label(image, RECIPE_LABEL) == key:
         return image
     started = time.monotonic()
     print(f"making the kind node image {image} (recipe {key})", file=sys.stderr, flush=True)
